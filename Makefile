@@ -1,0 +1,58 @@
+# One-command entry points. Each target installs what it needs into the repo (.venv, node_modules)
+# on a fresh machine: Python 3.11, Node.js/npm and (for tests) Debian's PostgreSQL packages.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+STAMPS := .stamps
+export PATH := $(CURDIR)/tools/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc-bin
+PYTEST_ARGS ?=
+
+.PHONY: help setup demo test bench lint fmt clean postgres
+
+help:
+	@echo "make demo   - set up, start a local chain, pay 1,000 payees end to end"
+	@echo "make test   - set up (venv, npm toolchain, PostgreSQL) and run the whole test suite"
+	@echo "make bench  - gas and throughput benchmarks (writes build/bench/)"
+	@echo "make lint   - ruff + mypy (strict on payout/)"
+
+$(STAMPS)/venv: pyproject.toml constraints.txt
+	@mkdir -p $(STAMPS)
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+$(STAMPS)/npm: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMPS)/venv $(STAMPS)/npm
+
+postgres:
+	@tools/ensure-postgres
+
+demo: setup
+	payout demo
+
+test: setup postgres
+	python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	python scripts/bench_gas.py
+	python scripts/bench_manifest.py
+
+lint: setup
+	ruff check payout tests scripts
+	ruff format --check payout tests scripts
+	mypy
+
+fmt: setup
+	ruff format payout tests scripts
+	ruff check --fix payout tests scripts
+
+clean:
+	rm -rf $(STAMPS) build .build .pytest_cache .mypy_cache .ruff_cache
