@@ -1,0 +1,454 @@
+"""Reads from and writes to an EVM chain over JSON-RPC (web3.py), with actionable errors.
+
+Everything that talks to the node goes through :class:`Chain`, so a dropped connection always
+becomes :class:`RpcUnavailable` (a :class:`~payout.exceptions.ChainError`) naming the endpoint, and
+a reverted call always becomes a translated :class:`~payout.exceptions.ContractError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from payout.exceptions import ChainError, ContractError
+
+# ERC-20 selectors used here (keccak of the signature, first four bytes).
+_SEL_DECIMALS = bytes.fromhex("313ce567")
+_SEL_SYMBOL = bytes.fromhex("95d89b41")
+_SEL_NAME = bytes.fromhex("06fdde03")
+_SEL_BALANCE_OF = bytes.fromhex("70a08231")
+_SEL_ALLOWANCE = bytes.fromhex("dd62ed3e")
+
+#: keccak("Transfer(address,address,uint256)")
+TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
+
+
+class RpcUnavailable(ChainError):
+    """The JSON-RPC endpoint does not answer."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        super().__init__(
+            f"the RPC endpoint {url} does not answer ({detail})",
+            hint="check --rpc-url / PAYOUT_RPC_URL and that the node is running; "
+            "`payout resume` continues safely once it is back",
+        )
+        self.url = url
+
+
+class RpcRejected(ChainError):
+    """The node answered with an error for a request that is not a contract revert."""
+
+    def __init__(self, method: str, detail: str) -> None:
+        super().__init__(
+            f"the node refused {method}: {detail}",
+            hint="check the node's logs; the ledger is unchanged, so the command can be re-run",
+        )
+        self.method = method
+        self.detail = detail
+
+
+class NotAToken(ChainError):
+    """The token address has no ERC-20 code on this chain."""
+
+    def __init__(self, token: str, chain_id: int, detail: str) -> None:
+        super().__init__(
+            f"{token} is not an ERC-20 token on chain {chain_id} ({detail})",
+            hint="check the token address and that --rpc-url points at the intended network",
+        )
+
+
+class Eip1559Unsupported(ChainError):
+    """The latest block has no base fee."""
+
+    def __init__(self, chain_id: int) -> None:
+        super().__init__(
+            f"chain {chain_id} reports no EIP-1559 base fee",
+            hint="this toolkit sends EIP-1559 (type 2) transactions only",
+        )
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What the chain says about an ERC-20 token."""
+
+    address: str
+    symbol: str
+    decimals: int
+    name: str
+
+
+@dataclass(frozen=True)
+class FeeData:
+    """EIP-1559 fee parameters in wei per gas."""
+
+    base_fee: int
+    max_priority_fee: int
+    max_fee: int
+
+    def bumped(self, percent: int) -> FeeData:
+        """Fees raised by ``percent`` (rounded up), as nodes require for a replacement."""
+        return FeeData(
+            base_fee=self.base_fee,
+            max_priority_fee=_raise_by(self.max_priority_fee, percent),
+            max_fee=_raise_by(self.max_fee, percent),
+        )
+
+
+def _raise_by(value: int, percent: int) -> int:
+    return -(-value * (100 + percent) // 100)
+
+
+@dataclass(frozen=True)
+class SimulatedCall:
+    """One call's result inside an ``eth_simulateV1`` bundle."""
+
+    success: bool
+    return_data: bytes
+    gas_used: int
+    logs: tuple[Mapping[str, Any], ...]
+    error: ContractError | None
+
+
+def _word(value: int | str) -> bytes:
+    if isinstance(value, str):
+        return bytes(12) + bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    return value.to_bytes(32, "big")
+
+
+def _decode_string(data: bytes) -> str:
+    """ABI string, or a bytes32 right-padded with zeros (old tokens such as MKR)."""
+    if len(data) == 32:
+        return data.rstrip(b"\0").decode("utf-8", errors="replace")
+    if len(data) >= 64:
+        offset = int.from_bytes(data[:32], "big")
+        length = int.from_bytes(data[offset : offset + 32], "big")
+        return data[offset + 32 : offset + 32 + length].decode("utf-8", errors="replace")
+    raise ValueError("not an ABI string")
+
+
+def revert_data_of(exc: BaseException) -> bytes | None:
+    """Raw revert data carried by a web3 exception, if any."""
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return None
+    if isinstance(data, dict):
+        inner = data.get("data")
+        if isinstance(inner, str) and inner.startswith("0x"):
+            return bytes.fromhex(inner[2:])
+    return None
+
+
+def translate_revert(data: bytes | None, context: str) -> ContractError:
+    """Turn revert data into a :class:`ContractError` (via :mod:`payout.revert` when present)."""
+    import importlib
+
+    try:
+        _revert: Any = importlib.import_module("payout.revert")
+    except ImportError:  # pragma: no cover - payout.revert ships with the contract
+        _revert = None
+    if _revert is not None:
+        translator = getattr(_revert, "translate", None) or getattr(_revert, "decode", None)
+        if translator is not None:
+            try:
+                result = translator(data or b"", context=context)
+            except TypeError:
+                result = translator(data or b"")
+            if isinstance(result, ContractError):
+                return result
+    shown = "0x" + data.hex() if data else "no revert data"
+    return ContractError(
+        f"{context} would revert ({shown})",
+        hint="nothing was sent; check the token, the amounts and the payer's balance",
+    )
+
+
+class Chain:
+    """A connection to one EVM JSON-RPC endpoint.
+
+    ``timeout`` bounds every request in seconds; a node that stops answering raises
+    :class:`RpcUnavailable` instead of hanging.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 2) -> None:
+        import requests
+        from web3 import Web3
+        from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+        self.url = url
+        provider = Web3.HTTPProvider(
+            url,
+            request_kwargs={"timeout": timeout},
+            # Reads are retried briefly (a node restarting); eth_sendRawTransaction never is.
+            exception_retry_configuration=ExceptionRetryConfiguration(
+                errors=(requests.exceptions.ConnectionError, requests.exceptions.Timeout),
+                retries=retries,
+                backoff_factor=0.1,
+            ),
+        )
+        self.w3 = Web3(provider)
+        # Middleware would add hidden RPC calls (ENS, gas estimation) to every request: not wanted.
+        self.w3.middleware_onion.clear()
+        self._chain_id: int | None = None
+        self._tokens: dict[str, TokenInfo] = {}
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _rpc(self, method: str, context: str | None = None) -> Iterator[None]:
+        import requests
+        from web3.exceptions import (
+            ContractLogicError,
+            ProviderConnectionError,
+            TimeExhausted,
+            Web3RPCError,
+        )
+
+        try:
+            yield
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise RpcUnavailable(self.url, type(exc).__name__) from exc
+        except ProviderConnectionError as exc:
+            raise RpcUnavailable(self.url, str(exc)[:120]) from exc
+        except TimeExhausted as exc:  # pragma: no cover - we never use web3's waiters
+            raise RpcUnavailable(self.url, "timed out") from exc
+        except ContractLogicError as exc:
+            raise translate_revert(revert_data_of(exc), context or method) from exc
+        except Web3RPCError as exc:
+            data = revert_data_of(exc)
+            message = str(getattr(exc, "message", None) or exc)
+            if data is not None or "revert" in message.lower():
+                raise translate_revert(data, context or method) from exc
+            raise RpcRejected(method, message[:300]) from exc
+        except ConnectionError as exc:
+            raise RpcUnavailable(self.url, type(exc).__name__) from exc
+
+    def request(self, method: str, params: Sequence[Any], *, context: str | None = None) -> Any:
+        """A raw JSON-RPC request; node errors become :class:`ChainError`.
+
+        ``context`` names the operation in a translated revert ("simulating batch 3").
+        """
+        from web3.types import RPCEndpoint
+
+        with self._rpc(method, context):
+            response = self.w3.provider.make_request(RPCEndpoint(method), list(params))
+        if response.get("error"):
+            error = response["error"]
+            message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            data = error.get("data") if isinstance(error, dict) else None
+            if isinstance(data, str) and data.startswith("0x"):
+                raise translate_revert(bytes.fromhex(data[2:]), context or method)
+            if "revert" in message.lower():
+                raise translate_revert(None, f"{context or method} ({message[:200]})")
+            raise RpcRejected(method, message[:300])
+        return response.get("result")
+
+    # --- chain facts ------------------------------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.request("eth_chainId", []), 16)
+        return self._chain_id
+
+    def block_number(self) -> int:
+        return int(self.request("eth_blockNumber", []), 16)
+
+    def block(self, number: int | str = "latest") -> dict[str, Any]:
+        tag = hex(number) if isinstance(number, int) else number
+        result = self.request("eth_getBlockByNumber", [tag, False])
+        if result is None:
+            raise RpcRejected("eth_getBlockByNumber", f"block {number} not found")
+        return cast(dict[str, Any], result)
+
+    def code(self, address: str, block: str = "latest") -> bytes:
+        result = self.request("eth_getCode", [to_checksum_address(address), block])
+        return bytes.fromhex(str(result)[2:])
+
+    def native_balance(self, address: str) -> int:
+        return int(self.request("eth_getBalance", [to_checksum_address(address), "latest"]), 16)
+
+    def nonce(self, address: str, block: str = "pending") -> int:
+        result = self.request("eth_getTransactionCount", [to_checksum_address(address), block])
+        return int(result, 16)
+
+    def fee_data(self, *, base_fee_multiplier: int = 2, min_priority_fee: int = 0) -> FeeData:
+        """EIP-1559 fees: max fee = ``base_fee_multiplier`` x base fee + priority fee.
+
+        Twice the base fee survives six full blocks of base-fee growth (12.5 % each).
+        """
+        latest = self.block("latest")
+        base_hex = latest.get("baseFeePerGas")
+        if base_hex is None:
+            raise Eip1559Unsupported(self.chain_id)
+        base_fee = int(base_hex, 16)
+        try:
+            priority = int(self.request("eth_maxPriorityFeePerGas", []), 16)
+        except RpcRejected:
+            priority = 10**9  # 1 gwei when the node has no opinion
+        priority = max(priority, min_priority_fee)
+        return FeeData(
+            base_fee=base_fee,
+            max_priority_fee=priority,
+            max_fee=base_fee * base_fee_multiplier + priority,
+        )
+
+    # --- calls --------------------------------------------------------------------------------
+
+    def call(
+        self,
+        to: str,
+        data: bytes,
+        *,
+        sender: str | None = None,
+        value: int = 0,
+        block: str = "latest",
+        context: str = "eth_call",
+    ) -> bytes:
+        """``eth_call``; a revert raises a translated :class:`ContractError`."""
+        tx: dict[str, Any] = {"to": to_checksum_address(to), "data": "0x" + data.hex()}
+        if sender is not None:
+            tx["from"] = to_checksum_address(sender)
+        if value:
+            tx["value"] = hex(value)
+        result = self.request("eth_call", [tx, block], context=context)
+        return bytes.fromhex(str(result)[2:])
+
+    def estimate_gas(self, tx: Mapping[str, Any]) -> int:
+        payload = {k: (hex(v) if isinstance(v, int) else v) for k, v in tx.items()}
+        return int(self.request("eth_estimateGas", [payload]), 16)
+
+    def simulate(
+        self, sender: str, calls: Sequence[Mapping[str, Any]], *, block: str = "latest"
+    ) -> list[SimulatedCall]:
+        """Run ``calls`` in order from ``sender`` in one simulated block (``eth_simulateV1``).
+
+        State changes of earlier calls (an approval) are visible to later ones; nothing is
+        signed or sent. Each call is ``{"to": address, "data": bytes, "value": int}``.
+        """
+        payload = []
+        for c in calls:
+            entry: dict[str, Any] = {
+                "from": to_checksum_address(sender),
+                "to": to_checksum_address(c["to"]),
+                "data": "0x" + bytes(c["data"]).hex(),
+            }
+            if c.get("value"):
+                entry["value"] = hex(int(c["value"]))
+            if c.get("gas"):
+                entry["gas"] = hex(int(c["gas"]))
+            payload.append(entry)
+        result = self.request(
+            "eth_simulateV1",
+            [{"blockStateCalls": [{"calls": payload}], "validation": False}, block],
+        )
+        block_result = result[0]
+        out: list[SimulatedCall] = []
+        for raw in block_result["calls"]:
+            ok = int(raw.get("status", "0x0"), 16) == 1
+            ret = bytes.fromhex(str(raw.get("returnData", "0x"))[2:])
+            error: ContractError | None = None
+            if not ok:
+                err = raw.get("error") or {}
+                data = err.get("data") if isinstance(err, dict) else None
+                revert = (
+                    bytes.fromhex(data[2:])
+                    if isinstance(data, str) and data.startswith("0x")
+                    else ret or None
+                )
+                error = translate_revert(revert, "simulated call")
+            out.append(
+                SimulatedCall(
+                    success=ok,
+                    return_data=ret,
+                    gas_used=int(raw.get("gasUsed", "0x0"), 16),
+                    logs=tuple(raw.get("logs", [])),
+                    error=error,
+                )
+            )
+        return out
+
+    # --- tokens ---------------------------------------------------------------------------------
+
+    def token(self, address: str) -> TokenInfo:
+        """Symbol, decimals and name, read from the chain (cached per connection)."""
+        key = to_checksum_address(address)
+        if key in self._tokens:
+            return self._tokens[key]
+        if not self.code(key):
+            raise NotAToken(key, self.chain_id, "no contract code at this address")
+        try:
+            decimals_raw = self.call(key, _SEL_DECIMALS)
+            decimals = int.from_bytes(decimals_raw[:32], "big")
+            symbol = _decode_string(self.call(key, _SEL_SYMBOL))
+        except (ContractError, ValueError) as exc:
+            raise NotAToken(key, self.chain_id, "decimals()/symbol() failed") from exc
+        if len(decimals_raw) != 32 or decimals > 77:
+            raise NotAToken(key, self.chain_id, "decimals() returned an invalid value")
+        try:
+            name = _decode_string(self.call(key, _SEL_NAME))
+        except (ContractError, ValueError):
+            name = symbol
+        info = TokenInfo(address=key, symbol=symbol, decimals=decimals, name=name)
+        self._tokens[key] = info
+        return info
+
+    def token_balance(self, token: str, owner: str) -> int:
+        data = self.call(token, _SEL_BALANCE_OF + _word(to_checksum_address(owner)))
+        return int.from_bytes(data[:32], "big")
+
+    def allowance(self, token: str, owner: str, spender: str) -> int:
+        owner_word = _word(to_checksum_address(owner))
+        data = self.call(token, _SEL_ALLOWANCE + owner_word + _word(to_checksum_address(spender)))
+        return int.from_bytes(data[:32], "big")
+
+    # --- transactions ----------------------------------------------------------------------------
+
+    def send_raw(self, raw: bytes) -> str:
+        """Broadcast a signed transaction; returns its hash (0x...)."""
+        return str(self.request("eth_sendRawTransaction", ["0x" + raw.hex()]))
+
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        result = self.request("eth_getTransactionReceipt", [tx_hash])
+        return cast(dict[str, Any] | None, result)
+
+    def transaction(self, tx_hash: str) -> dict[str, Any] | None:
+        result = self.request("eth_getTransactionByHash", [tx_hash])
+        return cast(dict[str, Any] | None, result)
+
+    def logs(
+        self,
+        *,
+        address: str | Sequence[str] | None,
+        topics: Sequence[bytes | Sequence[bytes] | None],
+        from_block: int,
+        to_block: int | str = "latest",
+    ) -> list[dict[str, Any]]:
+        """``eth_getLogs`` (raw hex dicts)."""
+
+        def topic(t: bytes | Sequence[bytes] | None) -> Any:
+            if t is None:
+                return None
+            if isinstance(t, bytes):
+                return "0x" + t.hex()
+            return ["0x" + x.hex() for x in t]
+
+        query: dict[str, Any] = {
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block) if isinstance(to_block, int) else to_block,
+            "topics": [topic(t) for t in topics],
+        }
+        if address is not None:
+            query["address"] = (
+                to_checksum_address(address)
+                if isinstance(address, str)
+                else [to_checksum_address(a) for a in address]
+            )
+        return cast(list[dict[str, Any]], self.request("eth_getLogs", [query]))

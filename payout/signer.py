@@ -1,0 +1,292 @@
+"""Transaction and message signers: an encrypted JSON keystore or an ape account alias.
+
+A raw private key is never accepted on the command line, never logged and never written except
+inside an encrypted keystore. The keystore password comes from the caller (the CLI prompts) or from
+``PAYOUT_KEYSTORE_PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from payout.exceptions import SignerError
+
+PASSWORD_ENV = "PAYOUT_KEYSTORE_PASSWORD"
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class KeystoreNotFound(SignerError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"keystore file {path} does not exist",
+            hint="create one with `payout keys import --keystore FILE` (the key is prompted)",
+        )
+
+
+class KeystoreInvalid(SignerError):
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            f"{path} is not an eth-account JSON keystore ({detail})",
+            hint="use a version-3 keystore as written by `payout keys import`, geth or ape",
+        )
+
+
+class WrongPassword(SignerError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"wrong password for keystore {path}",
+            hint=f"check {PASSWORD_ENV} or type the password again",
+        )
+
+
+class PasswordMissing(SignerError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"no password for keystore {path}",
+            hint=f"set {PASSWORD_ENV} or run the command in a terminal to be prompted",
+        )
+
+
+class AliasNotFound(SignerError):
+    def __init__(self, alias: str) -> None:
+        super().__init__(
+            f"no ape account named {alias!r}",
+            hint="list them with `ape accounts list`; import one with `ape accounts import ALIAS`",
+        )
+
+
+class SigningRefused(SignerError):
+    def __init__(self, who: str) -> None:
+        super().__init__(
+            f"{who} did not sign the transaction",
+            hint="nothing was sent; run the command again and confirm the signature",
+        )
+
+
+class KeystoreExists(SignerError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"{path} already exists; refusing to overwrite a keystore",
+            hint="choose another path or move the old file away first",
+        )
+
+
+# --- signers --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedTransaction:
+    """A signed, serialized transaction ready for ``eth_sendRawTransaction``."""
+
+    raw: bytes
+    tx_hash: str
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Anything that signs EIP-1559 transactions and EIP-712 / raw-hash messages for one address."""
+
+    @property
+    def address(self) -> str: ...
+
+    def sign_transaction(self, tx: Mapping[str, Any]) -> SignedTransaction:
+        """Sign a type-2 transaction dict (chainId, nonce, to, value, data, gas, maxFeePerGas,
+        maxPriorityFeePerGas)."""
+        ...
+
+    def sign_typed_data(self, typed_data: Mapping[str, Any]) -> bytes:
+        """EIP-712 signature (65 bytes r || s || v) of a full typed-data message."""
+        ...
+
+
+class LocalSigner:
+    """Signs with a key held in memory (decrypted from a keystore, or a public dev key)."""
+
+    def __init__(self, private_key: bytes, *, label: str = "local key") -> None:
+        from eth_account import Account
+
+        self._account = Account.from_key(private_key)
+        self._label = label
+
+    def __repr__(self) -> str:  # never show the key
+        return f"LocalSigner({self.address}, {self._label})"
+
+    @property
+    def address(self) -> str:
+        return str(self._account.address)
+
+    def sign_transaction(self, tx: Mapping[str, Any]) -> SignedTransaction:
+        signed = self._account.sign_transaction(dict(tx))
+        raw = bytes(signed.raw_transaction)
+        return SignedTransaction(raw=raw, tx_hash="0x" + keccak(raw).hex())
+
+    def sign_typed_data(self, typed_data: Mapping[str, Any]) -> bytes:
+        from eth_account.messages import encode_typed_data
+
+        message = encode_typed_data(full_message=dict(typed_data))
+        return bytes(self._account.sign_message(message).signature)
+
+    def sign_hash(self, message_hash: bytes) -> bytes:
+        """Signature of a 32-byte hash (r || s || v, v in {27, 28})."""
+        return bytes(self._account.unsafe_sign_hash(message_hash).signature)
+
+
+def keystore_address(path: Path) -> str:
+    """The address stored (unencrypted) in a keystore file, without decrypting it."""
+    data = _read_keystore(path)
+    address = data.get("address")
+    if not isinstance(address, str):
+        raise KeystoreInvalid(path, "no address field")
+    return to_checksum_address(address if address.startswith("0x") else "0x" + address)
+
+
+def _read_keystore(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise KeystoreNotFound(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KeystoreInvalid(path, type(exc).__name__) from exc
+    if not isinstance(data, dict) or "crypto" not in {k.lower() for k in data}:
+        raise KeystoreInvalid(path, "no crypto section")
+    return data
+
+
+def load_keystore(
+    path: Path,
+    password: str | None = None,
+    *,
+    prompt: Callable[[str], str] | None = None,
+) -> LocalSigner:
+    """Decrypt a keystore; password: argument, else $PAYOUT_KEYSTORE_PASSWORD, else ``prompt``."""
+    from eth_account import Account
+
+    data = _read_keystore(path)
+    if password is None:
+        password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        if prompt is None:
+            raise PasswordMissing(path)
+        password = prompt(f"Password for {path.name}")
+    try:
+        key = Account.decrypt(data, password)
+    except ValueError as exc:
+        raise WrongPassword(path) from exc
+    return LocalSigner(bytes(key), label=f"keystore {path.name}")
+
+
+def write_keystore(
+    path: Path, private_key: bytes, password: str, *, iterations: int | None = None
+) -> str:
+    """Encrypt ``private_key`` into a new keystore file (mode 0600); returns the address.
+
+    ``iterations`` lowers the scrypt work factor (a power of two); only tests should use it.
+    """
+    from eth_account import Account
+
+    if path.exists():
+        raise KeystoreExists(path)
+    if len(private_key) != 32:
+        raise SignerError("a private key is 32 bytes (64 hex digits)", hint="check the key")
+    kwargs: dict[str, Any] = {}
+    if iterations is not None:
+        kwargs["iterations"] = iterations
+    data = Account.encrypt(private_key, password, **kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    return str(Account.from_key(private_key).address)
+
+
+class ApeAliasSigner:
+    """Signs through an ape account (keyfile, or a hardware wallet via ape's account plugins).
+
+    A keyfile account is unlocked once with ``password`` (or ``APE_ACCOUNTS_<alias>_PASSPHRASE``)
+    and then signs without asking again for this process; other account types prompt as they do.
+    """
+
+    def __init__(self, alias: str, password: str | None = None) -> None:
+        from ape import accounts
+
+        try:
+            self._account: Any = accounts.load(alias)
+        except Exception as exc:  # ape raises its own AccountsError / IndexError variants
+            raise AliasNotFound(alias) from exc
+        self._alias = alias
+        if password is None:
+            password = os.environ.get(PASSWORD_ENV)
+        if password is not None and hasattr(self._account, "set_autosign"):
+            try:
+                self._account.set_autosign(True, passphrase=password)
+            except Exception as exc:
+                raise SignerError(
+                    f"could not unlock ape account {alias!r}: {type(exc).__name__}",
+                    hint="check the passphrase (PAYOUT_KEYSTORE_PASSWORD)",
+                ) from exc
+
+    def __repr__(self) -> str:
+        return f"ApeAliasSigner({self._alias})"
+
+    @property
+    def address(self) -> str:
+        return to_checksum_address(str(self._account.address))
+
+    def sign_transaction(self, tx: Mapping[str, Any]) -> SignedTransaction:
+        from ape_ethereum.transactions import DynamicFeeTransaction
+
+        fields: dict[str, Any] = {
+            "chainId": tx["chainId"],
+            "nonce": tx["nonce"],
+            "to": tx.get("to"),
+            "value": tx.get("value", 0),
+            "data": tx.get("data", b""),
+            "gas": tx["gas"],
+            "maxFeePerGas": tx["maxFeePerGas"],
+            "maxPriorityFeePerGas": tx["maxPriorityFeePerGas"],
+            "from": self.address,
+        }
+        txn = DynamicFeeTransaction(**fields)
+        signed = self._account.sign_transaction(txn)
+        if signed is None or signed.signature is None:
+            raise SigningRefused(f"ape account {self._alias!r}")
+        raw = bytes(signed.serialize_transaction())
+        return SignedTransaction(raw=raw, tx_hash="0x" + keccak(raw).hex())
+
+    def sign_typed_data(self, typed_data: Mapping[str, Any]) -> bytes:
+        from eth_account.messages import encode_typed_data
+
+        message = encode_typed_data(full_message=dict(typed_data))
+        sig = self._account.sign_message(message)
+        if sig is None:
+            raise SigningRefused(f"ape account {self._alias!r}")
+        return bytes(sig.r) + bytes(sig.s) + bytes([sig.v])
+
+
+def open_signer(
+    *,
+    keystore: Path | None = None,
+    alias: str | None = None,
+    password: str | None = None,
+    prompt: Callable[[str], str] | None = None,
+) -> Signer:
+    """The signer chosen on the command line: exactly one of ``keystore`` or ``alias``."""
+    if (keystore is None) == (alias is None):
+        raise SignerError(
+            "choose exactly one signer",
+            hint="pass --keystore FILE (eth-account JSON keystore) or --account ALIAS (ape)",
+        )
+    if keystore is not None:
+        return load_keystore(keystore, password, prompt=prompt)
+    assert alias is not None
+    return ApeAliasSigner(alias, password)
