@@ -1,0 +1,82 @@
+"""A tronpy client for one full-node HTTP endpoint, and the few raw node calls tronpy lacks.
+
+tronpy's :class:`~tronpy.Tron` talks to the node over its HTTP ``wallet/*`` API. This module builds
+one for a URL, checks that the node answers, and wraps the node's error replies into
+:class:`~payout.exceptions.TronError` subclasses so callers never see tronpy's exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+from tronpy import Tron
+from tronpy import exceptions as tronpy_errors
+from tronpy.providers import HTTPProvider
+
+from payout.exceptions import TronNodeError, TronNodeUnreachable, TronTransactionRejected
+
+T = TypeVar("T")
+
+#: tronpy's default fee limit (10 TRX) caps a call at 100,000 energy, too low for a TRC-20 transfer
+#: to a fresh address; every contract call we send sets its own fee limit, so this is only a floor.
+DEFAULT_FEE_LIMIT_SUN = 10_000_000
+
+
+def connect(node_url: str, *, timeout: float = 30.0, check: bool = True) -> Tron:
+    """Return a tronpy client for the full node at ``node_url`` (``http://host:port``).
+
+    With ``check`` the node is asked for ``wallet/getnodeinfo`` once, so a wrong URL fails here with
+    a clear message instead of deep inside a payout.
+    """
+    url = node_url if node_url.endswith("/") else node_url + "/"
+    provider = HTTPProvider(url, timeout=timeout)
+    client = Tron(provider=provider, conf={"fee_limit": DEFAULT_FEE_LIMIT_SUN})
+    if check:
+        node_call(client, lambda: client.get_latest_block_number(), url=node_url)
+    return client
+
+
+def node_url_of(client: Tron) -> str:
+    """The endpoint a client talks to (for messages and for multisig files)."""
+    return str(client.provider.endpoint_uri).rstrip("/")
+
+
+def node_call(client: Tron, fn: Callable[[], T], *, url: str | None = None) -> T:
+    """Run one tronpy call, turning transport and node errors into :class:`TronError` subclasses."""
+    where = url or node_url_of(client)
+    try:
+        return fn()
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TronNodeUnreachable(where, str(exc)) from exc
+    except requests.HTTPError as exc:
+        raise TronNodeError(where, f"HTTP {exc.response.status_code if exc.response else '?'}") from exc
+    except tronpy_errors.BadSignature as exc:
+        raise TronTransactionRejected("SIGERROR", str(exc)) from exc
+    except tronpy_errors.TaposError as exc:
+        raise TronTransactionRejected("TAPOS_ERROR", str(exc)) from exc
+    except tronpy_errors.ValidationError as exc:
+        raise TronTransactionRejected("CONTRACT_VALIDATE_ERROR", str(exc)) from exc
+    except tronpy_errors.TransactionError as exc:
+        raise TronTransactionRejected("TRANSACTION_ERROR", str(exc)) from exc
+    except tronpy_errors.UnknownError as exc:
+        code = str(exc.args[1]) if len(exc.args) > 1 else "UNKNOWN"
+        raise TronTransactionRejected(code, str(exc.args[0]) if exc.args else "") from exc
+    except tronpy_errors.ApiError as exc:
+        raise TronNodeError(where, str(exc)) from exc
+
+
+def raw_request(client: Tron, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """POST ``params`` to ``wallet/<method>`` and return the JSON reply (node errors raised)."""
+    reply: dict[str, Any] = node_call(client, lambda: client.provider.make_request(method, params))
+    if "code" in reply and reply.get("result") is not True:
+        message = reply.get("message", "")
+        try:
+            message = bytes.fromhex(message).decode()
+        except (ValueError, UnicodeDecodeError):
+            pass
+        raise TronTransactionRejected(str(reply["code"]), str(message))
+    if "Error" in reply:
+        raise TronNodeError(node_url_of(client), str(reply["Error"]))
+    return reply
