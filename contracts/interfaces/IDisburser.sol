@@ -32,13 +32,20 @@ interface IDisburser {
     error ZeroRecipient(uint256 index);
     /// @notice The batch is empty.
     error EmptyBatch();
-    /// @notice A token call reverted (index = recipient index, or type(uint256).max for the pull).
-    error TransferFailed(uint256 index);
-    /// @notice The token moved a different amount than asked (fee-on-transfer, or false-without-revert).
+    /// @notice A token (or native) transfer call reverted. `index` is the recipient's position, or
+    ///         type(uint256).max for the pull of the total from the payer; `reason` is the callee's
+    ///         revert data, passed through unchanged.
+    error TransferFailed(uint256 index, bytes reason);
+    /// @notice The disburser's token balance moved by a different amount than asked: after the pull
+    ///         (fee-on-transfer token, or a transferFrom that returned without moving funds), or after
+    ///         the transfers (a transfer that reported success without moving funds, or that took more).
     error BalanceMismatch(uint256 expected, uint256 actual);
+    /// @notice The token's balanceOf could not be read (call failed or returned too little data).
+    error BalanceUnreadable(address token);
     /// @notice Native batch: msg.value is below the total.
     error InsufficientValue(uint256 total, uint256 value);
-    /// @notice Native batch: refund of the excess to the payer failed.
+    /// @notice Returning funds to the payer failed: the native excess, or the skipped amounts in
+    ///         skip-and-report mode.
     error RefundFailed();
     /// @notice The disburser was re-entered during a batch.
     error Reentered();
