@@ -148,26 +148,9 @@ def revert_data_of(exc: BaseException) -> bytes | None:
 
 def translate_revert(data: bytes | None, context: str) -> ContractError:
     """Turn revert data into a :class:`ContractError` (via :mod:`payout.revert` when present)."""
-    import importlib
+    from payout.revert import translate
 
-    try:
-        _revert: Any = importlib.import_module("payout.revert")
-    except ImportError:  # pragma: no cover - payout.revert ships with the contract
-        _revert = None
-    if _revert is not None:
-        translator = getattr(_revert, "translate", None) or getattr(_revert, "decode", None)
-        if translator is not None:
-            try:
-                result = translator(data or b"", context=context)
-            except TypeError:
-                result = translator(data or b"")
-            if isinstance(result, ContractError):
-                return result
-    shown = "0x" + data.hex() if data else "no revert data"
-    return ContractError(
-        f"{context} would revert ({shown})",
-        hint="nothing was sent; check the token, the amounts and the payer's balance",
-    )
+    return translate(data, context=context)
 
 
 class Chain:

@@ -1,0 +1,429 @@
+"""Python side of the disburser contract: calldata, simulation, failure prediction, receipts.
+
+Calldata is encoded here by hand (the ABI is four fixed functions) so that a planned batch maps to
+exactly one byte string, whatever library version is installed. Simulation uses ``eth_simulateV1``
+so that the approval a send will need and the disburse call run together in one simulated block,
+before anything is signed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from payout.chain import TRANSFER_TOPIC, Chain
+from payout.exceptions import ContractError
+from payout.types import UINT96_MAX, Batch, PayMode
+
+
+def _selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+SEL_DISBURSE = _selector("disburse(address,bytes32,uint256,bytes32[])")
+SEL_DISBURSE_OR_SKIP = _selector("disburseOrSkip(address,bytes32,uint256,bytes32[])")
+SEL_DISBURSE_NATIVE = _selector("disburseNative(bytes32,bytes32[])")
+SEL_EXECUTED = _selector("executed(address,bytes32)")
+SEL_APPROVE = _selector("approve(address,uint256)")
+SEL_TRANSFER = _selector("transfer(address,uint256)")
+
+BATCH_DISBURSED_TOPIC = keccak(text="BatchDisbursed(address,address,bytes32,uint256,uint256)")
+TRANSFER_SKIPPED_TOPIC = keccak(text="TransferSkipped(bytes32,uint256,address,uint256)")
+
+
+def _addr_word(address: str) -> bytes:
+    raw = bytes.fromhex(to_checksum_address(address)[2:])
+    return bytes(12) + raw
+
+
+def _uint_word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def pack_word(recipient: str, amount: int) -> bytes:
+    """One packed recipient: ``address << 96 | uint96 amount`` as 32 bytes."""
+    if not 0 < amount <= UINT96_MAX:
+        raise ValueError(f"amount {amount} does not fit the contract's uint96")
+    return bytes.fromhex(to_checksum_address(recipient)[2:]) + amount.to_bytes(12, "big")
+
+
+def unpack_word(word: bytes) -> tuple[str, int]:
+    """Inverse of :func:`pack_word`."""
+    return to_checksum_address("0x" + word[:20].hex()), int.from_bytes(word[20:32], "big")
+
+
+def encode_disburse(
+    token: str, batch_id: bytes, total: int, words: Sequence[bytes], mode: PayMode
+) -> bytes:
+    """Calldata of ``disburse`` (strict) or ``disburseOrSkip`` (skip)."""
+    selector = SEL_DISBURSE if mode is PayMode.STRICT else SEL_DISBURSE_OR_SKIP
+    if len(batch_id) != 32:
+        raise ValueError("a batch id is 32 bytes")
+    head = _addr_word(token) + batch_id + _uint_word(total) + _uint_word(4 * 32)
+    return selector + head + _uint_word(len(words)) + b"".join(words)
+
+
+def batch_calldata(batch: Batch, mode: PayMode) -> bytes:
+    """The disburse calldata of a planned batch."""
+    words = [pack_word(p.recipient, p.amount) for p in batch.payouts]
+    return encode_disburse(batch.token, batch.batch_id, batch.total, words, mode)
+
+
+def encode_approve(spender: str, amount: int) -> bytes:
+    return SEL_APPROVE + _addr_word(spender) + _uint_word(amount)
+
+
+def encode_transfer(to: str, amount: int) -> bytes:
+    return SEL_TRANSFER + _addr_word(to) + _uint_word(amount)
+
+
+def approval_amounts(current: int, needed: int) -> list[int]:
+    """The ``approve`` amounts to send so that the allowance covers ``needed``.
+
+    Nothing when it already does. Otherwise the needed amount, preceded by ``approve(0)`` when the
+    current allowance is non-zero: USDT (and tokens copying it) revert on a change from one
+    non-zero allowance to another, and going through zero is harmless for every other token.
+    """
+    if current >= needed:
+        return []
+    return [0, needed] if current > 0 else [needed]
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """A ``BatchDisbursed`` log: proof that (payer, batch id) executed."""
+
+    payer: str
+    token: str
+    batch_id: bytes
+    count: int
+    total: int
+    tx_hash: str
+    block_number: int
+    log_index: int
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    """A row whose transfer fails in simulation (index within its batch)."""
+
+    index: int
+    payout_id: str
+    recipient: str
+    amount: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class BatchSimulation:
+    """What simulating one batch (with the approvals it needs) predicts."""
+
+    batch_index: int
+    mode: PayMode
+    ok: bool
+    gas_used: int
+    failures: tuple[RowFailure, ...] = ()
+    error: ContractError | None = None
+    #: Gas of the approvals simulated before the batch (zero when the allowance sufficed).
+    approval_gas: int = 0
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """One row of a mined batch: paid (with its Transfer log) or skipped on chain."""
+
+    payout_id: str
+    recipient: str
+    amount: int
+    paid: bool
+    log_index: int | None
+    gas_share: int
+
+
+@dataclass(frozen=True)
+class BatchReceipt:
+    """A mined batch transaction, decoded per row."""
+
+    tx_hash: str
+    block_number: int
+    status: bool
+    gas_used: int
+    effective_gas_price: int
+    event: BatchEvent | None
+    rows: tuple[RowResult, ...] = field(default=())
+
+    @property
+    def fee_wei(self) -> int:
+        return self.gas_used * self.effective_gas_price
+
+
+def _hex_int(value: Any) -> int:
+    if isinstance(value, int):
+        return value
+    return int(str(value), 16)
+
+
+def _topic_bytes(value: Any) -> bytes:
+    return bytes.fromhex(str(value)[2:])
+
+
+def _decode_batch_event(log: Mapping[str, Any]) -> BatchEvent:
+    topics = [_topic_bytes(t) for t in log["topics"]]
+    data = _topic_bytes(log["data"])
+    return BatchEvent(
+        payer=to_checksum_address("0x" + topics[1][12:].hex()),
+        token=to_checksum_address("0x" + topics[2][12:].hex()),
+        batch_id=topics[3],
+        count=int.from_bytes(data[0:32], "big"),
+        total=int.from_bytes(data[32:64], "big"),
+        tx_hash=str(log.get("transactionHash", "")),
+        block_number=_hex_int(log.get("blockNumber", 0)),
+        log_index=_hex_int(log.get("logIndex", 0)),
+    )
+
+
+def split_gas(gas_used: int, count: int) -> list[int]:
+    """Split a batch's gas over its rows so that the shares add up exactly."""
+    if count <= 0:
+        return []
+    share, rest = divmod(gas_used, count)
+    return [share + (1 if i < rest else 0) for i in range(count)]
+
+
+class Disburser:
+    """A deployed disburser on one chain (its code is checked by :mod:`payout.deployment`)."""
+
+    def __init__(self, chain: Chain, address: str) -> None:
+        self.chain = chain
+        self.address = to_checksum_address(address)
+
+    def executed(self, payer: str, batch_id: bytes) -> bool:
+        """Whether ``payer`` already executed ``batch_id`` (the chain's once-only record)."""
+        data = self.chain.call(self.address, SEL_EXECUTED + _addr_word(payer) + batch_id)
+        return int.from_bytes(data[:32], "big") == 1
+
+    def batch_events(
+        self,
+        payer: str,
+        *,
+        batch_ids: Sequence[bytes] | None = None,
+        token: str | None = None,
+        from_block: int = 0,
+        to_block: int | str = "latest",
+        chunk: int = 50_000,
+    ) -> list[BatchEvent]:
+        """``BatchDisbursed`` events of ``payer`` (optionally only some batch ids / one token)."""
+        topics: list[bytes | Sequence[bytes] | None] = [
+            BATCH_DISBURSED_TOPIC,
+            _addr_word(payer),
+            _addr_word(token) if token is not None else None,
+            list(batch_ids) if batch_ids else None,
+        ]
+        logs = _chunked_logs(self.chain, self.address, topics, from_block, to_block, chunk)
+        return [_decode_batch_event(log) for log in logs]
+
+    def find_batch(self, payer: str, batch_id: bytes, *, from_block: int = 0) -> BatchEvent | None:
+        """The event proving ``batch_id`` executed, or None."""
+        events = self.batch_events(payer, batch_ids=[batch_id], from_block=from_block)
+        return events[0] if events else None
+
+    # --- simulation -------------------------------------------------------------------------
+
+    def _approval_calls(self, token: str, current: int, needed: int) -> list[dict[str, Any]]:
+        return [
+            {"to": token, "data": encode_approve(self.address, amount)}
+            for amount in approval_amounts(current, needed)
+        ]
+
+    def simulate(
+        self,
+        batch: Batch,
+        mode: PayMode,
+        *,
+        allowance: int,
+        approve_to: int | None = None,
+    ) -> BatchSimulation:
+        """Simulate ``batch`` from its payer, preceded by the approvals a send would make.
+
+        ``allowance`` is the payer's current allowance; ``approve_to`` the amount a send would
+        approve when it is too low (default: the batch total). In skip mode the rows whose
+        transfer fails are returned as :class:`RowFailure` (from the ``TransferSkipped`` logs).
+        """
+        needed = batch.total if approve_to is None else max(approve_to, batch.total)
+        calls = self._approval_calls(batch.token, allowance, needed)
+        calls.append({"to": self.address, "data": batch_calldata(batch, mode)})
+        results = self.chain.simulate(batch.payer, calls)
+        approvals, main = results[:-1], results[-1]
+        approval_gas = sum(r.gas_used for r in approvals)
+        for r in approvals:
+            if not r.success:
+                return BatchSimulation(
+                    batch.index, mode, False, 0, error=r.error, approval_gas=approval_gas
+                )
+        if not main.success:
+            return BatchSimulation(
+                batch.index, mode, False, main.gas_used, error=main.error, approval_gas=approval_gas
+            )
+        failures = tuple(
+            self._failure_from_log(batch, log)
+            for log in main.logs
+            if _is_skip_log(log, self.address, batch.batch_id)
+        )
+        return BatchSimulation(
+            batch.index, mode, True, main.gas_used, failures=failures, approval_gas=approval_gas
+        )
+
+    def _failure_from_log(self, batch: Batch, log: Mapping[str, Any]) -> RowFailure:
+        data = _topic_bytes(log["data"])
+        index = int.from_bytes(data[0:32], "big")
+        row = batch.payouts[index]
+        return RowFailure(index, row.payout_id, row.recipient, row.amount, "")
+
+    def explain_failure(self, batch: Batch, failure: RowFailure, *, allowance: int) -> RowFailure:
+        """Find out why one row fails: simulate it alone in strict mode and translate the revert."""
+        from dataclasses import replace
+
+        word = pack_word(failure.recipient, failure.amount)
+        calls = self._approval_calls(batch.token, allowance, failure.amount)
+        calls.append(
+            {
+                "to": self.address,
+                "data": encode_disburse(
+                    batch.token,
+                    keccak(batch.batch_id + b"explain"),
+                    failure.amount,
+                    [word],
+                    PayMode.STRICT,
+                ),
+            }
+        )
+        main = self.chain.simulate(batch.payer, calls)[-1]
+        reason = str(main.error) if main.error is not None else "transfer moved no tokens"
+        return replace(failure, reason=reason)
+
+    def predict_failures(self, batch: Batch, *, allowance: int) -> BatchSimulation:
+        """Skip-mode simulation with a reason for every failing row."""
+        sim = self.simulate(batch, PayMode.SKIP, allowance=allowance)
+        if not sim.ok or not sim.failures:
+            return sim
+        explained = tuple(self.explain_failure(batch, f, allowance=allowance) for f in sim.failures)
+        return BatchSimulation(
+            sim.batch_index,
+            sim.mode,
+            sim.ok,
+            sim.gas_used,
+            failures=explained,
+            approval_gas=sim.approval_gas,
+        )
+
+    # --- receipts ------------------------------------------------------------------------------
+
+    def decode_receipt(self, batch: Batch, receipt: Mapping[str, Any]) -> BatchReceipt:
+        """Per-row outcome of a mined batch transaction.
+
+        Paid rows are matched, in order, to the token's ``Transfer`` logs from the disburser;
+        rows named by ``TransferSkipped`` logs were not paid. A mismatch between the logs and the
+        batch (another amount, another recipient) raises :class:`ContractError`: the reconcile
+        command then shows the details.
+        """
+        tx_hash = str(receipt["transactionHash"])
+        status = _hex_int(receipt["status"]) == 1
+        gas_used = _hex_int(receipt["gasUsed"])
+        price = _hex_int(receipt.get("effectiveGasPrice", 0))
+        block = _hex_int(receipt["blockNumber"])
+        logs = list(receipt.get("logs", []))
+        if not status:
+            return BatchReceipt(tx_hash, block, False, gas_used, price, None, ())
+        event = None
+        skipped: set[int] = set()
+        transfers: list[Mapping[str, Any]] = []
+        token_lower = batch.token.lower()
+        for log in logs:
+            address = str(log["address"]).lower()
+            topics = log["topics"]
+            if address == self.address.lower() and topics:
+                topic0 = _topic_bytes(topics[0])
+                if topic0 == BATCH_DISBURSED_TOPIC:
+                    candidate = _decode_batch_event(log)
+                    if candidate.batch_id == batch.batch_id:
+                        event = candidate
+                elif topic0 == TRANSFER_SKIPPED_TOPIC and _topic_bytes(topics[1]) == batch.batch_id:
+                    skipped.add(int.from_bytes(_topic_bytes(log["data"])[0:32], "big"))
+            elif (
+                address == token_lower
+                and topics
+                and _topic_bytes(topics[0]) == TRANSFER_TOPIC
+                and _topic_bytes(topics[1])[12:] == bytes.fromhex(self.address[2:])
+            ):
+                transfers.append(log)
+        if event is None:
+            raise ContractError(
+                f"transaction {tx_hash} succeeded but has no BatchDisbursed event for batch "
+                f"{batch.batch_id_hex}",
+                hint="run `payout reconcile` to compare the ledger with the chain",
+            )
+        paid_indexes = [i for i in range(batch.count) if i not in skipped]
+        shares = split_gas(gas_used, batch.count)
+        rows: list[RowResult] = []
+        transfer_iter = iter(transfers)
+        for i, p in enumerate(batch.payouts):
+            if i in skipped:
+                rows.append(RowResult(p.payout_id, p.recipient, p.amount, False, None, shares[i]))
+                continue
+            log = next(transfer_iter, None)
+            if log is None:
+                raise ContractError(
+                    f"transaction {tx_hash}: fewer Transfer logs than paid rows "
+                    f"({len(transfers)} < {len(paid_indexes)})",
+                    hint="the token behaves unexpectedly; run `payout reconcile`",
+                )
+            to = to_checksum_address("0x" + _topic_bytes(log["topics"][2])[12:].hex())
+            value = int.from_bytes(_topic_bytes(log["data"])[:32], "big")
+            if to != p.recipient or value != p.amount:
+                raise ContractError(
+                    f"transaction {tx_hash}: row {i} ({p.payout_id}) expected {p.amount} to "
+                    f"{p.recipient}, the Transfer log says {value} to {to}",
+                    hint="run `payout reconcile` to see every mismatch",
+                )
+            rows.append(
+                RowResult(
+                    p.payout_id, p.recipient, p.amount, True, _hex_int(log["logIndex"]), shares[i]
+                )
+            )
+        return BatchReceipt(tx_hash, block, True, gas_used, price, event, tuple(rows))
+
+
+def _is_skip_log(log: Mapping[str, Any], disburser: str, batch_id: bytes) -> bool:
+    topics = log.get("topics") or []
+    return (
+        str(log.get("address", "")).lower() == disburser.lower()
+        and len(topics) >= 2
+        and _topic_bytes(topics[0]) == TRANSFER_SKIPPED_TOPIC
+        and _topic_bytes(topics[1]) == batch_id
+    )
+
+
+def _chunked_logs(
+    chain: Chain,
+    address: str | Sequence[str] | None,
+    topics: Sequence[bytes | Sequence[bytes] | None],
+    from_block: int,
+    to_block: int | str,
+    chunk: int,
+) -> list[dict[str, Any]]:
+    """``eth_getLogs`` over a block range in chunks (public nodes cap the range per request)."""
+    end = chain.block_number() if not isinstance(to_block, int) else to_block
+    out: list[dict[str, Any]] = []
+    start = from_block
+    while start <= end:
+        stop = min(start + chunk - 1, end)
+        out.extend(chain.logs(address=address, topics=topics, from_block=start, to_block=stop))
+        start = stop + 1
+    return out
