@@ -320,3 +320,292 @@ class LedgerUnavailableError(LedgerError):
             "current directory).",
         )
         self.url = url
+
+
+# --- disburser contract reverts (payout/revert.py; owned by the contract) -------------------------
+# Built by payout.revert from revert data; nothing else should construct them from raw bytes.
+
+
+def _short_hex(data: bytes) -> str:
+    shown = data[:68].hex()
+    return "0x" + shown + ("..." if len(data) > 68 else "")
+
+
+class BatchAlreadyExecutedError(ContractError):
+    """The disburser refused a batch id this payer already executed (replay protection)."""
+
+    def __init__(self, payer: str, batch_id: bytes) -> None:
+        super().__init__(
+            f"batch 0x{batch_id.hex()} was already executed by payer {payer}; nothing was sent now",
+            hint="That batch is paid. Run `payout reconcile` to record it; do not resend it "
+            "under a new batch id.",
+        )
+        self.payer = payer
+        self.batch_id = batch_id
+
+
+class TokenHasNoCodeError(ContractError):
+    """The token address has no contract code on this chain."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(
+            f"token {token} has no contract code on this chain",
+            hint="Check the token address and that --rpc-url points at the right chain.",
+        )
+        self.token = token
+
+
+class TotalMismatchError(ContractError):
+    """The packed amounts do not add up to the declared total."""
+
+    def __init__(self, declared: int, actual: int) -> None:
+        super().__init__(
+            f"the batch declares a total of {declared} base units but its amounts add up to "
+            f"{actual}",
+            hint="The calldata is inconsistent; rebuild the batch from the payout file.",
+        )
+        self.declared = declared
+        self.actual = actual
+
+
+class ZeroRecipientError(ContractError):
+    """A packed recipient is the zero address."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(
+            f"recipient #{index} of the batch is the zero address",
+            hint="Fix that row of the payout file; tokens sent to the zero address are lost.",
+        )
+        self.index = index
+
+
+class EmptyBatchError(ContractError):
+    """The batch has no recipients."""
+
+    def __init__(self) -> None:
+        super().__init__("the batch has no recipients", hint="Plan at least one payout per batch.")
+
+
+class TokenRevertError(ContractError):
+    """A token call reverted; :attr:`reason` is its revert reason ("" when it gave none)."""
+
+    def __init__(self, message: str, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
+class TokenInsufficientBalanceError(TokenRevertError, FundsError):
+    """The token refused a transfer for lack of balance."""
+
+    exit_code = FundsError.exit_code
+
+    def __init__(
+        self,
+        reason: str,
+        account: str | None = None,
+        balance: int | None = None,
+        needed: int | None = None,
+    ) -> None:
+        detail = ""
+        if account is not None:
+            detail = f" ({account} holds {balance}, needs {needed})"
+        super().__init__(
+            f"the token refused the transfer: insufficient balance{detail}: {reason}",
+            reason,
+            hint="Fund the payer with enough tokens for the whole batch, then retry.",
+        )
+        self.account = account
+        self.balance = balance
+        self.needed = needed
+
+
+class TokenInsufficientAllowanceError(TokenRevertError, FundsError):
+    """The token refused a transferFrom for lack of allowance."""
+
+    exit_code = FundsError.exit_code
+
+    def __init__(
+        self,
+        reason: str,
+        spender: str | None = None,
+        allowance: int | None = None,
+        needed: int | None = None,
+    ) -> None:
+        detail = ""
+        if spender is not None:
+            detail = f" ({spender} may spend {allowance}, needs {needed})"
+        super().__init__(
+            f"the token refused the transfer: insufficient allowance{detail}: {reason}",
+            reason,
+            hint="Approve the disburser for at least the batch total (USDT: approve 0 first "
+            "when an allowance is already set), then retry.",
+        )
+        self.spender = spender
+        self.allowance = allowance
+        self.needed = needed
+
+
+class TokenAccountBlockedError(TokenRevertError):
+    """The token refused a transfer because an account is blacklisted or frozen."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the token refused the transfer: an account is blacklisted or frozen: {reason}",
+            reason,
+            hint="Remove the blocked recipient from the batch, or pay with skip-and-report mode "
+            "(its amount stays with the payer); if the payer is blocked, nothing can be paid.",
+        )
+
+
+class TokenPausedError(TokenRevertError):
+    """The token is paused by its issuer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the token is paused by its issuer: {reason}",
+            reason,
+            hint="No transfer can succeed until the issuer unpauses it; retry later.",
+        )
+
+
+class TokenInvalidReceiverError(TokenRevertError):
+    """The token refused a transfer to this receiver (e.g. the zero address)."""
+
+    def __init__(self, reason: str, receiver: str | None = None) -> None:
+        who = f" {receiver}" if receiver is not None else ""
+        super().__init__(
+            f"the token refused the receiver{who}: {reason}",
+            reason,
+            hint="Check the recipient address in the payout file.",
+        )
+        self.receiver = receiver
+
+
+class TokenRevertedError(TokenRevertError):
+    """A token call reverted for a reason not recognised (or without any reason)."""
+
+    def __init__(self, reason: str) -> None:
+        if reason:
+            message = f"the token reverted: {reason}"
+            hint = "Check the payer's balance and allowance, and the token's own rules."
+        else:
+            message = "the token reverted without a reason"
+            hint = (
+                "Tokens such as USDT revert silently for insufficient balance or allowance, a "
+                "blacklisted account, a paused token, or approve() changing a non-zero allowance "
+                "(approve 0 first). Check those."
+            )
+        super().__init__(message, reason, hint=hint)
+
+
+class TransferFailedError(ContractError):
+    """A transfer inside the batch reverted; :attr:`cause` is the token's translated reason."""
+
+    def __init__(self, index: int, cause: ContractError, reason_data: bytes) -> None:
+        super().__init__(
+            f"the transfer to recipient #{index} reverted, so the whole batch reverted: {cause}",
+            hint=cause.hint,
+        )
+        self.index = index
+        self.cause = cause
+        self.reason_data = reason_data
+
+
+class PullFailedError(TransferFailedError, FundsError):
+    """Pulling the batch total from the payer (transferFrom) reverted."""
+
+    exit_code = FundsError.exit_code
+
+    def __init__(self, cause: ContractError, reason_data: bytes) -> None:
+        ContractError.__init__(
+            self,
+            f"pulling the batch total from the payer reverted: {cause}",
+            hint=cause.hint
+            or "Check the payer's token balance and its allowance to the disburser.",
+        )
+        self.index = -1
+        self.cause = cause
+        self.reason_data = reason_data
+
+
+class BalanceMismatchError(ContractError):
+    """The disburser's token balance moved by a different amount than asked."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(
+            f"the disburser's token balance is {actual} where {expected} was expected: the token "
+            "moved a different amount than asked",
+            hint="Fee-on-transfer tokens and tokens that report success without moving funds "
+            "cannot be paid through the disburser; pay them with plain transfers.",
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class BalanceUnreadableError(ContractError):
+    """The token's balanceOf failed or returned too little data."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(
+            f"token {token} did not answer balanceOf",
+            hint="It is not an ERC-20/TRC-20 token the disburser can account for.",
+        )
+        self.token = token
+
+
+class InsufficientValueError(ContractError, FundsError):
+    """Native batch: the value sent is below the batch total."""
+
+    exit_code = FundsError.exit_code
+
+    def __init__(self, total: int, value: int) -> None:
+        super().__init__(
+            f"the native batch needs {total} base units but the transaction sent {value}",
+            hint="Send at least the batch total as value (any excess is refunded).",
+        )
+        self.total = total
+        self.value = value
+
+
+class RefundFailedError(ContractError):
+    """Returning funds to the payer (native excess or skipped amounts) failed."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the disburser could not return funds to the payer, so the batch reverted",
+            hint="The payer must be able to receive the token (or native coin): a contract payer "
+            "needs a receive function; a blacklisted payer cannot use skip-and-report mode.",
+        )
+
+
+class ReenteredError(ContractError):
+    """The disburser was re-entered during a batch (a token or recipient called back into it)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the disburser was re-entered during a batch and refused it",
+            hint="A token or recipient contract calls back into the disburser; pay it separately.",
+        )
+
+
+class PanicError(ContractError):
+    """A Solidity panic (assert, arithmetic overflow, division by zero, ...)."""
+
+    def __init__(self, code: int, meaning: str) -> None:
+        super().__init__(
+            f"the contract panicked with code 0x{code:02x} ({meaning})",
+            hint="In a token this usually means insufficient balance or allowance.",
+        )
+        self.code = code
+
+
+class UnknownRevertError(ContractError):
+    """Revert data this toolkit does not recognise (kept raw in :attr:`data`)."""
+
+    def __init__(self, data: bytes) -> None:
+        shown = _short_hex(data) if data else "no revert data"
+        super().__init__(
+            f"the call reverted ({shown})",
+            hint="Nothing was sent. Check the token, the amounts, the payer's balance and gas.",
+        )
+        self.data = data

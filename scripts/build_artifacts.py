@@ -39,7 +39,8 @@ _COMPILE_TIMEOUT_S = 300
 _NODE_COMPILE = """
 const solc = require(require.resolve('solc', { paths: [process.argv[1]] }));
 const input = require('fs').readFileSync(0, 'utf8');
-process.stdout.write(JSON.stringify({ version: solc.version(), output: JSON.parse(solc.compile(input)) }));
+const output = JSON.parse(solc.compile(input));
+process.stdout.write(JSON.stringify({ version: solc.version(), output }));
 """
 
 
@@ -49,7 +50,10 @@ def compiler_settings(root: Path = ROOT) -> dict[str, Any]:
     return {
         "version": str(config["version"]),
         "evmVersion": str(config["evm_version"]),
-        "optimizer": {"enabled": bool(config["optimize"]), "runs": int(config["optimization_runs"])},
+        "optimizer": {
+            "enabled": bool(config["optimize"]),
+            "runs": int(config["optimization_runs"]),
+        },
         "viaIR": bool(config.get("via_ir", False)),
     }
 
@@ -123,7 +127,9 @@ def run_solc(standard_input: dict[str, Any], root: Path = ROOT) -> tuple[str, di
     output: dict[str, Any] = result["output"]
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise RuntimeError("compilation failed:\n" + "\n".join(e["formattedMessage"] for e in errors))
+        raise RuntimeError(
+            "compilation failed:\n" + "\n".join(e["formattedMessage"] for e in errors)
+        )
     version = str(result["version"])
     pinned = compiler_settings(root)["version"]
     if not version.startswith(pinned + "+"):
@@ -152,7 +158,9 @@ def build_artifact(root: Path = ROOT) -> dict[str, Any]:
     contract = output["contracts"][DISBURSER_SOURCE][DISBURSER_NAME]
     immutables = contract["evm"]["deployedBytecode"].get("immutableReferences") or {}
     if immutables:
-        raise RuntimeError("the disburser must not use immutables: its runtime code hash must be fixed")
+        raise RuntimeError(
+            "the disburser must not use immutables: its runtime code hash must be fixed"
+        )
     runtime = bytes.fromhex(contract["evm"]["deployedBytecode"]["object"])
     settings = compiler_settings(root)
     # The shipped input asks only for what explorers need; outputSelection is not part of the
@@ -190,13 +198,17 @@ def render(artifact: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the shipped artifact is stale")
+    parser.add_argument(
+        "--check", action="store_true", help="fail if the shipped artifact is stale"
+    )
     args = parser.parse_args(argv)
     text = render(build_artifact())
     if args.check:
         current = ARTIFACT_PATH.read_text() if ARTIFACT_PATH.exists() else ""
         if current != text:
-            print(f"{ARTIFACT_PATH.relative_to(ROOT)} is stale: run python scripts/build_artifacts.py")
+            print(
+                f"{ARTIFACT_PATH.relative_to(ROOT)} is stale: run python scripts/build_artifacts.py"
+            )
             return 1
         print(f"{ARTIFACT_PATH.relative_to(ROOT)} is up to date")
         return 0
