@@ -7,6 +7,7 @@ one for a URL, checks that the node answers, and wraps the node's error replies 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -51,7 +52,9 @@ def node_call(client: Tron, fn: Callable[[], T], *, url: str | None = None) -> T
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise TronNodeUnreachable(where, str(exc)) from exc
     except requests.HTTPError as exc:
-        raise TronNodeError(where, f"HTTP {exc.response.status_code if exc.response else '?'}") from exc
+        raise TronNodeError(
+            where, f"HTTP {exc.response.status_code if exc.response else '?'}"
+        ) from exc
     except tronpy_errors.BadSignature as exc:
         raise TronTransactionRejected("SIGERROR", str(exc)) from exc
     except tronpy_errors.TaposError as exc:
@@ -72,10 +75,8 @@ def raw_request(client: Tron, method: str, params: dict[str, Any]) -> dict[str, 
     reply: dict[str, Any] = node_call(client, lambda: client.provider.make_request(method, params))
     if "code" in reply and reply.get("result") is not True:
         message = reply.get("message", "")
-        try:
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
             message = bytes.fromhex(message).decode()
-        except (ValueError, UnicodeDecodeError):
-            pass
         raise TronTransactionRejected(str(reply["code"]), str(message))
     if "Error" in reply:
         raise TronNodeError(node_url_of(client), str(reply["Error"]))

@@ -11,8 +11,8 @@ Energy of one batch is modelled as::
 
 ``per_fresh`` / ``per_warm`` come from simulating the token's own ``transfer`` with the node
 (``triggerconstantcontract``), so the token's dynamic energy factor is included; the disburser's
-own work (packing, the pull, the batch-id flag and event) is :data:`DISBURSER_OVERHEAD`, measured on
-the local node against the shipped artifact and checked by ``tests/integration/test_tron_energy.py``.
+own work (packing, the pull, the batch-id flag and event) is :data:`DISBURSER_OVERHEAD`, measured
+on the local node against the shipped artifact and checked by the TRON integration tests.
 Before a batch is sent it is simulated exactly (after its approval), and the fee limit is that
 figure times a margin.
 """
@@ -28,6 +28,7 @@ from tronpy import Tron
 from tronpy import exceptions as tronpy_errors
 from tronpy.keys import to_base58check_address
 
+from payout.batching import LinearBound, LinearCostModel
 from payout.exceptions import TronError, TronNodeError
 from payout.tron.client import node_call, node_url_of
 from payout.tron.token import constant_call
@@ -152,10 +153,24 @@ def measure_model(
     price is derived from the fresh one (minus the new-slot premium), which is exact for plain
     TRC-20 storage layouts.
     """
-    fresh = simulate_energy(client, payer, token, "transfer(address,uint256)", ["address", "uint256"], [probe_address(), 1])
-    if warm_recipient is not None and to_base58check_address(warm_recipient) != to_base58check_address(payer):
+    fresh = simulate_energy(
+        client,
+        payer,
+        token,
+        "transfer(address,uint256)",
+        ["address", "uint256"],
+        [probe_address(), 1],
+    )
+    if warm_recipient is not None and to_base58check_address(
+        warm_recipient
+    ) != to_base58check_address(payer):
         warm = simulate_energy(
-            client, payer, token, "transfer(address,uint256)", ["address", "uint256"], [warm_recipient, 1]
+            client,
+            payer,
+            token,
+            "transfer(address,uint256)",
+            ["address", "uint256"],
+            [warm_recipient, 1],
         )
     else:
         warm = fresh
@@ -252,7 +267,10 @@ def max_recipients_by_size(*, signatures: int = 1, permission_id: int = 0) -> in
     low, high = 1, MAX_TX_BYTES // 32 + 1
     while low < high:
         mid = (low + high + 1) // 2
-        if disburse_tx_bytes(mid, signatures=signatures, permission_id=permission_id) <= MAX_TX_BYTES:
+        if (
+            disburse_tx_bytes(mid, signatures=signatures, permission_id=permission_id)
+            <= MAX_TX_BYTES
+        ):
             low = mid
         else:
             high = mid - 1
@@ -368,3 +386,39 @@ def trx(sun: int) -> str:
     sign = "-" if sun < 0 else ""
     whole, frac = divmod(abs(sun), SUN_PER_TRX)
     return f"{sign}{whole}.{frac:06d}"
+
+
+# --- the planner's cost model --------------------------------------------------------------------
+
+
+def energy_limit_for_margin(prices: ResourcePrices, margin_bps: int = DEFAULT_MARGIN_BPS) -> int:
+    """The largest estimate whose fee limit (estimate x margin) still fits under the maximum."""
+    return prices.max_energy * 10_000 // (10_000 + margin_bps)
+
+
+def size_bound(*, signatures: int = 1, permission_id: int = 0) -> LinearBound:
+    """``bytes(n) <= 500 KiB`` as a linear bound: 32 bytes per packed recipient over a fixed part
+    (sized with the widest length prefixes, so it never under-counts)."""
+    wide = 16_000
+    base = disburse_tx_bytes(wide, signatures=signatures, permission_id=permission_id) - 32 * wide
+    return LinearBound("bytes", base, 32, MAX_TX_BYTES)
+
+
+def cost_model(
+    model: EnergyModel,
+    prices: ResourcePrices | None = None,
+    *,
+    margin_bps: int = DEFAULT_MARGIN_BPS,
+    signatures: int = 1,
+    permission_id: int = 0,
+) -> LinearCostModel:
+    """The planner's model of a TRON batch: energy (every recipient fresh, the worst case) under
+    what the maximal fee limit buys with the margin, and bytes under 500 KiB."""
+    prices = prices or ResourcePrices()
+    return LinearCostModel(
+        unit="energy",
+        base=model.per_batch,
+        per_item=max(model.per_fresh, model.per_warm),
+        limit=energy_limit_for_margin(prices, margin_bps),
+        extra_bounds=(size_bound(signatures=signatures, permission_id=permission_id),),
+    )

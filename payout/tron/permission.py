@@ -5,7 +5,7 @@ optional witness permission (id 1) and up to eight active permissions (ids 2..9)
 permission names up to five keys with weights, a threshold, and an *operations* bitmask: 256 bits,
 bit ``n`` allowing contract type ``n`` (``TriggerSmartContract`` = 31 is what calls the disburser
 and approves the token). A transaction picks its permission with ``Permission_id``; the chain
-accepts it once its signatures, each from a distinct key of that permission, add up to the threshold.
+accepts it once its signatures, each from a distinct key of that permission, reach the threshold.
 
 ``AccountPermissionUpdateContract`` replaces owner, witness and *all* actives at once (and costs 100
 TRX), so :func:`permission_update` keeps the account's current permissions and only adds or
@@ -142,7 +142,9 @@ def current_permissions(client: Tron, account: str) -> dict[str, Any]:
     return perms
 
 
-def permission_update(client: Tron, account: str, payout: PayoutPermission) -> tuple[dict[str, Any], int]:
+def permission_update(
+    client: Tron, account: str, payout: PayoutPermission
+) -> tuple[dict[str, Any], int]:
     """The ``AccountPermissionUpdateContract`` value that installs ``payout`` on ``account``.
 
     Returns the contract value and the id the payout permission will have (actives are numbered
@@ -159,7 +161,9 @@ def permission_update(client: Tron, account: str, payout: PayoutPermission) -> t
             break
     else:
         if len(actives) >= MAX_ACTIVE_PERMISSIONS:
-            raise TronPermissionInvalid(f"the account already has {MAX_ACTIVE_PERMISSIONS} active permissions")
+            raise TronPermissionInvalid(
+                f"the account already has {MAX_ACTIVE_PERMISSIONS} active permissions"
+            )
         actives.append(new)
     permission_id = FIRST_ACTIVE_ID + actives.index(new)
     owner = _normalize(current["owner"])
@@ -196,4 +200,6 @@ def permission_by_id(client: Tron, account: str, permission_id: int) -> dict[str
         if int(active.get("id", FIRST_ACTIVE_ID + index)) == permission_id:
             found: dict[str, Any] = active
             return found
-    raise TronPermissionInvalid(f"{to_base58check_address(account)} has no permission with id {permission_id}")
+    raise TronPermissionInvalid(
+        f"{to_base58check_address(account)} has no permission with id {permission_id}"
+    )

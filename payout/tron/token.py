@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import eth_abi
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from tronpy import Tron
 from tronpy import exceptions as tronpy_errors
 from tronpy.keys import to_base58check_address, to_tvm_address
@@ -20,13 +21,13 @@ from payout.types import Network, TokenInfo
 
 def tvm_hex(address: str) -> str:
     """The 20-byte EVM-style form of a TRON address (``0x`` + 40 hex), as the TVM sees it."""
-    return "0x" + to_tvm_address(address).hex()
+    return "0x" + bytes(to_tvm_address(address)).hex()
 
 
 def encode_args(types: list[str], values: list[Any]) -> str:
     """ABI-encode arguments (TRON addresses accepted in any form) to a hex string without 0x."""
     converted = [tvm_hex(v) if t == "address" else v for t, v in zip(types, values, strict=True)]
-    return eth_abi.encode(types, converted).hex()
+    return abi_encode(types, converted).hex()
 
 
 def constant_call(
@@ -53,15 +54,19 @@ def constant_call(
     return reply
 
 
-def _read(client: Tron, token: str, signature: str, types: list[str], values: list[Any], out: str) -> Any:
+def _read(
+    client: Tron, token: str, signature: str, types: list[str], values: list[Any], out: str
+) -> Any:
     try:
         reply = constant_call(client, token, signature, types, values)
     except tronpy_errors.TvmError as exc:
         raise TronNodeError(node_url_of(client), f"{signature} on {token} reverted: {exc}") from exc
     results = reply.get("constant_result") or []
     if not results or not results[0]:
-        raise TronNodeError(node_url_of(client), f"{signature} on {token} returned nothing (not a TRC-20?)")
-    return eth_abi.decode([out], bytes.fromhex(results[0]))[0]
+        raise TronNodeError(
+            node_url_of(client), f"{signature} on {token} returned nothing (not a TRC-20?)"
+        )
+    return abi_decode([out], bytes.fromhex(results[0]))[0]
 
 
 def token_info(client: Tron, token: str) -> TokenInfo:
@@ -69,7 +74,10 @@ def token_info(client: Tron, token: str) -> TokenInfo:
     symbol = str(_read(client, token, "symbol()", [], [], "string"))
     decimals = int(_read(client, token, "decimals()", [], [], "uint8"))
     return TokenInfo(
-        address=to_base58check_address(token), symbol=symbol, decimals=decimals, network=Network.TRON
+        address=to_base58check_address(token),
+        symbol=symbol,
+        decimals=decimals,
+        network=Network.TRON,
     )
 
 
@@ -81,7 +89,14 @@ def balance_of(client: Tron, token: str, holder: str) -> int:
 def allowance(client: Tron, token: str, owner: str, spender: str) -> int:
     """Allowance ``owner`` granted ``spender``, in base units."""
     return int(
-        _read(client, token, "allowance(address,address)", ["address", "address"], [owner, spender], "uint256")
+        _read(
+            client,
+            token,
+            "allowance(address,address)",
+            ["address", "address"],
+            [owner, spender],
+            "uint256",
+        )
     )
 
 
