@@ -322,6 +322,122 @@ class LedgerUnavailableError(LedgerError):
         self.url = url
 
 
+# --- Safe multisig (payout/safe/; owned by the Safe path) -----------------------------------------
+
+
+class SafeNotFound(SafeError):
+    """The address is not a Safe this toolkit supports on this chain."""
+
+    def __init__(self, address: str, chain_id: int, reason: str) -> None:
+        super().__init__(
+            f"{address} is not a usable Safe on chain {chain_id}: {reason}",
+            hint="Check --safe and --rpc-url; Safe versions 1.3.0 and 1.4.1 are supported.",
+        )
+        self.address = address
+
+
+class SafeProposalFileError(InputError):
+    """A proposal or signature file is unreadable, of another kind, or for another Safe/chain."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"{path}: {reason}",
+            hint="Use a file written by `payout safe propose` (or `sign` / `merge` of it).",
+        )
+        self.path = path
+
+
+class SafeProposalRejected(SafeError):
+    """Review found problems that make the Safe transaction unsafe to sign or execute."""
+
+    def __init__(self, nonce: int, problems: list[str]) -> None:
+        listed = "; ".join(problems)
+        super().__init__(
+            f"Safe transaction nonce {nonce} failed review: {listed}",
+            hint="Do not sign or execute it. Run `payout safe review FILE` for details and "
+            "propose again from the payout file.",
+        )
+        self.nonce = nonce
+        self.problems = problems
+
+
+class SafeNonceConsumed(SafeError):
+    """Another Safe transaction already used this nonce; this one can never execute."""
+
+    def __init__(self, nonce: int, onchain_nonce: int, batch_id: str) -> None:
+        super().__init__(
+            f"Safe nonce {nonce} was already used by another transaction (the Safe is at nonce "
+            f"{onchain_nonce}) and batch {batch_id} was not paid by it",
+            hint="Nothing was paid for this batch. Propose it again (`payout safe propose`): it "
+            "gets a fresh nonce, and the batch id keeps it from ever paying twice.",
+        )
+        self.nonce = nonce
+        self.onchain_nonce = onchain_nonce
+
+
+class SafeNonceNotReady(SafeError):
+    """An earlier Safe nonce is still pending; Safe transactions execute strictly in order."""
+
+    def __init__(self, nonce: int, onchain_nonce: int) -> None:
+        super().__init__(
+            f"Safe transaction nonce {nonce} cannot execute before nonce {onchain_nonce}",
+            hint="Execute (or reject in the Safe app) the pending transaction with nonce "
+            f"{onchain_nonce} first.",
+        )
+        self.nonce = nonce
+        self.onchain_nonce = onchain_nonce
+
+
+class SafeThresholdNotMet(SafeError):
+    """Fewer valid owner signatures than the Safe's threshold."""
+
+    def __init__(self, nonce: int, valid: int, threshold: int, missing: list[str]) -> None:
+        super().__init__(
+            f"Safe transaction nonce {nonce} has {valid} valid signature(s), the threshold is "
+            f"{threshold}",
+            hint="Owners still able to sign: "
+            + (", ".join(missing) if missing else "none")
+            + ". Sign with `payout safe sign FILE`, combine files with `payout safe merge`.",
+        )
+        self.valid = valid
+        self.threshold = threshold
+
+
+class SafeSignatureRejected(SignerError):
+    """A signature cannot be added: not an owner, wrong hash, or malformed."""
+
+    def __init__(self, who: str, reason: str) -> None:
+        super().__init__(
+            f"signature from {who} rejected: {reason}",
+            hint="Sign with an owner account of this Safe, on the current proposal file.",
+        )
+        self.who = who
+
+
+class SafeExecutionFailed(SafeError):
+    """execTransaction reverted (in simulation or on chain), with the Safe code translated."""
+
+    def __init__(self, nonce: int, code: str | None, meaning: str, hint: str) -> None:
+        where = f"{code}: " if code else ""
+        super().__init__(
+            f"Safe transaction nonce {nonce} would fail: {where}{meaning}", hint=hint
+        )
+        self.nonce = nonce
+        self.code = code
+
+
+class SafeServiceError(SafeError):
+    """The Safe Transaction Service refused a request or could not be reached."""
+
+    def __init__(self, url: str, action: str, detail: str) -> None:
+        super().__init__(
+            f"Safe Transaction Service {url} refused to {action}: {detail}",
+            hint="The proposal file is still valid: signers can sign and merge it offline. "
+            "Check PAYOUT_SAFE_SERVICE_URL / PAYOUT_SAFE_SERVICE_API_KEY.",
+        )
+        self.url = url
+
+
 # --- disburser contract reverts (payout/revert.py; owned by the contract) -------------------------
 # Built by payout.revert from revert data; nothing else should construct them from raw bytes.
 
