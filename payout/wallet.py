@@ -149,7 +149,6 @@ class Wallet:
         self.chain = chain
         self.signer = signer
         self.settings = settings or SendSettings()
-        self._next_nonce: int | None = None
 
     @property
     def address(self) -> str:
@@ -183,13 +182,12 @@ class Wallet:
         return min(TX_GAS_CAP, estimate * (100 + self.settings.gas_margin_percent) // 100)
 
     def reserve_nonce(self) -> int:
-        """The next nonce to use: the chain's pending count, or ours when we are ahead of it."""
-        chain_nonce = self.chain.nonce(self.address, "pending")
-        if self._next_nonce is None or chain_nonce > self._next_nonce:
-            self._next_nonce = chain_nonce
-        nonce = self._next_nonce
-        self._next_nonce += 1
-        return nonce
+        """The next nonce: the node's pending transaction count.
+
+        Transactions are sent one at a time (each waits for its receipt), so the node's count is
+        always right, and a transaction that vanished from the pool never leaves a nonce gap.
+        """
+        return self.chain.nonce(self.address, "pending")
 
     def prepare(
         self,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sys
+import importlib
+import json
 import traceback
 from typing import Any
 
@@ -11,21 +12,72 @@ import click
 from payout import __version__
 from payout.exceptions import PayoutError
 
+#: Exit status of an unexpected (non-PayoutError) exception: a bug, reported as such.
+INTERNAL_ERROR_EXIT = 70
+
+
+def _error_json(exc: BaseException, kind: str) -> str:
+    return json.dumps(
+        {
+            "error": {
+                "type": type(exc).__name__,
+                "category": kind,
+                "message": str(exc),
+                "hint": getattr(exc, "hint", None),
+                "exit_code": getattr(exc, "exit_code", INTERNAL_ERROR_EXIT),
+            }
+        },
+        indent=2,
+    )
+
+
+def _category(exc: PayoutError) -> str:
+    for cls in type(exc).__mro__:
+        if cls.__module__ == "payout.exceptions" and cls.__base__ is PayoutError:
+            return cls.__name__
+    return "PayoutError"
+
 
 class PayoutGroup(click.Group):
-    """Turns :class:`PayoutError` into a clean message and exit code (``--debug`` shows more)."""
+    """Turns :class:`PayoutError` into a clean message and exit code (``--debug`` shows more).
+
+    With ``--json`` the error is also printed on stdout as ``{"error": {...}}``.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PayoutError as exc:
-            debug = bool(ctx.obj and ctx.obj.get("debug"))
-            if debug:
+            obj = ctx.obj or {}
+            if obj.get("debug"):
                 traceback.print_exc()
+            if obj.get("json"):
+                click.echo(_error_json(exc, _category(exc)))
             click.secho(f"Error: {exc}", fg="red", err=True)
             if exc.hint:
                 click.echo(f"Hint: {exc.hint}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.secho(
+                "Interrupted. `payout resume` continues safely (the ledger and the chain "
+                "say what was paid).",
+                fg="yellow",
+                err=True,
+            )
+            ctx.exit(130)
+        except Exception as exc:
+            obj = ctx.obj or {}
+            if obj.get("debug"):
+                traceback.print_exc()
+            if obj.get("json"):
+                click.echo(_error_json(exc, "InternalError"))
+            click.secho(f"Internal error: {type(exc).__name__}: {exc}", fg="red", err=True)
+            click.echo(
+                "Hint: this is a bug; re-run with --debug and report the traceback", err=True
+            )
+            ctx.exit(INTERNAL_ERROR_EXIT)
 
 
 @click.group(cls=PayoutGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,9 +85,48 @@ class PayoutGroup(click.Group):
 @click.version_option(__version__, prog_name="payout")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """Non-custodial stablecoin mass payouts (ERC-20, Safe multisig, TRC-20)."""
+    """Non-custodial stablecoin mass payouts (ERC-20, Safe multisig, TRC-20).
+
+    Workflow: validate -> plan -> send (or safe propose/sign/execute) -> status/report ->
+    reconcile. `payout demo` runs it all on a local chain.
+    """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+
+
+#: (module under payout._cli, attribute) of every command or group; imported at start-up.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("validate", "validate"),
+    ("plan", "plan"),
+    ("send", "send"),
+    ("send", "resume"),
+    ("status", "status"),
+    ("status", "report"),
+    ("reconcile", "reconcile"),
+    ("deploy", "deploy"),
+    ("keys", "keys"),
+    ("devnet", "devnet"),
+    ("demo", "demo"),
+    ("safe", "safe"),
+    ("tron", "tron"),
+)
+
+
+def _register() -> None:
+    for module_name, attr in COMMANDS:
+        try:
+            module = importlib.import_module(f"payout._cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            # A command group that is not part of this build yet; everything else still works.
+            if exc.name == f"payout._cli.{module_name}":
+                continue
+            raise
+        command = getattr(module, attr, None)
+        if isinstance(command, click.Command):
+            cli.add_command(command)
+
+
+_register()
 
 
 def main() -> None:
@@ -43,4 +134,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
