@@ -1,0 +1,593 @@
+"""The TRON executor: pays planned batches through the disburser from a hot wallet, crash-safely.
+
+For each batch (the same :class:`~payout.types.Batch` and ledger as the EVM path):
+
+1. settle first: a batch the ledger holds as ``submitted`` is settled from the chain
+   (:meth:`TronExecutor.settle`) before anything new is sent;
+2. approve exactly the batch total (``approve(0)`` first when another non-zero allowance is
+   left: USDT's approve rule); approvals pay nobody, so they are not ledger rows, and after a crash
+   the allowance already in place is reused;
+3. simulate ``disburse`` (``triggerconstantcontract``): a revert is translated by
+   :mod:`payout.revert` and nothing is sent; the simulated energy x margin is the fee limit;
+4. build, id (locally, :mod:`payout.tron.proto`) and sign the transaction, then record it in the
+   ledger *before* broadcasting it (write-ahead: txID and signed JSON);
+5. broadcast, wait for the receipt and settle: confirmed with the ``BatchDisbursed`` event and
+   each recipient's ``Transfer`` log, or failed (revert / OUT_OF_ENERGY: nothing moved, the rows
+   stay owed).
+
+Crash safety (``payout tron resume``): a submitted batch is confirmed if its transaction's receipt
+says so or if ``executed(payer, batchId)`` is true; rebroadcast (same signed bytes, same txID) if
+it is unknown and not yet expired; released back to ``planned`` only when the chain proves it can
+no longer execute (expired and not executed). The contract's once-per-payer batch id makes any
+resubmission harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tronpy import Tron
+from tronpy.keys import to_base58check_address
+
+from payout import fault
+from payout.address import address_bytes, tron_to_evm
+from payout.disburser import (
+    BATCH_DISBURSED_TOPIC,
+    TRANSFER_SKIPPED_TOPIC,
+    approval_amounts,
+    encode_approve,
+    encode_disburse,
+)
+from payout.exceptions import (
+    ContractError,
+    LedgerError,
+    TronError,
+    TronExecutionFailed,
+    TronOutOfEnergy,
+    TrxShortfall,
+)
+from payout.ledger import BatchRecord, Ledger, PayoutOutcome
+from payout.revert import translate
+from payout.tron.client import node_call
+from payout.tron.energy import (
+    DEFAULT_MARGIN_BPS,
+    ResourcePrices,
+    account_resources,
+    bandwidth_of,
+    fee_limit_for,
+    read_prices,
+)
+from payout.tron.signer import TronSigner
+from payout.tron.token import allowance, encode_args
+from payout.tron.transaction import (
+    DEFAULT_EXPIRATION_MS,
+    SignedTx,
+    broadcast,
+    now_ms,
+    ref_block,
+    serialize_raw,
+    transaction_info,
+    trigger_raw_data,
+    wait_receipt,
+)
+from payout.types import Batch, BatchStatus, ExecutorKind, Network, PayMode, PayoutStatus, Scope
+
+DISBURSE_SIGNATURE = "disburse(address,bytes32,uint256,bytes32[])"
+DISBURSE_OR_SKIP_SIGNATURE = "disburseOrSkip(address,bytes32,uint256,bytes32[])"
+TRANSFER_TOPIC_HEX = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+#: Fee limit of an approve: a TRC-20 approve is ~25-50 k energy even with a token energy factor.
+APPROVE_ENERGY_FLOOR = 30_000
+
+
+@dataclass(frozen=True)
+class TronSendSettings:
+    """How the executor sends."""
+
+    margin_bps: int = DEFAULT_MARGIN_BPS
+    mode: PayMode = PayMode.STRICT
+    expiration_ms: int = DEFAULT_EXPIRATION_MS
+    receipt_timeout_s: float = 60.0
+    poll_s: float = 0.25
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A constant call's outcome."""
+
+    ok: bool
+    energy: int
+    return_data: bytes
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What happened to one batch."""
+
+    batch_id: str
+    index: int
+    count: int
+    total: int
+    status: BatchStatus
+    txid: str | None = None
+    block_number: int | None = None
+    energy_used: int = 0
+    energy_estimate: int = 0
+    fee_limit_sun: int = 0
+    fee_sun: int = 0
+    net_usage: int = 0
+    approvals: tuple[str, ...] = ()
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "index": self.index,
+            "count": self.count,
+            "total": self.total,
+            "status": self.status.value,
+            "txid": self.txid,
+            "block_number": self.block_number,
+            "energy_used": self.energy_used,
+            "energy_estimate": self.energy_estimate,
+            "fee_limit_sun": self.fee_limit_sun,
+            "fee_sun": self.fee_sun,
+            "net_usage": self.net_usage,
+            "approvals": list(self.approvals),
+            "note": self.note,
+        }
+
+
+def pack_words(batch: Batch) -> list[bytes]:
+    """The packed recipient words of a TRON batch (20-byte account id, no 0x41, << 96 | amount)."""
+    return [
+        address_bytes(Network.TRON, p.recipient) + p.amount.to_bytes(12, "big")
+        for p in batch.payouts
+    ]
+
+
+def disburse_calldata(batch: Batch, mode: PayMode = PayMode.STRICT) -> bytes:
+    """``disburse`` / ``disburseOrSkip`` calldata of a TRON batch (selector included)."""
+    return encode_disburse(
+        tron_to_evm(batch.token), batch.batch_id, batch.total, pack_words(batch), mode
+    )
+
+
+def simulate(
+    client: Tron, owner: str, contract: str, signature: str, parameter: bytes
+) -> Simulation:
+    """``triggerconstantcontract`` keeping the revert data (tronpy drops it)."""
+    reply: dict[str, Any] = node_call(
+        client,
+        lambda: client.provider.make_request(
+            "wallet/triggerconstantcontract",
+            {
+                "owner_address": to_base58check_address(owner),
+                "contract_address": to_base58check_address(contract),
+                "function_selector": signature,
+                "parameter": parameter.hex(),
+                "visible": True,
+            },
+        ),
+    )
+    result = reply.get("result") or {}
+    outputs = reply.get("constant_result") or [""]
+    data = bytes.fromhex(outputs[0] or "")
+    failed = (
+        bool(result.get("code")) or bool(result.get("message")) or result.get("result") is False
+    )
+    message = str(result.get("message", ""))
+    with contextlib.suppress(ValueError, UnicodeDecodeError):
+        message = bytes.fromhex(message).decode()
+    return Simulation(
+        ok=not failed, energy=int(reply.get("energy_used", 0)), return_data=data, message=message
+    )
+
+
+def executed(client: Tron, disburser: str, payer: str, batch_id: bytes) -> bool:
+    """``executed(payer, batchId)`` on the disburser: the chain's word on whether a batch ran."""
+    sim = simulate(
+        client,
+        disburser,
+        disburser,
+        "executed(address,bytes32)",
+        bytes.fromhex(encode_args(["address", "bytes32"], [payer, batch_id])),
+    )
+    if not sim.ok or len(sim.return_data) < 32:
+        raise TronError(f"cannot read executed() from the disburser {disburser}: {sim.message}")
+    return int.from_bytes(sim.return_data[:32], "big") != 0
+
+
+def _receipt_failed(info: dict[str, Any]) -> bool:
+    return (
+        info.get("result") == "FAILED"
+        or (info.get("receipt") or {}).get("result", "SUCCESS") != "SUCCESS"
+    )
+
+
+def _revert_data(info: dict[str, Any]) -> bytes:
+    results = info.get("contractResult") or [""]
+    try:
+        return bytes.fromhex(results[0] or "")
+    except ValueError:
+        return b""
+
+
+def _fee_sun(info: dict[str, Any]) -> int:
+    receipt = info.get("receipt") or {}
+    return int(info.get("fee", 0)) or int(receipt.get("energy_fee", 0)) + int(
+        receipt.get("net_fee", 0)
+    )
+
+
+def _log_address(log: dict[str, Any]) -> str:
+    raw = str(log.get("address", ""))
+    raw = raw[2:] if raw.startswith("0x") else raw
+    if len(raw) == 40:
+        raw = "41" + raw
+    return str(to_base58check_address(raw))
+
+
+def decode_outcomes(
+    batch: Batch, info: dict[str, Any], mode: PayMode
+) -> tuple[list[PayoutOutcome], int | None]:
+    """Per-row outcomes (log index of the recipient's Transfer, energy share, skipped rows) and the
+    ``BatchDisbursed`` total, from a receipt's logs. Raises if the batch event is missing."""
+    logs = list(info.get("log") or [])
+    disburser20 = address_bytes(Network.TRON, batch.disburser)
+    batch_topic = BATCH_DISBURSED_TOPIC.hex()
+    skip_topic = TRANSFER_SKIPPED_TOPIC.hex()
+    paid_total: int | None = None
+    transfers: list[tuple[int, bytes, int]] = []
+    skipped: set[int] = set()
+    for index, log in enumerate(logs):
+        topics = [str(t).removeprefix("0x") for t in log.get("topics") or []]
+        if not topics:
+            continue
+        address = _log_address(log)
+        data = bytes.fromhex(str(log.get("data", "")).removeprefix("0x"))
+        if address == batch.disburser and topics[0] == batch_topic and len(topics) == 4:
+            if bytes.fromhex(topics[3]) == batch.batch_id:
+                paid_total = int.from_bytes(data[32:64], "big")
+        elif address == batch.disburser and topics[0] == skip_topic and len(topics) == 2:
+            if bytes.fromhex(topics[1]) == batch.batch_id:
+                skipped.add(int.from_bytes(data[0:32], "big"))
+        elif address == batch.token and topics[0] == TRANSFER_TOPIC_HEX and len(topics) == 3:
+            sender = bytes.fromhex(topics[1])[12:]
+            if sender == disburser20:
+                transfers.append(
+                    (index, bytes.fromhex(topics[2])[12:], int.from_bytes(data[:32], "big"))
+                )
+    if paid_total is None:
+        raise TronError(f"batch {batch.batch_id_hex}: the receipt has no BatchDisbursed event")
+    energy = int((info.get("receipt") or {}).get("energy_usage_total", 0))
+    shares = _split(energy, batch.count)
+    outcomes: list[PayoutOutcome] = []
+    cursor = 0
+    for position, p in enumerate(batch.payouts):
+        if position in skipped:
+            outcomes.append(
+                PayoutOutcome(
+                    p.payout_id, PayoutStatus.SKIPPED, None, shares[position], "skipped on chain"
+                )
+            )
+            continue
+        want = address_bytes(Network.TRON, p.recipient)
+        log_index = None
+        while cursor < len(transfers):
+            idx, to, amount = transfers[cursor]
+            cursor += 1
+            if to == want and amount == p.amount:
+                log_index = idx
+                break
+        outcomes.append(
+            PayoutOutcome(p.payout_id, PayoutStatus.CONFIRMED, log_index, shares[position])
+        )
+    _ = mode
+    return outcomes, paid_total
+
+
+def _split(total: int, count: int) -> list[int]:
+    if count <= 0:
+        return []
+    share, rest = divmod(total, count)
+    return [share + (1 if i < rest else 0) for i in range(count)]
+
+
+@dataclass
+class TronExecutor:
+    """Sends planned TRON batches from one hot-wallet key, recording everything in the ledger."""
+
+    client: Tron
+    ledger: Ledger
+    signer: TronSigner
+    disburser: str
+    settings: TronSendSettings = field(default_factory=TronSendSettings)
+    prices: ResourcePrices | None = None
+    on_event: Callable[[str, dict[str, Any]], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.disburser = str(to_base58check_address(self.disburser))
+        if self.prices is None:
+            self.prices = read_prices(self.client)
+
+    @property
+    def payer(self) -> str:
+        return self.signer.address
+
+    def _emit(self, what: str, **data: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(what, data)
+
+    # --- one transaction -------------------------------------------------------------------------
+
+    def _sign(self, contract: str, data: bytes, fee_limit_sun: int) -> SignedTx:
+        raw = trigger_raw_data(
+            owner=self.payer,
+            contract=contract,
+            data=data,
+            fee_limit_sun=fee_limit_sun,
+            ref=ref_block(self.client),
+            expiration_ms=self.settings.expiration_ms,
+        )
+        tx = SignedTx.build(raw)
+        tx.signatures.append(self.signer.sign_txid(tx.txid))
+        return tx
+
+    def _approve(self, token: str, amount: int) -> str:
+        """Send one ``approve(disburser, amount)`` and wait for it; returns the txID."""
+        assert self.prices is not None
+        data = encode_approve(tron_to_evm(self.disburser), amount)
+        sim = simulate(self.client, self.payer, token, "approve(address,uint256)", data[4:])
+        if not sim.ok:
+            raise translate(sim.return_data, context=f"approve({amount}) of {token}")
+        fee_limit = fee_limit_for(
+            max(sim.energy, APPROVE_ENERGY_FLOOR), self.prices, self.settings.margin_bps
+        )
+        tx = self._sign(token, data, fee_limit)
+        broadcast(self.client, tx)
+        info = wait_receipt(
+            self.client,
+            tx.txid,
+            timeout_s=self.settings.receipt_timeout_s,
+            poll_s=self.settings.poll_s,
+        )
+        if _receipt_failed(info):
+            raise TronExecutionFailed(
+                tx.txid, str((info.get("receipt") or {}).get("result", "FAILED")), "approve failed"
+            )
+        self._emit("approved", token=token, amount=amount, txid=tx.txid)
+        return tx.txid
+
+    def ensure_allowance(self, token: str, total: int) -> tuple[str, ...]:
+        """Make the disburser's allowance cover ``total`` (exactly), USDT-style. Returns txIDs."""
+        current = allowance(self.client, token, self.payer, self.disburser)
+        return tuple(self._approve(token, amount) for amount in approval_amounts(current, total))
+
+    # --- batches ---------------------------------------------------------------------------------
+
+    def simulate_batch(self, batch: Batch) -> Simulation:
+        signature = (
+            DISBURSE_SIGNATURE
+            if self.settings.mode is PayMode.STRICT
+            else DISBURSE_OR_SKIP_SIGNATURE
+        )
+        return simulate(
+            self.client,
+            batch.payer,
+            batch.disburser,
+            signature,
+            disburse_calldata(batch, self.settings.mode)[4:],
+        )
+
+    def send_batch(self, batch: Batch) -> BatchResult:
+        """Pay one planned batch (see the module doc). Raises on anything that stops the run;
+        the ledger always says where the batch stands."""
+        assert self.prices is not None
+        if batch.payer != self.payer:
+            raise TronError(
+                f"batch {batch.batch_id_hex} is planned for payer {batch.payer}, "
+                f"the key is {self.payer}"
+            )
+        record = self.ledger.batch(batch.scope, batch.batch_id)
+        if record.status is BatchStatus.SUBMITTED:
+            return self.settle(record)
+        if record.status is BatchStatus.CONFIRMED:
+            return _result_of(record, note="already confirmed")
+        if executed(self.client, batch.disburser, batch.payer, batch.batch_id):
+            raise LedgerError(
+                f"batch {batch.batch_id_hex} is planned in the ledger but already executed "
+                "on chain",
+                hint="Another ledger or process paid it; reconcile before paying again.",
+            )
+        approvals = self.ensure_allowance(batch.token, batch.total)
+        sim = self.simulate_batch(batch)
+        if not sim.ok:
+            raise translate(
+                sim.return_data, context=f"simulating batch {batch.index} ({batch.batch_id_hex})"
+            )
+        fee_limit = fee_limit_for(sim.energy, self.prices, self.settings.margin_bps)
+        tx = self._sign(batch.disburser, disburse_calldata(batch, self.settings.mode), fee_limit)
+        self._preflight_trx(fee_limit, tx)
+        self.ledger.record_submission(
+            batch.scope,
+            batch.batch_id,
+            tx_hash=tx.txid,
+            raw_tx=json.dumps(tx.to_json(), separators=(",", ":")),
+            fees={
+                "fee_limit_sun": fee_limit,
+                "energy_estimate": sim.energy,
+                "expiration": tx.expiration_ms,
+            },
+            note="tron hot wallet",
+        )
+        fault.checkpoint("before-broadcast")
+        broadcast(self.client, tx)
+        self._emit("broadcast", batch=batch.index, txid=tx.txid)
+        fault.checkpoint("after-broadcast")
+        info = wait_receipt(
+            self.client,
+            tx.txid,
+            timeout_s=self.settings.receipt_timeout_s,
+            poll_s=self.settings.poll_s,
+        )
+        fault.checkpoint("after-receipt")
+        result = self._settle_receipt(batch, tx.txid, info, fee_limit)
+        return BatchResult(
+            **{**result.__dict__, "approvals": approvals, "energy_estimate": sim.energy}
+        )
+
+    def _preflight_trx(self, fee_limit: int, tx: SignedTx) -> None:
+        assert self.prices is not None
+        res = account_resources(self.client, self.payer)
+        need_bw = bandwidth_of(len(serialize_raw(tx.raw_data)) + 3 + 67 * len(tx.signatures))
+        need = max(0, fee_limit - res.energy_left * self.prices.energy_sun)
+        if need_bw > res.bandwidth_left:
+            need += need_bw * self.prices.bandwidth_sun
+        if res.balance_sun < need:
+            raise TrxShortfall(self.payer, need, res.balance_sun)
+
+    def _settle_receipt(
+        self, batch: Batch, txid: str, info: dict[str, Any], fee_limit: int
+    ) -> BatchResult:
+        receipt = info.get("receipt") or {}
+        energy = int(receipt.get("energy_usage_total", 0))
+        block = int(info.get("blockNumber", 0))
+        fee = _fee_sun(info)
+        if _receipt_failed(info):
+            result = str(receipt.get("result", info.get("result", "FAILED")))
+            if result == "OUT_OF_ENERGY":
+                error: TronError | ContractError = TronOutOfEnergy(txid, fee_limit, energy)
+            elif result == "REVERT":
+                error = translate(_revert_data(info), context=f"batch {batch.index} reverted")
+            else:
+                error = TronExecutionFailed(txid, result, str(info.get("resMessage", "")))
+            self.ledger.record_failure(
+                batch.scope,
+                batch.batch_id,
+                error=str(error),
+                tx_hash=txid,
+                block_number=block,
+                gas_used=energy,
+                fee_paid=fee,
+            )
+            self._emit("failed", batch=batch.index, txid=txid, error=str(error))
+            raise error
+        outcomes, paid_total = decode_outcomes(batch, info, self.settings.mode)
+        self.ledger.record_confirmation(
+            batch.scope,
+            batch.batch_id,
+            tx_hash=txid,
+            block_number=block,
+            gas_used=energy,
+            fee_paid=fee,
+            paid_total=paid_total,
+            outcomes=outcomes,
+        )
+        self._emit("confirmed", batch=batch.index, txid=txid, energy=energy)
+        return BatchResult(
+            batch_id=batch.batch_id_hex,
+            index=batch.index,
+            count=batch.count,
+            total=batch.total,
+            status=BatchStatus.CONFIRMED,
+            txid=txid,
+            block_number=block,
+            energy_used=energy,
+            fee_limit_sun=fee_limit,
+            fee_sun=fee,
+            net_usage=int(receipt.get("net_usage", 0)),
+        )
+
+    # --- settling after a crash ------------------------------------------------------------------
+
+    def settle(self, record: BatchRecord) -> BatchResult:
+        """Settle a ``submitted`` batch from the chain (see the module doc)."""
+        batch = self.ledger.load_batch(record.scope, record.batch_id)
+        pending = [a for a in record.attempts if a.tx_hash and a.status == "pending"]
+        for attempt in reversed(pending):
+            assert attempt.tx_hash is not None
+            info = transaction_info(self.client, attempt.tx_hash)
+            if info is not None:
+                fee_limit = int(attempt.fees.get("fee_limit_sun", 0) or 0)
+                return self._settle_receipt(batch, attempt.tx_hash, info, fee_limit)
+        if executed(self.client, batch.disburser, batch.payer, batch.batch_id):
+            # Paid by a transaction this ledger did not record (e.g. a copy of a multisig file
+            # broadcast elsewhere): the chain is the source of truth.
+            self.ledger.record_confirmation(
+                record.scope, record.batch_id, tx_hash=record.tx_hash or "unknown", block_number=0
+            )
+            return _result_of(
+                self.ledger.batch(record.scope, record.batch_id), note="executed on chain"
+            )
+        # Time as the chain sees it; the wall clock covers a node whose head is stale (a devnet
+        # producing blocks on demand). A transaction can never be included once it is expired.
+        clock = max(_head_time_ms(self.client), now_ms())
+        for attempt in reversed(pending):
+            if not attempt.raw_tx:
+                continue
+            tx = _signed_from_json(attempt.raw_tx)
+            if tx.signatures and tx.expiration_ms > clock:
+                broadcast(self.client, tx)
+                self._emit("rebroadcast", batch=batch.index, txid=tx.txid)
+                info = wait_receipt(
+                    self.client,
+                    tx.txid,
+                    timeout_s=self.settings.receipt_timeout_s,
+                    poll_s=self.settings.poll_s,
+                )
+                fee_limit = int(attempt.fees.get("fee_limit_sun", 0) or 0)
+                return self._settle_receipt(batch, tx.txid, info, fee_limit)
+        if any(int(a.fees.get("expiration", 0) or 0) > clock for a in pending):
+            # A multisig proposal still collecting signatures (or a transaction in flight).
+            return _result_of(record, note="not executed yet; its transaction has not expired")
+        # Not executed, no receipt, every transaction expired: it can never execute.
+        self.ledger.release_batch(
+            record.scope, record.batch_id, reason="expired on TRON without executing"
+        )
+        self._emit("released", batch=batch.index)
+        return _result_of(
+            self.ledger.batch(record.scope, record.batch_id), note="expired; rows back to planned"
+        )
+
+    def settle_open(self, scope: Scope) -> list[BatchResult]:
+        """Settle every submitted TRON batch of ``scope``."""
+        out = []
+        for record in self.ledger.open_batches(scope):
+            if record.executor is ExecutorKind.TRON:
+                out.append(self.settle(record))
+        return out
+
+    def send_all(self, batches: Sequence[Batch]) -> list[BatchResult]:
+        return [self.send_batch(b) for b in batches]
+
+
+def _head_time_ms(client: Tron) -> int:
+    block = node_call(client, lambda: client.get_latest_block())
+    return int(((block.get("block_header") or {}).get("raw_data") or {}).get("timestamp", 0))
+
+
+def _signed_from_json(text: str) -> SignedTx:
+    doc = json.loads(text)
+    return SignedTx(
+        raw_data=doc["raw_data"], txid=doc["txID"], signatures=list(doc.get("signature") or [])
+    )
+
+
+def _result_of(record: BatchRecord, *, note: str = "") -> BatchResult:
+    return BatchResult(
+        batch_id=record.batch_id,
+        index=record.index,
+        count=record.count,
+        total=record.total,
+        status=record.status,
+        txid=record.tx_hash,
+        block_number=record.block_number,
+        energy_used=record.gas_used or 0,
+        fee_sun=record.fee_paid or 0,
+        note=note,
+    )
