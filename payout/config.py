@@ -68,6 +68,9 @@ def resolve_ledger_url(
         )
     if url.startswith("postgres:"):  # the libpq spelling; SQLAlchemy wants "postgresql"
         url = "postgresql:" + url[len("postgres:") :]
+    if url.startswith("postgresql:"):
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the toolkit ships psycopg2.
+        url = "postgresql+psycopg2:" + url[len("postgresql:") :]
     return url
 
 
