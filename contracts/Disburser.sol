@@ -244,8 +244,12 @@ contract Disburser is IDisburser {
             mstore(0x40, fmp)
             mstore(0x60, 0)
         }
-        if (!ok) revert TransferFailed(_PULL_INDEX, _returnData());
+        // Kept before balanceOf overwrites it: the token's answer explains a pull that moved nothing.
+        bytes memory answer = _returnData();
+        if (!ok) revert TransferFailed(_PULL_INDEX, answer);
         uint256 balance = _selfBalance(token);
+        // Nothing arrived: the token returned (typically false) instead of reverting.
+        if (balance == base && total != 0) revert TransferFailed(_PULL_INDEX, answer);
         uint256 expected = base + total;
         if (balance != expected) revert BalanceMismatch(expected, balance);
     }
@@ -300,7 +304,7 @@ contract Disburser is IDisburser {
     }
 
     /// @dev The return data of the last call, to pass a callee's revert reason through.
-    function _returnData() private pure returns (bytes memory data) {
+    function _returnData() private view returns (bytes memory data) {
         // Why assembly: Solidity has no expression for "the last call's return data" here.
         // Allocates a fresh bytes array at the free memory pointer (memory-safe).
         assembly ("memory-safe") {

@@ -614,6 +614,18 @@ class TokenRevertedError(TokenRevertError):
         super().__init__(message, reason, hint=hint)
 
 
+class TokenReturnedFalseError(TokenRevertError):
+    """The token returned false instead of reverting, and moved nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the token returned false and moved nothing",
+            "returned false",
+            hint="This token reports failures by returning false: check the payer's balance and "
+            "its allowance to the disburser.",
+        )
+
+
 class TransferFailedError(ContractError):
     """A transfer inside the batch reverted; :attr:`cause` is the token's translated reason."""
 
@@ -725,3 +737,15 @@ class UnknownRevertError(ContractError):
             hint="Nothing was sent. Check the token, the amounts, the payer's balance and gas.",
         )
         self.data = data
+
+
+class SafeBatchSuperseded(LedgerError):
+    """The ledger no longer assigns a proposed batch's payouts to it: paying it could pay twice."""
+
+    def __init__(self, batch_id: str, reason: str) -> None:
+        super().__init__(
+            f"batch {batch_id} cannot be executed: {reason}",
+            hint="This proposal is out of date with the ledger. Do not execute it; propose the "
+            "payout file again (`payout safe propose`) and sign the new proposal.",
+        )
+        self.batch_id = batch_id

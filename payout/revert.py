@@ -45,6 +45,7 @@ from payout.exceptions import (
     TokenInsufficientBalanceError,
     TokenInvalidReceiverError,
     TokenPausedError,
+    TokenReturnedFalseError,
     TokenRevertedError,
     TotalMismatchError,
     TransferFailedError,
@@ -263,6 +264,9 @@ def _translate_nested(reason: bytes, depth: int) -> ContractError:
     """A callee's revert data inside TransferFailed: always some error, never None."""
     if not reason:
         return TokenRevertedError("")
+    if reason == bytes(32):
+        # An ABI-encoded false: the pull returned without moving anything (see TransferFailed).
+        return TokenReturnedFalseError()
     if depth <= _MAX_NESTING:
         found = _translate(reason, depth)
         if found is not None:

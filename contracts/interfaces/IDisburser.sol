@@ -34,7 +34,9 @@ interface IDisburser {
     error EmptyBatch();
     /// @notice A token (or native) transfer call reverted. `index` is the recipient's position, or
     ///         type(uint256).max for the pull of the total from the payer; `reason` is the callee's
-    ///         revert data, passed through unchanged.
+    ///         revert data, passed through unchanged. Also raised when the pull returned without
+    ///         moving anything (a token that returns false on failure): `reason` is then the
+    ///         token's return data (an ABI-encoded false).
     error TransferFailed(uint256 index, bytes reason);
     /// @notice The disburser's token balance moved by a different amount than asked: after the pull
     ///         (fee-on-transfer token, or a transferFrom that returned without moving funds), or after
