@@ -1,802 +1,133 @@
-"""The disburser contract on anvil: every rule of the contract, against mocks of real tokens.
-
-Each test runs against the same session deployments; ape's pytest plugin reverts the chain to a
-snapshot after every test. Reverts are checked through payout.revert, so the translation of the
-real revert data is tested at the same time.
-"""
+"""The disburser wrapper on anvil: simulation before signing, per-row failure prediction,
+approvals for USDT-like tokens, receipts decoded per row."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import pytest
-from ape.exceptions import ContractLogicError
-from eth_utils.crypto import keccak
+from eth_account import Account
 
-from payout.artifact import disburser_artifact
-from payout.exceptions import (
-    BalanceMismatchError,
-    BatchAlreadyExecutedError,
-    ContractError,
-    EmptyBatchError,
-    InsufficientValueError,
-    PullFailedError,
-    ReenteredError,
-    RefundFailedError,
-    TokenAccountBlockedError,
-    TokenHasNoCodeError,
-    TokenInsufficientAllowanceError,
-    TokenReturnedFalseError,
-    TokenRevertedError,
-    TotalMismatchError,
-    TransferFailedError,
-    ZeroRecipientError,
+from payout.chain import Chain
+from payout.demo_token import blacklist
+from payout.disburser import (
+    Disburser,
+    approval_amounts,
+    batch_calldata,
+    encode_approve,
+    pack_word,
+    unpack_word,
 )
-from payout.revert import PULL_INDEX, translate_exception
-
-UNIT = 10**6  # 6 decimals
-
-
-# --- helpers -------------------------------------------------------------------------------------
+from payout.exceptions import ContractError
+from payout.types import Batch, Network, PayMode, Payout
+from payout.wallet import TransactionReverted, Wallet
 
 
-def addresses(n: int, seed: int) -> list[str]:
-    """Deterministic fresh addresses (no code, no balance)."""
-    rng = random.Random(seed)
-    return ["0x" + rng.randbytes(20).hex() for _ in range(n)]
+def _batch(
+    evm: Chain, payer: str, token: str, disburser: str, n: int, tag: bytes = b"\x07"
+) -> Batch:
+    rows = tuple(Payout(f"row-{i}", Account.create().address, 1_000_000 + i) for i in range(n))
+    return Batch(
+        0,
+        tag * 32,
+        Network.EVM,
+        evm.chain_id,
+        payer,
+        token,
+        disburser,
+        rows,
+        sum(r.amount for r in rows),
+        0,
+    )
 
 
-def word(recipient: str, amount: int) -> bytes:
-    return bytes.fromhex(recipient[2:].lower().rjust(40, "0")) + amount.to_bytes(12, "big")
+def test_packed_word_round_trips() -> None:
+    addr = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    word = pack_word(addr, 2**96 - 1)
+    assert len(word) == 32 and word[:20] == bytes.fromhex(addr[2:])
+    assert unpack_word(word) == (addr, 2**96 - 1)
+    with pytest.raises(ValueError):
+        pack_word(addr, 2**96)
+    with pytest.raises(ValueError):
+        pack_word(addr, 0)
 
 
-def words(recipients: Sequence[str], amounts: Sequence[int]) -> list[bytes]:
-    return [word(r, a) for r, a in zip(recipients, amounts, strict=True)]
+def test_approval_steps_go_through_zero_from_a_nonzero_allowance() -> None:
+    assert approval_amounts(0, 10) == [10]
+    assert approval_amounts(5, 10) == [0, 10]
+    assert approval_amounts(10, 10) == []
+    assert approval_amounts(11, 10) == []
 
 
-def batch_id(label: str) -> bytes:
-    return keccak(text=label)
-
-
-def balances(token: Any, who: Iterable[str]) -> list[int]:
-    return [int(token.balanceOf(a)) for a in who]
-
-
-def expect(cls: type[ContractError], action: Callable[[], object]) -> Any:
-    """Run ``action``, expect a revert, and return its translation (asserting its class)."""
-    with pytest.raises(ContractLogicError) as info:
-        action()
-    error = translate_exception(info.value)
-    assert isinstance(error, cls), f"expected {cls.__name__}, got {error!r}"
-    return error
-
-
-def only_event(receipt: Any, contract: Any, name: str) -> Any:
-    logs = [log for log in receipt.decode_logs(getattr(contract, name)) if log.event_name == name]
-    assert len(logs) == 1, logs
-    return logs[0]
-
-
-# --- deployments (once per session; every test starts from the same snapshot) --------------------
-
-
-@pytest.fixture(scope="session")
-def owner(accounts: Any) -> Any:
-    return accounts[0]
-
-
-@pytest.fixture(scope="session")
-def payer(accounts: Any) -> Any:
-    return accounts[1]
-
-
-@pytest.fixture(scope="session")
-def other(accounts: Any) -> Any:
-    return accounts[2]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def deployed(project: Any, owner: Any) -> dict[str, Any]:
-    """Every contract, deployed before the first test's snapshot (so no test reverts them)."""
-    return {
-        "disburser": owner.deploy(project.Disburser),
-        "erc20": owner.deploy(project.MockERC20, "Mock USD", "MUSD"),
-        "usdt": owner.deploy(project.MockUSDTEthereum),
-        "usdc": owner.deploy(project.MockUSDC),
-        "usdt_tron": owner.deploy(project.MockUSDTTron),
-        "false_token": owner.deploy(project.MockFalseToken),
-        "reentrant": owner.deploy(project.MockReentrantToken),
-        "caller": owner.deploy(project.MockCaller),
-    }
-
-
-@pytest.fixture(scope="session")
-def disburser(deployed: dict[str, Any]) -> Any:
-    return deployed["disburser"]
-
-
-@pytest.fixture(scope="session")
-def erc20(deployed: dict[str, Any]) -> Any:
-    return deployed["erc20"]
-
-
-@pytest.fixture(scope="session")
-def usdt(deployed: dict[str, Any]) -> Any:
-    return deployed["usdt"]
-
-
-@pytest.fixture(scope="session")
-def usdc(deployed: dict[str, Any]) -> Any:
-    return deployed["usdc"]
-
-
-@pytest.fixture(scope="session")
-def usdt_tron(deployed: dict[str, Any]) -> Any:
-    return deployed["usdt_tron"]
-
-
-@pytest.fixture(scope="session")
-def false_token(deployed: dict[str, Any]) -> Any:
-    return deployed["false_token"]
-
-
-@pytest.fixture(scope="session")
-def reentrant(deployed: dict[str, Any]) -> Any:
-    return deployed["reentrant"]
-
-
-@pytest.fixture(scope="session")
-def caller(deployed: dict[str, Any]) -> Any:
-    return deployed["caller"]
-
-
-@pytest.fixture
-def fund(payer: Any, disburser: Any) -> Callable[..., None]:
-    """Mint ``amount`` to the payer and approve the disburser for ``allowance`` (default amount)."""
-
-    def _fund(token: Any, amount: int, allowance: int | None = None) -> None:
-        token.mint(payer, amount, sender=payer)
-        token.approve(disburser, amount if allowance is None else allowance, sender=payer)
-
-    return _fund
-
-
-@pytest.fixture(autouse=True)
-def _nothing_left_behind(request: pytest.FixtureRequest) -> Any:
-    """After every test: the disburser holds no native coin and none of the tokens used."""
-    yield
-    if "disburser" not in request.fixturenames:
-        return
-    disburser = request.getfixturevalue("disburser")
-    assert disburser.balance == 0
-    for name in ("erc20", "usdt", "usdc", "usdt_tron", "false_token", "reentrant"):
-        if name in request.fixturenames:
-            token = request.getfixturevalue(name)
-            if not getattr(request.node, "_stray_tokens", False):
-                assert int(token.balanceOf(disburser)) == 0, name
-
-
-# --- the shipped artifact is what runs -----------------------------------------------------------
-
-
-def test_deployed_code_is_the_shipped_artifact(disburser: Any, chain: Any) -> None:
-    code = bytes(chain.provider.get_code(disburser.address))
-    assert disburser_artifact().matches_runtime(code)
-
-
-# --- strict mode: happy paths on every token kind ------------------------------------------------
-
-
-@pytest.mark.parametrize("token_name", ["erc20", "usdt", "usdc", "usdt_tron"])
-def test_pays_every_recipient(
-    request: pytest.FixtureRequest, token_name: str, payer: Any, disburser: Any, fund: Any
+def test_prediction_names_blacklisted_rows_before_anything_is_signed(
+    evm: Chain, usdc: str, disburser: str, wallet_of: Callable[..., Wallet]
 ) -> None:
-    token = request.getfixturevalue(token_name)
-    recipients = addresses(7, seed=1)
-    amounts = [(i + 1) * 1_234 * UNIT + i for i in range(7)]
-    total = sum(amounts)
-    fund(token, total + 5 * UNIT, allowance=total)
-    bid = batch_id(f"pays-{token_name}")
+    payer = wallet_of(1)
+    batch = _batch(evm, payer.address, usdc, disburser, 40)
+    blacklist(wallet_of(0), usdc, batch.payouts[3].recipient)
+    blacklist(wallet_of(0), usdc, batch.payouts[31].recipient)
+    d = Disburser(evm, disburser)
+    nonce = evm.nonce(payer.address)
 
-    receipt = disburser.disburse(token, bid, total, words(recipients, amounts), sender=payer)
+    sim = d.predict_failures(batch, allowance=0)
+    assert sim.ok
+    assert [f.index for f in sim.failures] == [3, 31]
+    assert all("blacklisted" in f.reason for f in sim.failures)
+    assert sim.approval_gas > 0  # the approval a send would need was simulated first
 
-    assert balances(token, recipients) == amounts
-    assert int(token.balanceOf(payer)) == 5 * UNIT
-    assert int(token.allowance(payer, disburser)) == 0  # exactly the total was pulled
-    event = only_event(receipt, disburser, "BatchDisbursed")
-    assert event.payer == payer.address
-    assert event.token == token.address
-    assert bytes(event.batchId) == bid
-    assert (event.count, event.total) == (7, total)
-    assert disburser.executed(payer, bid)
-    assert not disburser.executed(payer, batch_id("another"))
+    strict = d.simulate(batch, PayMode.STRICT, allowance=0)
+    assert not strict.ok and isinstance(strict.error, ContractError)
+    assert "#3" in str(strict.error)
+    assert evm.nonce(payer.address) == nonce  # nothing was signed or sent
 
 
-def test_usdt_tron_transfer_really_returns_false_on_success(
-    usdt_tron: Any, payer: Any, disburser: Any, fund: Any
+def test_skip_mode_receipt_is_decoded_per_row(
+    evm: Chain, usdc: str, disburser: str, wallet_of: Callable[..., Wallet]
 ) -> None:
-    """The mock is faithful (so the test above proves something): transfer answers false."""
-    usdt_tron.mint(payer, 10, sender=payer)
-    recipient = addresses(1, seed=2)[0]
-    assert usdt_tron.transfer.call(recipient, 10, sender=payer) is False
-    usdt_tron.transfer(recipient, 10, sender=payer)
-    assert int(usdt_tron.balanceOf(recipient)) == 10
+    payer = wallet_of(1)
+    batch = _batch(evm, payer.address, usdc, disburser, 25, b"\x08")
+    blacklist(wallet_of(0), usdc, batch.payouts[10].recipient)
+    d = Disburser(evm, disburser)
+    before = evm.token_balance(usdc, payer.address)
+    payer.transact(usdc, encode_approve(disburser, batch.total), label="approve")
+    receipt = payer.transact(disburser, batch_calldata(batch, PayMode.SKIP), label="batch")
+    decoded = d.decode_receipt(batch, receipt)
+
+    assert decoded.event is not None and decoded.event.count == 24
+    skipped = [r for r in decoded.rows if not r.paid]
+    assert [r.payout_id for r in skipped] == ["row-10"]
+    assert sum(r.gas_share for r in decoded.rows) == decoded.gas_used
+    paid = [r for r in decoded.rows if r.paid]
+    assert len({r.log_index for r in paid}) == 24
+    for row in paid:
+        assert evm.token_balance(usdc, row.recipient) == row.amount
+    assert evm.token_balance(usdc, batch.payouts[10].recipient) == 0
+    assert before - evm.token_balance(usdc, payer.address) == batch.total - batch.payouts[10].amount
+    assert d.executed(payer.address, batch.batch_id)
+    found = d.find_batch(payer.address, batch.batch_id)
+    assert found is not None and found.tx_hash == receipt["transactionHash"]
 
 
-def test_usdt_approve_from_nonzero_quirk(usdt: Any, payer: Any, disburser: Any) -> None:
-    """USDT refuses changing a non-zero allowance; a disburse consumes it exactly, so the next
-    batch can approve again without the approve-0 dance."""
-    usdt.mint(payer, 300, sender=payer)
-    usdt.approve(disburser, 100, sender=payer)
-    with pytest.raises(ContractLogicError):
-        usdt.approve(disburser, 200, sender=payer)
-    r = addresses(2, seed=3)
-    disburser.disburse(usdt, batch_id("u1"), 100, words(r, [60, 40]), sender=payer)
-    assert int(usdt.allowance(payer, disburser)) == 0
-    usdt.approve(disburser, 200, sender=payer)  # from zero: accepted
-    disburser.disburse(usdt, batch_id("u2"), 200, words(r, [150, 50]), sender=payer)
-    assert balances(usdt, r) == [210, 90]
-
-
-def test_duplicate_recipients_are_each_paid(
-    erc20: Any, payer: Any, disburser: Any, fund: Any
+def test_replayed_batch_id_reverts(
+    evm: Chain, usdc: str, disburser: str, wallet_of: Callable[..., Wallet]
 ) -> None:
-    r = addresses(2, seed=4)
-    fund(erc20, 60)
-    disburser.disburse(
-        erc20, batch_id("dup"), 60, words([r[0], r[1], r[0]], [10, 20, 30]), sender=payer
-    )
-    assert balances(erc20, r) == [40, 20]
+    payer = wallet_of(1)
+    batch = _batch(evm, payer.address, usdc, disburser, 3, b"\x09")
+    payer.transact(usdc, encode_approve(disburser, 2 * batch.total), label="approve")
+    payer.transact(disburser, batch_calldata(batch, PayMode.STRICT), label="batch")
+    sim = Disburser(evm, disburser).simulate(batch, PayMode.STRICT, allowance=batch.total)
+    assert not sim.ok and "already" in str(sim.error).lower()
+    with pytest.raises(ContractError):
+        payer.transact(disburser, batch_calldata(batch, PayMode.STRICT), label="again")
 
 
-def test_contract_payer_and_native_value_not_accepted(
-    erc20: Any, caller: Any, disburser: Any, payer: Any
+def test_usdt_needs_zero_first_and_simulation_does_it(
+    evm: Chain, usdt: str, disburser: str, wallet_of: Callable[..., Wallet]
 ) -> None:
-    """A contract (a Safe, a multisig) can be the payer; plain ETH sent to the disburser bounces."""
-    erc20.mint(caller, 50, sender=payer)
-    caller.execute(erc20, erc20.approve.encode_input(disburser, 50), sender=payer)
-    r = addresses(1, seed=5)
-    data = disburser.disburse.encode_input(erc20, batch_id("c"), 50, words(r, [50]))
-    caller.execute(disburser, data, sender=payer)
-    assert balances(erc20, r) == [50]
-    assert disburser.executed(caller, batch_id("c"))
-    with pytest.raises(ContractLogicError):
-        payer.transfer(disburser, 1)
-
-
-# --- strict mode: refusals -----------------------------------------------------------------------
-
-
-def test_token_without_code(payer: Any, other: Any, disburser: Any) -> None:
-    error = expect(
-        TokenHasNoCodeError,
-        lambda: disburser.disburse(
-            other, batch_id("nc"), 1, [word(other.address, 1)], sender=payer
-        ),
-    )
-    assert error.token == other.address
-
-
-def test_empty_batch(erc20: Any, payer: Any, disburser: Any) -> None:
-    expect(EmptyBatchError, lambda: disburser.disburse(erc20, batch_id("e"), 0, [], sender=payer))
-
-
-@pytest.mark.parametrize("declared_delta", [-1, 1])
-def test_total_mismatch(
-    erc20: Any, payer: Any, disburser: Any, fund: Any, declared_delta: int
-) -> None:
-    """Declared total above or below the sum of the amounts is refused; nobody is paid."""
-    r = addresses(3, seed=6)
-    amounts = [100, 200, 300]
-    declared = 600 + declared_delta
-    fund(erc20, 1_000, allowance=declared)
-    error = expect(
-        TotalMismatchError,
-        lambda: disburser.disburse(
-            erc20, batch_id("tm"), declared, words(r, amounts), sender=payer
-        ),
-    )
-    assert (error.declared, error.actual) == (declared, 600)
-    assert balances(erc20, r) == [0, 0, 0]
-
-
-def test_zero_recipient(erc20: Any, usdt: Any, payer: Any, disburser: Any, fund: Any) -> None:
-    zero = "0x" + "00" * 20
-    r = addresses(3, seed=7)
-    for token in (erc20, usdt):  # USDT would happily "burn" to the zero address
-        fund(token, 60)
-        error = expect(
-            ZeroRecipientError,
-            lambda token=token: disburser.disburse(
-                token, batch_id("z"), 60, words([r[0], zero, r[2]], [10, 20, 30]), sender=payer
-            ),
-        )
-        assert error.index == 1
-
-
-def test_failed_transfer_reports_index_and_token_reason(
-    usdc: Any, owner: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    r = addresses(4, seed=8)
-    usdc.blacklist(r[2], sender=owner)
-    fund(usdc, 40)
-    error = expect(
-        TransferFailedError,
-        lambda: disburser.disburse(usdc, batch_id("bl"), 40, words(r, [10] * 4), sender=payer),
-    )
-    assert error.index == 2
-    assert isinstance(error.cause, TokenAccountBlockedError)
-    assert "blacklisted" in str(error)
-    assert balances(usdc, r) == [0, 0, 0, 0]  # all or nothing
-
-
-def test_amounts_above_total_report_the_total_not_the_failed_transfer(
-    erc20: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    r = addresses(2, seed=9)
-    fund(erc20, 1_000, allowance=100)
-    error = expect(
-        TotalMismatchError,
-        lambda: disburser.disburse(erc20, batch_id("over"), 100, words(r, [80, 80]), sender=payer),
-    )
-    assert (error.declared, error.actual) == (100, 160)
-
-
-def test_pull_without_allowance(erc20: Any, payer: Any, disburser: Any, fund: Any) -> None:
-    fund(erc20, 100, allowance=99)
-    error = expect(
-        PullFailedError,
-        lambda: disburser.disburse(
-            erc20, batch_id("al"), 100, words(addresses(1, seed=10), [100]), sender=payer
-        ),
-    )
-    assert error.index == -1
-    assert isinstance(error.cause, TokenInsufficientAllowanceError)
-    assert error.cause.allowance == 99 and error.cause.needed == 100
-
-
-def test_pull_from_a_paused_usdt_reverts_silently(
-    usdt: Any, owner: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    fund(usdt, 10)
-    usdt.pause(sender=owner)
-    error = expect(
-        PullFailedError,
-        lambda: disburser.disburse(
-            usdt, batch_id("p"), 10, words(addresses(1, 11), [10]), sender=payer
-        ),
-    )
-    assert isinstance(error.cause, TokenRevertedError) and error.cause.reason == ""
-    assert error.hint is not None and "paused" in error.hint
-
-
-def test_false_returning_pull_is_refused(false_token: Any, payer: Any, disburser: Any) -> None:
-    """transferFrom answers false (no allowance) instead of reverting: caught by the balance."""
-    false_token.mint(payer, 100, sender=payer)
-    error = expect(
-        PullFailedError,
-        lambda: disburser.disburse(
-            false_token, batch_id("fp"), 100, words(addresses(1, 12), [100]), sender=payer
-        ),
-    )
-    assert isinstance(error.cause, TokenReturnedFalseError)
-
-
-def test_false_returning_transfer_is_refused(
-    false_token: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    """A transfer that answers false without moving funds is not counted as paid."""
-    r = addresses(3, seed=13)
-    false_token.setBlocked(r[1], True, sender=payer)
-    fund(false_token, 60)
-    error = expect(
-        BalanceMismatchError,
-        lambda: disburser.disburse(
-            false_token, batch_id("ft"), 60, words(r, [10, 20, 30]), sender=payer
-        ),
-    )
-    assert (error.expected, error.actual) == (0, 20)
-    assert balances(false_token, r) == [0, 0, 0]
-
-
-@pytest.mark.parametrize("where", ["both", "transferFrom"])
-def test_fee_on_transfer_is_refused(
-    project: Any, owner: Any, payer: Any, disburser: Any, fund: Any, where: str
-) -> None:
-    token = owner.deploy(project.MockFeeToken, 100, where == "both", True)  # 1 %
-    fund(token, 10_000)
-    error = expect(
-        BalanceMismatchError,
-        lambda: disburser.disburse(
-            token, batch_id("fee"), 10_000, words(addresses(2, 14), [4_000, 6_000]), sender=payer
-        ),
-    )
-    assert (error.expected, error.actual) == (10_000, 9_900)
-    assert int(token.balanceOf(disburser)) == 0
-
-
-def test_usdt_with_fee_switched_on_is_refused(
-    usdt: Any, owner: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    usdt.setParams(10, 5, sender=owner)  # 0.1 %, at most 5 USDT
-    fund(usdt, 1_000 * UNIT)
-    expect(
-        BalanceMismatchError,
-        lambda: disburser.disburse(
-            usdt,
-            batch_id("uf"),
-            1_000 * UNIT,
-            words(addresses(1, 15), [1_000 * UNIT]),
-            sender=payer,
-        ),
-    )
-
-
-def test_limitation_fee_charged_only_on_transfer_is_not_detected(
-    project: Any, owner: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    """Documented blind spot (docs/contract.md): a token that takes a fee from the recipient's
-    amount on transfer() but not on transferFrom() passes, and recipients get less. Detecting it
-    would need a balanceOf per recipient. No common stablecoin behaves like this."""
-    token = owner.deploy(project.MockFeeToken, 100, True, False)
-    fund(token, 10_000)
-    r = addresses(2, seed=16)
-    disburser.disburse(token, batch_id("blind"), 10_000, words(r, [4_000, 6_000]), sender=payer)
-    assert balances(token, r) == [3_960, 5_940]
-    assert int(token.balanceOf(disburser)) == 0
-
-
-def test_recipient_cannot_be_the_disburser(
-    erc20: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    fund(erc20, 30)
-    r = addresses(1, seed=17)
-    expect(
-        BalanceMismatchError,
-        lambda: disburser.disburse(
-            erc20, batch_id("self"), 30, words([r[0], disburser.address], [10, 20]), sender=payer
-        ),
-    )
-
-
-def test_stray_tokens_in_the_disburser_are_left_alone(
-    request: pytest.FixtureRequest, erc20: Any, payer: Any, other: Any, disburser: Any, fund: Any
-) -> None:
-    """Tokens sent to the disburser by mistake neither break batches nor get paid out."""
-    request.node._stray_tokens = True
-    erc20.mint(other, 7, sender=other)
-    erc20.transfer(disburser, 7, sender=other)
-    fund(erc20, 100)
-    r = addresses(2, seed=18)
-    disburser.disburse(erc20, batch_id("stray"), 100, words(r, [50, 50]), sender=payer)
-    assert int(erc20.balanceOf(disburser)) == 7
-    # Amounts above the declared total cannot dip into them either.
-    fund(erc20, 100)
-    expect(
-        TotalMismatchError,
-        lambda: disburser.disburse(
-            erc20, batch_id("stray2"), 100, words(r, [50, 55]), sender=payer
-        ),
-    )
-
-
-# --- replay protection ---------------------------------------------------------------------------
-
-
-def test_replay_is_refused_per_payer(
-    erc20: Any, payer: Any, other: Any, disburser: Any, fund: Any
-) -> None:
-    r = addresses(2, seed=19)
-    fund(erc20, 200)
-    bid = batch_id("replay")
-    disburser.disburse(erc20, bid, 100, words(r, [40, 60]), sender=payer)
-    error = expect(
-        BatchAlreadyExecutedError,
-        lambda: disburser.disburse(erc20, bid, 100, words(r, [40, 60]), sender=payer),
-    )
-    assert (error.payer, error.batch_id) == (payer.address, bid)
-    # The same id is refused in every mode.
-    expect(
-        BatchAlreadyExecutedError,
-        lambda: disburser.disburseOrSkip(erc20, bid, 100, words(r, [40, 60]), sender=payer),
-    )
-    expect(
-        BatchAlreadyExecutedError,
-        lambda: disburser.disburseNative(bid, words(r, [1, 1]), sender=payer, value=2),
-    )
-    assert balances(erc20, r) == [40, 60]
-    # Another payer's id space is separate.
-    erc20.mint(other, 10, sender=other)
-    erc20.approve(disburser, 10, sender=other)
-    disburser.disburse(erc20, bid, 10, words(r, [5, 5]), sender=other)
-    assert balances(erc20, r) == [45, 65]
-
-
-def test_a_reverted_batch_can_be_resubmitted(
-    usdc: Any, owner: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    r = addresses(2, seed=20)
-    bid = batch_id("retry")
-    fund(usdc, 100)
-    usdc.pause(sender=owner)
-    expect(
-        PullFailedError,
-        lambda: disburser.disburse(usdc, bid, 100, words(r, [30, 70]), sender=payer),
-    )
-    assert not disburser.executed(payer, bid)
-    usdc.unpause(sender=owner)
-    disburser.disburse(usdc, bid, 100, words(r, [30, 70]), sender=payer)
-    assert disburser.executed(payer, bid)
-
-
-# --- re-entrancy ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("entry", ["disburse", "disburseOrSkip", "disburseNative"])
-def test_reentry_through_a_token_is_refused(
-    reentrant: Any, payer: Any, disburser: Any, fund: Any, entry: str
-) -> None:
-    r = addresses(3, seed=21)
-    if entry == "disburseNative":
-        inner = disburser.disburseNative.encode_input(batch_id("inner"), words(r[:1], [1]))
-    else:
-        inner = getattr(disburser, entry).encode_input(
-            reentrant, batch_id("inner"), 1, words(r[:1], [1])
-        )
-    fund(reentrant, 60)
-
-    # The token re-throws the refusal: the batch reverts, naming the transfer and the reason.
-    reentrant.arm(disburser, inner, True, sender=payer)
-    error = expect(
-        TransferFailedError,
-        lambda: disburser.disburse(
-            reentrant, batch_id("outer"), 60, words(r, [10, 20, 30]), sender=payer
-        ),
-    )
-    assert error.index == 0
-    assert isinstance(error.cause, ReenteredError)
-
-    # The token swallows the refusal: the batch completes, the re-entry did nothing.
-    reentrant.arm(disburser, inner, False, sender=payer)
-    disburser.disburse(reentrant, batch_id("outer"), 60, words(r, [10, 20, 30]), sender=payer)
-    assert reentrant.lastReentryOk() is False
-    assert bytes(reentrant.lastReentryData()) == keccak(text="Reentered()")[:4]
-    assert balances(reentrant, r) == [10, 20, 30]
-    assert not disburser.executed(reentrant, batch_id("inner"))
-
-
-# --- skip-and-report mode ------------------------------------------------------------------------
-
-
-def skipped_events(receipt: Any, disburser: Any) -> list[tuple[int, str, int]]:
-    return [
-        (int(e.index), e.recipient, int(e.amount))
-        for e in receipt.decode_logs(disburser.TransferSkipped)
-        if e.event_name == "TransferSkipped"
-    ]
-
-
-def test_skip_mode_skips_blacklisted_recipients(
-    usdc: Any, owner: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    r = addresses(5, seed=22)
-    amounts = [11, 22, 33, 44, 55]
-    usdc.blacklist(r[1], sender=owner)
-    usdc.blacklist(r[3], sender=owner)
-    fund(usdc, 165 + 1_000, allowance=165)
-    bid = batch_id("skip")
-
-    paid = disburser.disburseOrSkip.call(usdc, bid, 165, words(r, amounts), sender=payer)
-    receipt = disburser.disburseOrSkip(usdc, bid, 165, words(r, amounts), sender=payer)
-
-    assert paid == 11 + 33 + 55
-    assert balances(usdc, r) == [11, 0, 33, 0, 55]
-    assert int(usdc.balanceOf(payer)) == 1_000 + 165 - paid  # exactly total - paid left the payer
-    skipped = skipped_events(receipt, disburser)
-    assert [(i, a) for i, _, a in skipped] == [(1, 22), (3, 44)]
-    assert [rec.lower() for _, rec, _ in skipped] == [r[1], r[3]]
-    event = only_event(receipt, disburser, "BatchDisbursed")
-    assert (event.count, event.total) == (3, paid)
-    assert all(bytes(e.batchId) == bid for e in receipt.decode_logs(disburser.TransferSkipped))
-    assert disburser.executed(payer, bid)
-
-
-def test_skip_mode_skips_false_returning_failures(
-    false_token: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    r = addresses(3, seed=23)
-    false_token.setBlocked(r[0], True, sender=payer)
-    fund(false_token, 60)
-    receipt = disburser.disburseOrSkip(
-        false_token, batch_id("sf"), 60, words(r, [10, 20, 30]), sender=payer
-    )
-    assert balances(false_token, r) == [0, 20, 30]
-    assert int(false_token.balanceOf(payer)) == 10
-    assert [(i, a) for i, _, a in skipped_events(receipt, disburser)] == [(0, 10)]
-
-
-def test_skip_mode_counts_usdt_tron_false_as_paid(
-    usdt_tron: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    """The balance decides, not the return value: TRON USDT's false-on-success is a payment."""
-    r = addresses(3, seed=24)
-    fund(usdt_tron, 60)
-    receipt = disburser.disburseOrSkip(
-        usdt_tron, batch_id("st"), 60, words(r, [10, 20, 30]), sender=payer
-    )
-    assert balances(usdt_tron, r) == [10, 20, 30]
-    assert skipped_events(receipt, disburser) == []
-    event = only_event(receipt, disburser, "BatchDisbursed")
-    assert (event.count, event.total) == (3, 60)
-
-
-def test_skip_mode_everything_skipped(
-    usdc: Any, owner: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    r = addresses(2, seed=25)
-    for a in r:
-        usdc.blacklist(a, sender=owner)
-    fund(usdc, 30)
-    receipt = disburser.disburseOrSkip(usdc, batch_id("all"), 30, words(r, [10, 20]), sender=payer)
-    assert int(usdc.balanceOf(payer)) == 30
-    event = only_event(receipt, disburser, "BatchDisbursed")
-    assert (event.count, event.total) == (0, 0)
-    assert disburser.executed(payer, batch_id("all"))
-
-
-def test_skip_mode_refuses_malformed_batches_before_paying(
-    usdc: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    r = addresses(2, seed=26)
-    zero = "0x" + "00" * 20
-    fund(usdc, 100)
-    expect(
-        ZeroRecipientError,
-        lambda: disburser.disburseOrSkip(
-            usdc, batch_id("m"), 30, words([r[0], zero], [10, 20]), sender=payer
-        ),
-    )
-    expect(
-        TotalMismatchError,
-        lambda: disburser.disburseOrSkip(usdc, batch_id("m"), 31, words(r, [10, 20]), sender=payer),
-    )
-    expect(
-        EmptyBatchError, lambda: disburser.disburseOrSkip(usdc, batch_id("m"), 0, [], sender=payer)
-    )
-    expect(
-        TokenHasNoCodeError,
-        lambda: disburser.disburseOrSkip(
-            payer, batch_id("m"), 30, words(r, [10, 20]), sender=payer
-        ),
-    )
-
-
-def test_skip_mode_refuses_fee_on_transfer(
-    project: Any, owner: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    token = owner.deploy(project.MockFeeToken, 100, True, True)  # 1 % on every transfer
-    fund(token, 10_000)
-    error = expect(
-        BalanceMismatchError,
-        lambda: disburser.disburseOrSkip(
-            token, batch_id("sfee"), 10_000, words(addresses(1, 27), [10_000]), sender=payer
-        ),
-    )
-    assert (error.expected, error.actual) == (10_000, 9_900)
-
-
-def test_skip_mode_refund_failure_reverts(
-    false_token: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    """If the skipped amount cannot go back to the payer, nothing happens at all."""
-    r = addresses(2, seed=28)
-    false_token.setBlocked(r[0], True, sender=payer)
-    false_token.setBlocked(payer.address, True, sender=payer)
-    fund(false_token, 30)
-    expect(
-        RefundFailedError,
-        lambda: disburser.disburseOrSkip(
-            false_token, batch_id("rf"), 30, words(r, [10, 20]), sender=payer
-        ),
-    )
-    assert balances(false_token, r) == [0, 0]
-
-
-def test_skip_mode_pull_failure_is_not_skipped(
-    usdc: Any, owner: Any, payer: Any, disburser: Any, fund: Any
-) -> None:
-    fund(usdc, 30)
-    usdc.blacklist(payer, sender=owner)
-    error = expect(
-        PullFailedError,
-        lambda: disburser.disburseOrSkip(
-            usdc, batch_id("pb"), 30, words(addresses(1, 29), [30]), sender=payer
-        ),
-    )
-    assert isinstance(error.cause, TokenAccountBlockedError)
-
-
-# --- native coin ---------------------------------------------------------------------------------
-
-
-def test_native_pays_and_refunds_excess(payer: Any, disburser: Any, chain: Any) -> None:
-    r = addresses(4, seed=30)
-    amounts = [1, 10**15, 2 * 10**15, 3]
-    total = sum(amounts)
-    before = payer.balance
-    receipt = disburser.disburseNative(
-        batch_id("n"), words(r, amounts), sender=payer, value=total + 10**18
-    )
-    assert [chain.provider.get_balance(a) for a in r] == amounts
-    spent = before - payer.balance
-    assert spent == total + receipt.total_fees_paid
-    event = only_event(receipt, disburser, "BatchDisbursed")
-    assert event.token == "0x" + "00" * 20 or int(event.token, 16) == 0
-    assert (event.count, event.total) == (4, total)
-
-
-def test_native_exact_value(payer: Any, disburser: Any, chain: Any) -> None:
-    r = addresses(2, seed=31)
-    disburser.disburseNative(batch_id("nx"), words(r, [5, 6]), sender=payer, value=11)
-    assert [chain.provider.get_balance(a) for a in r] == [5, 6]
-
-
-def test_native_insufficient_value(payer: Any, disburser: Any) -> None:
-    error = expect(
-        InsufficientValueError,
-        lambda: disburser.disburseNative(
-            batch_id("ni"), words(addresses(2, 32), [5, 6]), sender=payer, value=10
-        ),
-    )
-    assert (error.total, error.value) == (11, 10)
-
-
-def test_native_refusals(payer: Any, disburser: Any, caller: Any) -> None:
-    r = addresses(2, seed=33)
-    zero = "0x" + "00" * 20
-    error = expect(
-        ZeroRecipientError,
-        lambda: disburser.disburseNative(
-            batch_id("nz"), words([r[0], zero], [1, 1]), sender=payer, value=2
-        ),
-    )
-    assert error.index == 1
-    expect(
-        EmptyBatchError, lambda: disburser.disburseNative(batch_id("ne"), [], sender=payer, value=1)
-    )
-    caller.setOnReceive(1, zero, b"", sender=payer)  # Reject
-    error = expect(
-        TransferFailedError,
-        lambda: disburser.disburseNative(
-            batch_id("nr"), words([r[0], caller.address], [1, 1]), sender=payer, value=2
-        ),
-    )
-    assert error.index == 1
-    assert "rejects native coin" in str(error)
-
-
-def test_native_reentry_is_refused(payer: Any, disburser: Any, caller: Any, chain: Any) -> None:
-    r = addresses(1, seed=34)
-    inner = disburser.disburseNative.encode_input(batch_id("inner"), words(r, [1]))
-    caller.setOnReceive(2, disburser.address, inner, sender=payer)  # Reenter (and swallow)
-    disburser.disburseNative(
-        batch_id("nre"), words([caller.address, r[0]], [5, 7]), sender=payer, value=12
-    )
-    assert caller.lastReentryOk() is False
-    assert bytes(caller.lastReentryData()) == keccak(text="Reentered()")[:4]
-    assert chain.provider.get_balance(caller.address) == 5
-
-
-def test_native_refund_failure(payer: Any, disburser: Any, caller: Any) -> None:
-    """A contract payer that cannot receive the excess: the whole batch reverts."""
-    zero = "0x" + "00" * 20
-    caller.setOnReceive(1, zero, b"", sender=payer)
-    data = disburser.disburseNative.encode_input(batch_id("nrf"), words(addresses(1, 35), [1]))
-    expect(RefundFailedError, lambda: caller.execute(disburser, data, sender=payer, value=2))
-    caller.execute(disburser, data, sender=payer, value=1)  # exact value: no refund needed
-
-
-def test_pull_index_constant_matches_the_contract() -> None:
-    assert PULL_INDEX == 2**256 - 1
+    payer = wallet_of(1)
+    payer.transact(usdt, encode_approve(disburser, 5), label="approve 5")
+    with pytest.raises((TransactionReverted, ContractError)):
+        payer.transact(usdt, encode_approve(disburser, 10), label="approve 10", gas=100_000)
+    batch = _batch(evm, payer.address, usdt, disburser, 5, b"\x0a")
+    sim = Disburser(evm, disburser).simulate(batch, PayMode.STRICT, allowance=5)
+    assert sim.ok, sim.error
