@@ -300,11 +300,14 @@ def _split(total: int, count: int) -> list[int]:
 
 @dataclass
 class TronExecutor:
-    """Sends planned TRON batches from one hot-wallet key, recording everything in the ledger."""
+    """Sends planned TRON batches from one hot-wallet key, recording everything in the ledger.
+
+    Without a ``signer`` it only settles (``resume``, multisig broadcasts): it never signs.
+    """
 
     client: Tron
     ledger: Ledger
-    signer: TronSigner
+    signer: TronSigner | None
     disburser: str
     settings: TronSendSettings = field(default_factory=TronSendSettings)
     prices: ResourcePrices | None = None
@@ -317,6 +320,8 @@ class TronExecutor:
 
     @property
     def payer(self) -> str:
+        if self.signer is None:
+            raise TronError("this executor has no key: it can settle batches but not send them")
         return self.signer.address
 
     def _emit(self, what: str, **data: Any) -> None:
@@ -335,6 +340,7 @@ class TronExecutor:
             expiration_ms=self.settings.expiration_ms,
         )
         tx = SignedTx.build(raw)
+        assert self.signer is not None
         tx.signatures.append(self.signer.sign_txid(tx.txid))
         return tx
 
@@ -436,7 +442,7 @@ class TronExecutor:
             poll_s=self.settings.poll_s,
         )
         fault.checkpoint("after-receipt")
-        result = self._settle_receipt(batch, tx.txid, info, fee_limit)
+        result = self.settle_receipt(batch, tx.txid, info, fee_limit)
         return BatchResult(
             **{**result.__dict__, "approvals": approvals, "energy_estimate": sim.energy}
         )
@@ -451,9 +457,11 @@ class TronExecutor:
         if res.balance_sun < need:
             raise TrxShortfall(self.payer, need, res.balance_sun)
 
-    def _settle_receipt(
+    def settle_receipt(
         self, batch: Batch, txid: str, info: dict[str, Any], fee_limit: int
     ) -> BatchResult:
+        """Record a mined batch transaction: confirmed (rows with their Transfer logs) or failed
+        (raises the translated cause; the rows stay owed)."""
         receipt = info.get("receipt") or {}
         energy = int(receipt.get("energy_usage_total", 0))
         block = int(info.get("blockNumber", 0))
@@ -514,7 +522,7 @@ class TronExecutor:
             info = transaction_info(self.client, attempt.tx_hash)
             if info is not None:
                 fee_limit = int(attempt.fees.get("fee_limit_sun", 0) or 0)
-                return self._settle_receipt(batch, attempt.tx_hash, info, fee_limit)
+                return self.settle_receipt(batch, attempt.tx_hash, info, fee_limit)
         if executed(self.client, batch.disburser, batch.payer, batch.batch_id):
             # Paid by a transaction this ledger did not record (e.g. a copy of a multisig file
             # broadcast elsewhere): the chain is the source of truth.
@@ -541,7 +549,7 @@ class TronExecutor:
                     poll_s=self.settings.poll_s,
                 )
                 fee_limit = int(attempt.fees.get("fee_limit_sun", 0) or 0)
-                return self._settle_receipt(batch, tx.txid, info, fee_limit)
+                return self.settle_receipt(batch, tx.txid, info, fee_limit)
         if any(int(a.fees.get("expiration", 0) or 0) > clock for a in pending):
             # A multisig proposal still collecting signatures (or a transaction in flight).
             return _result_of(record, note="not executed yet; its transaction has not expired")
