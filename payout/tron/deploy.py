@@ -36,7 +36,7 @@ from payout.deployment import DisburserCodeMismatch, DisburserMissing
 from payout.exceptions import DeploymentError, TronExecutionFailed
 from payout.tron.client import node_call, raw_request
 from payout.tron.signer import TronSigner
-from payout.tron.transaction import wait_receipt
+from payout.tron.transaction import send_call, wait_receipt
 
 REGISTRY_FORMAT = "payout-tron-deployments/1"
 DEFAULT_REGISTRY = Path("deployments-tron.json")
@@ -217,3 +217,49 @@ def record_deployment(path: Path, deployment: TronDeployment) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+# --- test / demo tokens --------------------------------------------------------------------------
+
+#: The shipped TRC-20 test token: Tether-on-TRON behaviour (``transfer`` returns false).
+USDT_TRON_MOCK = "MockUSDTTron"
+
+
+def token_artifact(name: str = USDT_TRON_MOCK) -> dict[str, Any]:
+    """ABI and init code of a shipped TRON test token (``tron/artifacts/TronTokens.json``)."""
+    from importlib import resources
+
+    text = resources.files("payout.tron").joinpath("artifacts/TronTokens.json").read_text("utf-8")
+    contracts: dict[str, Any] = json.loads(text)["contracts"]
+    if name not in contracts:
+        raise DeploymentError(f"no shipped TRON token called {name}")
+    found: dict[str, Any] = contracts[name]
+    return found
+
+
+def deploy_usdt_mock(
+    client: Tron, signer: TronSigner, *, timeout_s: float = 60.0
+) -> TronDeployment:
+    """Deploy a USDT-on-TRON-like token (6 decimals, open ``mint``) from ``signer``."""
+    art = token_artifact(USDT_TRON_MOCK)
+    return deploy_contract(
+        client,
+        signer,
+        name=USDT_TRON_MOCK,
+        init_code=bytes.fromhex(str(art["bytecode"]).removeprefix("0x")),
+        abi=list(art["abi"]),
+        timeout_s=timeout_s,
+    )
+
+
+def mint(client: Tron, signer: TronSigner, token: str, to: str, amount: int) -> str:
+    """``mint(to, amount)`` on a test token; returns the txID."""
+    from eth_abi.abi import encode as abi_encode
+
+    from payout.address import tron_to_evm
+
+    data = keccak(text="mint(address,uint256)")[:4] + abi_encode(
+        ["address", "uint256"], [tron_to_evm(to), amount]
+    )
+    info = send_call(client, signer, token, data, fee_limit_sun=100 * 1_000_000)
+    return str(info.get("id", ""))

@@ -19,9 +19,10 @@ from tronpy import exceptions as tronpy_errors
 from tronpy.keys import to_hex_address
 from tronpy.tron import Transaction
 
-from payout.exceptions import TronNodeError, TronTransactionRejected
+from payout.exceptions import TronExecutionFailed, TronNodeError, TronTransactionRejected
 from payout.tron.client import node_call, node_url_of
 from payout.tron.proto import raw_data_bytes
+from payout.tron.signer import TronSigner
 
 TRIGGER_TYPE_URL = "type.googleapis.com/protocol.TriggerSmartContract"
 #: java-tron refuses an expiration more than 24 h after the head block.
@@ -194,3 +195,36 @@ def wait_receipt(
                 "`payout tron resume` checks the chain before resending)",
             )
         time.sleep(poll_s)
+
+
+def send_call(
+    client: Tron,
+    signer: TronSigner,
+    contract: str,
+    data: bytes,
+    *,
+    fee_limit_sun: int,
+    call_value: int = 0,
+    timeout_s: float = 60.0,
+    poll_s: float = 0.25,
+) -> dict[str, Any]:
+    """Sign, send and wait for one contract call from a hot key; returns the receipt. A failed
+    execution raises :class:`~payout.exceptions.TronExecutionFailed` (revert data kept on it)."""
+    raw = trigger_raw_data(
+        owner=signer.address,
+        contract=contract,
+        data=data,
+        fee_limit_sun=fee_limit_sun,
+        ref=ref_block(client),
+        call_value=call_value,
+    )
+    tx = SignedTx.build(raw)
+    tx.signatures.append(signer.sign_txid(tx.txid))
+    broadcast(client, tx)
+    info = wait_receipt(client, tx.txid, timeout_s=timeout_s, poll_s=poll_s)
+    receipt = info.get("receipt") or {}
+    if info.get("result") == "FAILED" or receipt.get("result", "SUCCESS") != "SUCCESS":
+        error = TronExecutionFailed(tx.txid, str(receipt.get("result", "FAILED")), "")
+        error.receipt = info  # type: ignore[attr-defined]
+        raise error
+    return info
