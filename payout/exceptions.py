@@ -224,6 +224,33 @@ class TronTransactionFileError(InputError):
         self.path = path
 
 
+# --- local TRON node (payout/tron/devnet/; owned by the TRON node emulator) ----------------------
+
+
+class TronDevnetError(TronError):
+    """The local TRON node could not start, or a development request to it is invalid."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"local TRON node: {reason}",
+            hint="The devnet is for development only; see docs/tron-node.md for its endpoints.",
+        )
+        self.reason = reason
+
+
+class TronDevnetRejection(TronError):
+    """The local TRON node refused a transaction, answering with a java-tron response code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(
+            f"local TRON node refused the transaction: {code}: {message}",
+            hint="The node answers like java-tron: fix the signature, TaPoS reference, expiration "
+            "or parameters and send again.",
+        )
+        self.code = code
+        self.node_message = message
+
+
 # --- pipeline core: address, manifest, batching, ledger, config (owned by the pipeline core) -----
 
 

@@ -21,6 +21,7 @@ A crash anywhere is finished by running ``execute`` (or ``payout resume``) again
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,12 +35,15 @@ from payout.chain import Chain
 from payout.disburser import BatchReceipt, Disburser
 from payout.exceptions import (
     ContractError,
+    LedgerNotFoundError,
     PayoutError,
+    SafeBatchSuperseded,
     SafeExecutionFailed,
     SafeNonceConsumed,
     SafeNonceNotReady,
     SafeThresholdNotMet,
 )
+from payout.ledger import Ledger, PayoutOutcome
 from payout.safe.gs_code import GS_CODES, decode_gs_revert, find_gs_code
 from payout.safe.multisend import decode_multisend
 from payout.safe.proposal import (
@@ -62,7 +66,7 @@ from payout.safe.signature import (
     encode_signatures,
     hashes_of,
 )
-from payout.types import Batch, Network, Payout
+from payout.types import Batch, BatchStatus, ExecutorKind, Network, Payout, PayoutStatus
 from payout.wallet import Inflight, PreparedTx, SendSettings, Wallet
 
 SEL_EXEC_TRANSACTION = keccak(
@@ -70,6 +74,9 @@ SEL_EXEC_TRANSACTION = keccak(
 )[:4]
 EXECUTION_SUCCESS_TOPIC = keccak(text="ExecutionSuccess(bytes32,uint256)")
 EXECUTION_FAILURE_TOPIC = keccak(text="ExecutionFailure(bytes32,uint256)")
+
+#: How long to keep looking for a receipt after the node says the account nonce moved.
+RECEIPT_GRACE_SECONDS = 10.0
 
 #: Cheapest signatures first when more than the threshold are available.
 _KIND_COST = {SIG_EIP712: 0, SIG_ETH_SIGN: 0, SIG_APPROVED_HASH: 1, SIG_CONTRACT: 2}
@@ -81,8 +88,8 @@ class BatchRecorder(Protocol):
     def check_payable(self, batch: Batch) -> None:
         """Raise if any payout of ``batch`` is already paid or in flight under another batch."""
 
-    def submitted(self, batch: Batch, tx_hash: str) -> None:
-        """The execTransaction carrying ``batch`` is signed as ``tx_hash`` (before broadcast)."""
+    def submitted(self, batch: Batch, signed: PreparedTx) -> None:
+        """The execTransaction carrying ``batch`` is signed (called before each broadcast)."""
 
     def confirmed(self, batch: Batch, receipt: BatchReceipt) -> None:
         """``batch`` is executed on chain; ``receipt`` has the per-row outcome."""
@@ -321,6 +328,106 @@ def _safe_outcome(receipt: dict[str, Any], safe: str, safe_tx_hash: bytes) -> bo
     return None
 
 
+# --- the ledger -----------------------------------------------------------------------------------
+
+
+class LedgerRecorder:
+    """Records Safe executions in the pipeline's ledger, like the hot-wallet path does.
+
+    The batch must be in the ledger exactly as proposed (same payouts, same order, still owed), so
+    a stale proposal whose payouts were re-planned elsewhere is refused before it can pay twice.
+    """
+
+    def __init__(self, ledger: Ledger, *, safe_tx_hashes: dict[bytes, str] | None = None) -> None:
+        self.ledger = ledger
+        self.safe_tx_hashes = safe_tx_hashes or {}
+
+    def check_payable(self, batch: Batch) -> None:
+        hex_id = batch.batch_id_hex
+        try:
+            record = self.ledger.batch(batch.scope, batch.batch_id)
+        except LedgerNotFoundError as exc:
+            raise SafeBatchSuperseded(
+                hex_id, "it is not in this ledger (use the proposer's --ledger)"
+            ) from exc
+        if record.status in (BatchStatus.CONFIRMED, BatchStatus.ABANDONED):
+            raise SafeBatchSuperseded(hex_id, f"the ledger has it as {record.status}")
+        if record.executor is not ExecutorKind.SAFE:
+            raise SafeBatchSuperseded(hex_id, f"it was planned for the {record.executor} executor")
+        rows = self.ledger.payouts(batch.scope, batch_id=batch.batch_id)
+        rows.sort(key=lambda r: r.batch_position if r.batch_position is not None else -1)
+        stored = [(r.payout_id, r.recipient, r.amount) for r in rows]
+        wanted = [(p.payout_id, p.recipient, p.amount) for p in batch.payouts]
+        if stored != wanted:
+            raise SafeBatchSuperseded(hex_id, "its payouts were re-planned since it was proposed")
+        bad = [
+            r.payout_id
+            for r in rows
+            if r.status not in (PayoutStatus.PLANNED, PayoutStatus.SUBMITTED, PayoutStatus.FAILED)
+        ]
+        if bad:
+            raise SafeBatchSuperseded(hex_id, f"payout {bad[0]} is no longer owed")
+        if record.status is BatchStatus.FAILED:
+            # A reverted Safe transaction left the Safe nonce unused: the same signatures can run
+            # again once the batch is planned again.
+            self.ledger.save_plan([batch], executor=ExecutorKind.SAFE, mode=record.mode)
+
+    def submitted(self, batch: Batch, signed: PreparedTx) -> None:
+        self.ledger.record_submission(
+            batch.scope,
+            batch.batch_id,
+            tx_hash=signed.tx_hash,
+            nonce=signed.nonce,
+            raw_tx="0x" + signed.signed.raw.hex(),
+            fees={
+                "maxFeePerGas": signed.fees.max_fee,
+                "maxPriorityFeePerGas": signed.fees.max_priority_fee,
+            },
+            safe_nonce=batch.extra.get("safe_nonce"),
+            safe_tx_hash=self.safe_tx_hashes.get(batch.batch_id),
+        )
+
+    def confirmed(self, batch: Batch, receipt: BatchReceipt) -> None:
+        record = self.ledger.batch(batch.scope, batch.batch_id)
+        if record.status is BatchStatus.CONFIRMED:
+            return
+        if record.status in (BatchStatus.PLANNED, BatchStatus.FAILED):
+            # Executed by someone else (the Safe web app, another executor): the chain is the truth.
+            if record.status is BatchStatus.FAILED:
+                self.ledger.save_plan([batch], executor=ExecutorKind.SAFE, mode=record.mode)
+            self.ledger.record_submission(
+                batch.scope,
+                batch.batch_id,
+                tx_hash=receipt.tx_hash,
+                safe_nonce=batch.extra.get("safe_nonce"),
+                safe_tx_hash=self.safe_tx_hashes.get(batch.batch_id),
+                note="found executed on chain",
+            )
+        outcomes = [
+            PayoutOutcome(
+                row.payout_id,
+                PayoutStatus.CONFIRMED if row.paid else PayoutStatus.SKIPPED,
+                row.log_index,
+                row.gas_share,
+                None if row.paid else "transfer skipped on chain (skip-and-report mode)",
+            )
+            for row in receipt.rows
+        ]
+        self.ledger.record_confirmation(
+            batch.scope,
+            batch.batch_id,
+            tx_hash=receipt.tx_hash,
+            block_number=receipt.block_number,
+            gas_used=receipt.gas_used,
+            fee_paid=receipt.fee_wei,
+            paid_total=receipt.event.total if receipt.event else None,
+            outcomes=outcomes,
+        )
+
+    def failed(self, batch: Batch, tx_hash: str, reason: str) -> None:
+        self.ledger.record_failure(batch.scope, batch.batch_id, error=reason, tx_hash=tx_hash)
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -391,7 +498,7 @@ def execute_one(
     def on_signed(signed: PreparedTx) -> None:
         # Write-ahead: the ledger knows the transaction hash before the node does.
         if recorder is not None:
-            recorder.submitted(batch, signed.tx_hash)
+            recorder.submitted(batch, signed)
 
     signed = wallet.prepare(
         proposal.safe, prepared.calldata, gas=prepared.gas, nonce=wallet.reserve_nonce()
@@ -447,6 +554,14 @@ def _wait(
     try:
         return wallet.wait(inflight, on_signed=on_signed, label=f"Safe transaction {tx.nonce}")
     except NonceConsumed:
+        # Nodes can report the account nonce as used a moment before the receipt of a large
+        # transaction is queryable: look again for a short while before concluding.
+        deadline = time.monotonic() + RECEIPT_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            receipt = wallet.find_receipt(inflight.tx_hashes)
+            if receipt is not None:
+                return receipt
+            time.sleep(0.1)
         # The executor's account nonce moved without our transaction: another transaction of the
         # executor took it. The Safe nonce and the batch tell whether the batch still needs paying.
         if read_nonce(chain, proposal.safe) > tx.nonce:

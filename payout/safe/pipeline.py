@@ -1,0 +1,381 @@
+"""The Safe executor inside the payout pipeline: manifest -> plan -> ledger -> Safe -> reconcile.
+
+``propose_payouts`` registers a validated file's payouts in the same ledger as the hot-wallet path
+(scope: network, chain, payer = the Safe, token), plans gas-bounded batches with deterministic ids,
+simulates each batch from the Safe's address, stores the plan (executor ``safe``) and builds the
+proposal. Payouts already paid are not planned again; payouts in a proposal that can still execute
+(its Safe nonce is not used yet) are not proposed twice.
+
+``execute_file`` executes a signed proposal and records every step in the ledger (write-ahead);
+``settle_safe_batches`` settles Safe batches from the chain after a crash (``payout resume`` calls
+it for batches whose executor is ``safe``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from payout.batching import DEFAULT_BASE_GAS, DEFAULT_GAS_MARGIN, evm_gas_model, plan_batches
+from payout.chain import Chain
+from payout.deployment import verify_disburser
+from payout.disburser import BatchSimulation, Disburser, RowFailure
+from payout.exceptions import ContractError, FundsError, InputError, LedgerNotFoundError
+from payout.ledger import Ledger, Registration
+from payout.safe.execution import ExecutionResult, LedgerRecorder, execute_proposal, pipeline_batch
+from payout.safe.proposal import Proposal, build_proposal, load_proposal, save_proposal
+from payout.safe.safe_state import SafeState, read_safe
+from payout.safe.service import SafeService
+from payout.safe.signature import hashes_of
+from payout.types import (
+    Batch,
+    BatchStatus,
+    ExecutorKind,
+    Network,
+    PayMode,
+    Payout,
+    PayoutStatus,
+    Scope,
+    TokenInfo,
+)
+from payout.wallet import Wallet
+
+#: Gas a Safe transaction adds to a disburse call: execTransaction with its signature checks (an
+#: EIP-1271 owner costs most), the MultiSendCallOnly delegatecall and the approval(s).
+SAFE_OVERHEAD_GAS = 150_000
+#: Per recipient, the Safe path copies the packed word through execTransaction and multiSend.
+SAFE_PER_RECIPIENT_EXTRA_GAS = 300
+
+ON_FAILURE_CHOICES = ("refuse", "exclude", "skip")
+
+
+class SimulationRefused(ContractError):
+    """A batch would not pay every row and the operator chose to refuse."""
+
+    def __init__(self, failures: Sequence[RowFailure]) -> None:
+        shown = "; ".join(
+            f"{f.payout_id} -> {f.recipient}: {f.reason or 'transfer fails'}" for f in failures[:5]
+        )
+        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+        super().__init__(
+            f"{len(failures)} payout(s) would fail: {shown}{more}",
+            hint="Fix or remove those rows, or propose with --on-failure exclude (they stay owed, "
+            "status skipped) or --on-failure skip (disburseOrSkip skips and reports them).",
+        )
+        self.failures = list(failures)
+
+
+def safe_gas_model(gas_margin: int | None = None, per_recipient_gas: int | None = None) -> object:
+    """The batch cost model for Safe batches (direct disburse model plus the Safe's overhead)."""
+    from payout.batching import DEFAULT_PER_RECIPIENT_GAS
+
+    return evm_gas_model(
+        base_gas=DEFAULT_BASE_GAS + SAFE_OVERHEAD_GAS,
+        per_recipient_gas=(per_recipient_gas or DEFAULT_PER_RECIPIENT_GAS)
+        + SAFE_PER_RECIPIENT_EXTRA_GAS,
+        margin_gas=DEFAULT_GAS_MARGIN if gas_margin is None else gas_margin,
+    )
+
+
+@dataclass
+class ProposeOutcome:
+    """What ``propose_payouts`` did."""
+
+    registration: Registration
+    proposal: Proposal | None
+    #: Payout ids left out because a proposal that can still execute already pays them.
+    pending: list[str] = field(default_factory=list)
+    #: Safe nonces of those pending proposals.
+    pending_nonces: list[int] = field(default_factory=list)
+    #: Batches found executed on chain (e.g. through the Safe web app) and recorded as paid.
+    settled: list[str] = field(default_factory=list)
+    #: Rows excluded because simulation predicts they fail (``--on-failure exclude``).
+    excluded: list[RowFailure] = field(default_factory=list)
+    simulations: list[BatchSimulation] = field(default_factory=list)
+    mode: PayMode = PayMode.STRICT
+    state: SafeState | None = None
+
+
+# --- settling ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settlement:
+    batch_id: str
+    outcome: str  # confirmed | failed | pending | open
+
+
+def settle_safe_batch(chain: Chain, ledger: Ledger, scope: Scope, batch_id: str) -> Settlement:
+    """Settle one Safe batch of the ledger from the chain (never sends anything).
+
+    ``confirmed``: the disburser executed it for the Safe (recorded with its receipt).
+    ``failed``: its execTransaction was mined and reverted, or vanished from the node; the Safe
+    nonce is unused, so the same signed proposal can be executed again.
+    ``pending``: an execTransaction is still waiting in the node. ``open``: nothing to settle.
+    """
+    record = ledger.batch(scope, batch_id)
+    batch = ledger.load_batch(scope, batch_id)
+    disburser = Disburser(chain, record.disburser)
+    recorder = LedgerRecorder(ledger)
+    if record.status is BatchStatus.CONFIRMED:
+        return Settlement(batch_id, "confirmed")
+    if disburser.executed(scope.payer, batch.batch_id):
+        event = disburser.find_batch(scope.payer, batch.batch_id)
+        receipt = chain.receipt(event.tx_hash) if event else None
+        if receipt is not None:
+            recorder.confirmed(
+                _with_nonce(batch, record.safe_nonce), disburser.decode_receipt(batch, receipt)
+            )
+            return Settlement(batch_id, "confirmed")
+    if record.status is not BatchStatus.SUBMITTED:
+        return Settlement(batch_id, "open")
+    for attempt in reversed(record.attempts):
+        if attempt.tx_hash is None or attempt.status != "pending":
+            continue
+        receipt = chain.receipt(attempt.tx_hash)
+        if receipt is not None and receipt.get("blockNumber") is not None:
+            ledger.record_failure(
+                scope,
+                batch_id,
+                error="execTransaction was mined without paying the batch (reverted)",
+                tx_hash=attempt.tx_hash,
+                block_number=int(str(receipt["blockNumber"]), 16),
+            )
+            return Settlement(batch_id, "failed")
+        if chain.transaction(attempt.tx_hash) is not None:
+            return Settlement(batch_id, "pending")
+    ledger.record_failure(
+        scope, batch_id, error="execTransaction never reached the chain (dropped or not sent)"
+    )
+    return Settlement(batch_id, "failed")
+
+
+def _with_nonce(batch: Batch, safe_nonce: int | None) -> Batch:
+    if safe_nonce is None:
+        return batch
+    from dataclasses import replace
+
+    return replace(batch, extra={**batch.extra, "safe_nonce": safe_nonce})
+
+
+def settle_safe_batches(
+    chain: Chain, ledger: Ledger, scope: Scope | None = None
+) -> list[Settlement]:
+    """Settle every submitted Safe batch (``payout resume`` calls this for executor ``safe``)."""
+    out = []
+    for record in ledger.batches(scope, status=BatchStatus.SUBMITTED, executor=ExecutorKind.SAFE):
+        if scope is None and record.scope.chain_id != chain.chain_id:
+            continue
+        out.append(settle_safe_batch(chain, ledger, record.scope, record.batch_id))
+    return out
+
+
+def _pending_proposals(
+    chain: Chain, ledger: Ledger, scope: Scope, state: SafeState, outcome: ProposeOutcome
+) -> set[str]:
+    """Payout ids of Safe proposals that can still execute; records batches executed outside."""
+    pending: set[str] = set()
+    candidates = ledger.batches(
+        scope,
+        status=[BatchStatus.PLANNED, BatchStatus.FAILED, BatchStatus.SUBMITTED],
+        executor=ExecutorKind.SAFE,
+    )
+    for record in candidates:
+        if record.safe_nonce is None:
+            continue
+        if settle_safe_batch(chain, ledger, scope, record.batch_id).outcome == "confirmed":
+            outcome.settled.append(record.batch_id)
+            continue
+        if record.safe_nonce >= state.nonce:
+            ids = [r.payout_id for r in ledger.payouts(scope, batch_id=record.batch_id)]
+            pending.update(ids)
+            outcome.pending_nonces.append(record.safe_nonce)
+    return pending
+
+
+# --- proposing -----------------------------------------------------------------------------------
+
+
+def propose_payouts(
+    chain: Chain,
+    ledger: Ledger,
+    *,
+    safe: str,
+    payouts: Sequence[Payout],
+    token: TokenInfo,
+    disburser: str | None = None,
+    mode: PayMode = PayMode.STRICT,
+    on_failure: str = "refuse",
+    max_batch_size: int | None = None,
+    gas_margin: int | None = None,
+    start_nonce: int | None = None,
+    multisend: str | None = None,
+    service: SafeService | None = None,
+    source: str | None = None,
+    source_sha256: str | None = None,
+) -> ProposeOutcome:
+    """Register, plan, simulate and propose ``payouts`` for ``safe`` (see the module docstring)."""
+    if on_failure not in ON_FAILURE_CHOICES:
+        raise InputError(f"--on-failure must be one of {', '.join(ON_FAILURE_CHOICES)}")
+    disburser = verify_disburser(chain, disburser)
+    state = read_safe(chain, safe)
+    scope = Scope(Network.EVM, state.chain_id, state.address, token.address)
+    run_id = ledger.start_run(
+        "safe propose",
+        scope=scope,
+        executor=ExecutorKind.SAFE,
+        disburser=disburser,
+        source=source,
+        source_sha256=source_sha256,
+        rows=len(payouts),
+    )
+    registration = ledger.register(list(payouts), scope, run_id=run_id)
+    outcome = ProposeOutcome(registration=registration, proposal=None, mode=mode, state=state)
+    pending = _pending_proposals(chain, ledger, scope, state, outcome)
+    outcome.pending = [p.payout_id for p in registration.to_plan if p.payout_id in pending]
+    rows = [p for p in registration.to_plan if p.payout_id not in pending]
+    if not rows:
+        return outcome
+    from payout.batching import DEFAULT_MAX_BATCH_SIZE
+
+    model = safe_gas_model(gas_margin)
+
+    def plan(rows_now: Sequence[Payout]) -> list[Batch]:
+        return plan_batches(
+            rows_now,
+            chain_id=state.chain_id,
+            payer=state.address,
+            disburser=disburser,
+            token=token.address,
+            cost_model=model,  # type: ignore[arg-type]
+            max_batch_size=max_batch_size or DEFAULT_MAX_BATCH_SIZE,
+        )
+
+    batches = plan(rows)
+    balance = chain.token_balance(token.address, state.address)
+    needed = sum(b.total for b in batches)
+    if balance < needed:
+        raise FundsError(
+            f"the Safe {state.address} holds {balance} base units of {token.symbol}, the plan pays "
+            f"{needed} (short by {needed - balance})",
+            hint="Fund the Safe with the token first (nothing was proposed).",
+        )
+    d = Disburser(chain, disburser)
+    allowance = chain.allowance(token.address, state.address, disburser)
+    failures: list[RowFailure] = []
+    sims: list[BatchSimulation] = []
+    for batch in batches:
+        sim = d.simulate(batch, mode, allowance=allowance)
+        if sim.ok and not sim.failures:
+            sims.append(sim)
+            continue
+        predicted = d.predict_failures(batch, allowance=allowance)
+        if not predicted.failures:
+            raise sim.error or ContractError(f"batch {batch.index} would revert")
+        failures.extend(predicted.failures)
+        sims.append(predicted)
+    if failures:
+        if on_failure == "refuse":
+            raise SimulationRefused(failures)
+        if on_failure == "exclude":
+            bad = {f.payout_id for f in failures}
+            reasons = {f.payout_id: f.reason for f in failures}
+            for pid in bad:
+                ledger.set_payout_status(
+                    scope, [pid], PayoutStatus.SKIPPED, error=f"excluded: {reasons[pid]}"[:500]
+                )
+            outcome.excluded = failures
+            rows = [p for p in rows if p.payout_id not in bad]
+            if not rows:
+                return outcome
+            batches = plan(rows)
+        else:
+            mode = PayMode.SKIP
+            outcome.mode = mode
+    outcome.simulations = sims
+    ledger.save_plan(batches, executor=ExecutorKind.SAFE, mode=mode, run_id=run_id)
+    queued = list(outcome.pending_nonces)
+    if service is not None:
+        queued += service.queued_nonces(state.address, state.nonce)
+    proposal = build_proposal(
+        chain,
+        state.address,
+        batches,
+        token_symbol=token.symbol,
+        token_decimals=token.decimals,
+        mode=mode,
+        queued_nonces=queued,
+        start_nonce=start_nonce,
+        multisend=multisend,
+        state=state,
+    )
+    for tx in proposal.transactions:
+        ledger.annotate_batch(
+            scope,
+            tx.batch.batch_id,
+            safe_nonce=tx.nonce,
+            safe_tx_hash="0x" + tx.safe_tx_hash.hex(),
+        )
+    outcome.proposal = proposal
+    return outcome
+
+
+# --- executing -----------------------------------------------------------------------------------
+
+
+def execute_file(
+    chain: Chain,
+    ledger: Ledger,
+    path: Path,
+    wallet: Wallet,
+    *,
+    nonces: Sequence[int] | None = None,
+    service: SafeService | None = None,
+    on_progress: Callable[[ExecutionResult], None] | None = None,
+) -> list[ExecutionResult]:
+    """Execute a signed proposal file and record the outcome in ``ledger``.
+
+    With a ``service``, confirmations posted there are merged in first (and saved to the file).
+    """
+    proposal = load_proposal(path)
+    if service is not None:
+        merged = service.pull_signatures(proposal)
+        if merged != proposal:
+            save_proposal(merged, path)
+            proposal = merged
+    recorder = LedgerRecorder(
+        ledger,
+        safe_tx_hashes={
+            tx.batch.batch_id: "0x" + hashes_of(proposal, tx).safe_tx_hash.hex()
+            for tx in proposal.transactions
+        },
+    )
+    for tx in proposal.transactions:
+        if nonces is not None and tx.nonce not in nonces:
+            continue
+        batch = pipeline_batch(proposal, tx)
+        try:
+            record = ledger.batch(batch.scope, batch.batch_id)
+        except LedgerNotFoundError:
+            continue  # execute_proposal refuses it with a clear message
+        if record.status is BatchStatus.SUBMITTED:
+            settled = settle_safe_batch(chain, ledger, batch.scope, record.batch_id)
+            if settled.outcome == "pending":
+                _wait_pending(chain, ledger, batch, record.batch_id)
+    return execute_proposal(
+        chain, proposal, wallet, recorder=recorder, nonces=nonces, on_progress=on_progress
+    )
+
+
+def _wait_pending(
+    chain: Chain, ledger: Ledger, batch: Batch, batch_id: str, timeout: float = 300.0
+) -> None:
+    """An execTransaction from an earlier run is still in the node: let it finish first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if settle_safe_batch(chain, ledger, batch.scope, batch_id).outcome != "pending":
+            return
+        time.sleep(0.5)
