@@ -530,3 +530,70 @@ def review_file(chain: Chain, path: Path, **kwargs: str | None) -> ProposalRevie
     from payout.safe.proposal import load_proposal
 
     return review_proposal(chain, load_proposal(path), **kwargs)
+
+
+def review_to_json(review: ProposalReview, *, full: bool = False) -> dict[str, object]:
+    """A JSON-ready view of a review (recipient lists over the limit summarised unless ``full``)."""
+
+    def hx(data: bytes | None) -> str | None:
+        return None if data is None else "0x" + data.hex()
+
+    def finding(f: Finding) -> dict[str, str]:
+        return {"severity": f.severity, "code": f.code, "message": f.message}
+
+    txs = []
+    for tx in review.transactions:
+        d = tx.decoded
+        recipients = [{"recipient": r, "amount": a} for r, a in d.recipients]
+        listed: list[dict[str, object]] | dict[str, object]
+        if full or len(recipients) <= FULL_LIST_LIMIT:
+            listed = list(recipients)
+        else:
+            listed = {"first": recipients[:3], "last": recipients[-3:], "count": len(recipients)}
+        txs.append(
+            {
+                "nonce": tx.nonce,
+                "status": tx.status,
+                "domainHash": hx(tx.hashes.domain_hash),
+                "messageHash": hx(tx.hashes.message_hash),
+                "safeTxHash": hx(tx.hashes.safe_tx_hash),
+                "fileSafeTxHash": hx(tx.file_hash),
+                "executed": tx.executed,
+                "batch": {
+                    "batchId": hx(d.batch_id),
+                    "token": d.token,
+                    "disburser": d.disburser,
+                    "mode": str(d.mode) if d.mode else None,
+                    "count": d.count,
+                    "total": d.total,
+                    "approvals": list(d.approvals),
+                    "recipientsDigest": hx(d.digest),
+                    "recipients": listed,
+                },
+                "signatures": [
+                    {"owner": c.owner, "type": c.kind, "valid": c.valid, "reason": c.reason}
+                    for c in tx.signatures
+                ],
+                "validSignatures": tx.valid_signatures,
+                "threshold": tx.threshold,
+                "findings": [finding(f) for f in tx.findings],
+            }
+        )
+    safe = review.safe
+    return {
+        "ok": review.ok,
+        "chainId": review.chain_id,
+        "fileChainId": review.file_chain_id,
+        "safe": None
+        if safe is None
+        else {
+            "address": safe.address,
+            "version": safe.version,
+            "owners": list(safe.owners),
+            "threshold": safe.threshold,
+            "nonce": safe.nonce,
+        },
+        "token": {"symbol": review.token_symbol, "decimals": review.token_decimals},
+        "findings": [finding(f) for f in review.findings],
+        "transactions": txs,
+    }

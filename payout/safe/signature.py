@@ -52,6 +52,7 @@ from payout.safe.proposal import (
 )
 from payout.safe.safe_state import SafeState, is_hash_approved, read_safe
 from payout.signer import Signer
+from payout.wallet import Wallet
 
 #: keccak("SafeMessage(bytes message)")
 SAFE_MSG_TYPEHASH = keccak(text="SafeMessage(bytes message)")
@@ -185,39 +186,64 @@ def sign_for_owner_safe(
 
 
 def approve_hash_onchain(
-    chain: Chain, proposal: Proposal, tx: ProposedTx, signer: Signer, *, timeout: float = 120.0
+    chain: Chain, proposal: Proposal, tx: ProposedTx, wallet: Wallet
 ) -> OwnerSignature:
-    """Send ``approveHash(safeTxHash)`` from the owner ``signer``; returns the approval entry."""
-    import time
+    """Send ``approveHash(safeTxHash)`` from the owner behind ``wallet``; returns the entry.
 
+    Nothing is sent when the owner already approved this hash.
+    """
+    owner = to_checksum_address(wallet.address)
     safe_tx_hash = hashes_of(proposal, tx).safe_tx_hash
-    data = keccak(text="approveHash(bytes32)")[:4] + safe_tx_hash
-    if is_hash_approved(chain, proposal.safe, signer.address, safe_tx_hash):
-        return OwnerSignature(signer.address, SIG_APPROVED_HASH, approved_hash_word(signer.address))
-    call = {"from": signer.address, "to": proposal.safe, "data": "0x" + data.hex()}
-    gas = chain.estimate_gas(call)  # reverts with GS030 for a non-owner: translated by Chain
-    fees = chain.fee_data()
-    signed = signer.sign_transaction(
-        {
-            "chainId": chain.chain_id,
-            "nonce": chain.nonce(signer.address),
-            "to": proposal.safe,
-            "value": 0,
-            "data": data,
-            "gas": gas * 12 // 10,
-            "maxFeePerGas": fees.max_fee,
-            "maxPriorityFeePerGas": fees.max_priority_fee,
-        }
-    )
-    tx_hash = chain.send_raw(signed.raw)
-    deadline = time.monotonic() + timeout
-    receipt = chain.receipt(tx_hash)
-    while receipt is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-        receipt = chain.receipt(tx_hash)
-    if receipt is None or int(receipt["status"], 16) != 1:
-        raise SafeSignatureRejected(signer.address, f"approveHash transaction {tx_hash} failed")
-    return OwnerSignature(signer.address, SIG_APPROVED_HASH, approved_hash_word(signer.address))
+    if not is_hash_approved(chain, proposal.safe, owner, safe_tx_hash):
+        data = keccak(text="approveHash(bytes32)")[:4] + safe_tx_hash
+        wallet.transact(proposal.safe, data, label=f"approveHash of Safe nonce {tx.nonce}")
+    return OwnerSignature(owner, SIG_APPROVED_HASH, approved_hash_word(owner))
+
+
+def sign_proposal(
+    chain: Chain,
+    proposal: Proposal,
+    signer: Signer,
+    *,
+    method: str = SIG_EIP712,
+    owner_safe: str | None = None,
+    nonces: Sequence[int] | None = None,
+    wallet: Wallet | None = None,
+) -> tuple[Proposal, list[OwnerSignature]]:
+    """Sign every transaction of ``proposal`` (or those with ``nonces``) as one owner.
+
+    ``method``: ``eip712`` (default), ``eth_sign``, or ``approved_hash`` (an on-chain approveHash
+    sent through ``wallet``). With ``owner_safe``, ``signer`` signs as an owner of that Safe, which
+    is itself an owner of the proposal's Safe (a contract signature). The Safe's owners are read
+    from the chain: a signer who is not an owner is refused before anything is signed.
+    """
+    state = read_safe(chain, proposal.safe)
+    owner_state: SafeState | None = None
+    if owner_safe is not None:
+        owner_state = read_safe(chain, owner_safe)
+        if not state.is_owner(owner_state.address):
+            raise SafeSignatureRejected(owner_state.address, f"not an owner of {state.address}")
+    elif not state.is_owner(signer.address):
+        raise SafeSignatureRejected(signer.address, f"not an owner of the Safe {state.address}")
+    new: list[OwnerSignature] = []
+    for tx in sorted(proposal.transactions, key=lambda t: t.nonce):
+        if nonces is not None and tx.nonce not in nonces:
+            continue
+        if owner_state is not None:
+            sig = sign_for_owner_safe(proposal, tx, owner_state, signer)
+        elif method == SIG_EIP712:
+            sig = sign_eip712(proposal, tx, signer)
+        elif method == SIG_ETH_SIGN:
+            sig = sign_eth_sign(proposal, tx, signer)
+        elif method == SIG_APPROVED_HASH:
+            if wallet is None:
+                raise SignerError("an on-chain approval needs a wallet to send it")
+            sig = approve_hash_onchain(chain, proposal, tx, wallet)
+        else:
+            raise SignerError(f"unknown signing method {method!r}")
+        proposal = add_signature(proposal, tx.nonce, sig)
+        new.append(sig)
+    return proposal, new
 
 
 # --- merging --------------------------------------------------------------------------------------
