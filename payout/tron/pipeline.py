@@ -1,0 +1,435 @@
+"""TRC-20 payouts through the common pipeline: manifest -> plan -> ledger -> TRON executor.
+
+Payout files are the same as on EVM chains, with TRON rows: a ``network`` column saying ``tron``
+(or ``trc20``), or a file validated for TRON as a whole. Recipients are base58check ``T...``
+addresses (an ``0x`` address in a TRON row is refused with a message naming the network it looks
+like). Amounts use the token's decimals read from the chain; the ledger scope is (``tron``, chain
+id, payer, token), so a payout id is paid at most once per payer and token, across files and runs.
+
+* :func:`open_context` connects, reads the token and verifies the disburser's code;
+* :func:`validate_file`, :func:`plan_file` (energy / fee-limit / 500 KiB bounded batches, TRX
+  pre-flight, token balance, comparison with separate transfers);
+* :func:`send_file` (hot wallet) and :func:`resume` (settle from the chain, then send what is
+  left); :func:`propose_file` writes multisig proposal files (:mod:`payout.tron.multisig`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tronpy import Tron
+from tronpy.keys import to_base58check_address
+
+from payout.address import normalize_tron_address
+from payout.batching import DEFAULT_MAX_BATCH_SIZE, plan_batches
+from payout.exceptions import TronError, TronNodeError, TronTokenShortfall, TrxShortfall
+from payout.ledger import Ledger, Registration
+from payout.manifest import Manifest, ManifestOptions, load_manifest, read_manifest
+from payout.tron import multisig
+from payout.tron.client import connect
+from payout.tron.deploy import chain_id as read_chain_id
+from payout.tron.deploy import verify_disburser
+from payout.tron.energy import (
+    DEFAULT_MARGIN_BPS,
+    EnergyModel,
+    ResourcePrices,
+    TrxBudget,
+    account_resources,
+    cost_model,
+    disburse_tx_bytes,
+    measure_model,
+    read_prices,
+    trigger_tx_bytes,
+    trx_budget,
+)
+from payout.tron.executor import BatchResult, TronExecutor, TronSendSettings
+from payout.tron.signer import TronSigner
+from payout.tron.token import allowance, balance_of, token_info
+from payout.types import Batch, BatchStatus, ExecutorKind, Network, PayMode, Scope, TokenInfo
+
+#: Used when the payer holds no token yet (transfers cannot be simulated from it): TRON USDT's
+#: published figures (64,285 energy to a holder, 130,285 to a fresh address) plus the disburser.
+FALLBACK_TRANSFER_FRESH = 130_285
+FALLBACK_TRANSFER_WARM = 64_285
+#: Serialized size of a plain TRC-20 ``transfer`` transaction (for the comparison).
+TRANSFER_CALLDATA = 4 + 64
+
+
+@dataclass(frozen=True)
+class TronContext:
+    """Everything a TRON payout needs from the chain before planning."""
+
+    client: Tron
+    node_url: str
+    chain_id: int
+    token: TokenInfo
+    disburser: str
+    payer: str
+    prices: ResourcePrices
+
+
+def open_context(
+    node_url: str, *, token: str, disburser: str, payer: str, verify: bool = True
+) -> TronContext:
+    """Connect, read the token's symbol/decimals and check the disburser is the shipped code."""
+    client = connect(node_url)
+    token_address = normalize_tron_address(token)
+    disburser_address = normalize_tron_address(disburser)
+    if verify:
+        verify_disburser(client, disburser_address)
+    return TronContext(
+        client=client,
+        node_url=node_url,
+        chain_id=read_chain_id(client),
+        token=token_info(client, token_address),
+        disburser=disburser_address,
+        payer=normalize_tron_address(payer),
+        prices=read_prices(client),
+    )
+
+
+def manifest_options(ctx: TronContext, *, id_namespace: str = "") -> ManifestOptions:
+    return ManifestOptions(
+        network=Network.TRON,
+        token=ctx.token,
+        forbidden={
+            ctx.disburser: "the disburser contract",
+            ctx.token.address: "the token contract",
+        },
+        id_namespace=id_namespace,
+    )
+
+
+def validate_file(ctx: TronContext, path: Path, *, id_namespace: str = "") -> Manifest:
+    """Every issue of a payout file (nothing raised for content; see ``Manifest.issues``)."""
+    return read_manifest(path, manifest_options(ctx, id_namespace=id_namespace))
+
+
+def scope_of(ctx: TronContext) -> Scope:
+    return Scope(Network.TRON, ctx.chain_id, ctx.payer, ctx.token.address)
+
+
+@dataclass
+class TronPlan:
+    """A planned TRON payout and its pre-flight figures."""
+
+    manifest: Manifest
+    registration: Registration
+    batches: list[Batch]
+    model: EnergyModel
+    model_source: str
+    budget: TrxBudget
+    token_balance: int
+    allowance: int
+    total: int
+    separate_energy: int
+    separate_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def token_ok(self) -> bool:
+        return self.token_balance >= self.total
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.manifest.path,
+            "rows": self.manifest.rows,
+            "to_pay": sum(b.count for b in self.batches),
+            "already_paid": len(self.registration.paid),
+            "in_flight": len(self.registration.in_flight),
+            "total": self.total,
+            "energy_model": {**self.model.to_json(), "source": self.model_source},
+            "batches": [
+                {
+                    "index": b.index,
+                    "batch_id": b.batch_id_hex,
+                    "count": b.count,
+                    "total": b.total,
+                    "energy_estimate": b.cost_estimate,
+                    "tx_bytes": disburse_tx_bytes(b.count),
+                }
+                for b in self.batches
+            ],
+            "trx_budget": self.budget.to_json(),
+            "token_balance": self.token_balance,
+            "allowance": self.allowance,
+            "separate_transfers": {"energy": self.separate_energy, "bytes": self.separate_bytes},
+            "notes": self.notes,
+        }
+
+
+def energy_model(ctx: TronContext) -> tuple[EnergyModel, str]:
+    """Price recipients by simulating the token's transfer from the payer (see
+    :func:`payout.tron.energy.measure_model`); published USDT figures when it holds no token."""
+    if balance_of(ctx.client, ctx.token.address, ctx.payer) > 0:
+        try:
+            return measure_model(ctx.client, ctx.token.address, ctx.payer), "simulated"
+        except TronNodeError:
+            pass
+    from payout.tron.energy import DISBURSER_OVERHEAD
+
+    model = EnergyModel(
+        per_batch=DISBURSER_OVERHEAD.per_batch + 2 * FALLBACK_TRANSFER_FRESH,
+        per_fresh=DISBURSER_OVERHEAD.per_recipient + FALLBACK_TRANSFER_FRESH,
+        per_warm=DISBURSER_OVERHEAD.per_recipient + FALLBACK_TRANSFER_WARM,
+    )
+    return model, "published USDT figures (payer holds no token to simulate with)"
+
+
+def plan_file(
+    ctx: TronContext,
+    ledger: Ledger,
+    path: Path,
+    *,
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    margin_bps: int = DEFAULT_MARGIN_BPS,
+    mode: PayMode = PayMode.STRICT,
+    signatures: int = 1,
+    permission_id: int = 0,
+    id_namespace: str = "",
+    command: str = "tron plan",
+) -> TronPlan:
+    """Validate (raising :class:`~payout.exceptions.ManifestError` with every issue), register
+    the rows in the ledger, plan energy- and size-bounded batches, store the plan, and compute
+    the pre-flight figures. Sends nothing."""
+    manifest = load_manifest(path, manifest_options(ctx, id_namespace=id_namespace))
+    scope = scope_of(ctx)
+    run_id = ledger.start_run(
+        command,
+        scope=scope,
+        executor=ExecutorKind.TRON,
+        disburser=ctx.disburser,
+        source=str(path),
+        source_sha256=manifest.sha256,
+        rows=manifest.rows,
+    )
+    registration = ledger.register(manifest.payouts, scope, run_id=run_id)
+    model, source = energy_model(ctx)
+    planner = cost_model(
+        model, ctx.prices, margin_bps=margin_bps, signatures=signatures, permission_id=permission_id
+    )
+    batches = plan_batches(
+        registration.to_plan,
+        network=Network.TRON,
+        chain_id=ctx.chain_id,
+        payer=ctx.payer,
+        disburser=ctx.disburser,
+        token=ctx.token.address,
+        cost_model=planner,
+        max_batch_size=max_batch_size,
+        start_index=_next_index(ledger, scope),
+    )
+    if batches:
+        ledger.save_plan(batches, executor=ExecutorKind.TRON, mode=mode, run_id=run_id)
+    total = sum(b.total for b in batches)
+    current_allowance = allowance(ctx.client, ctx.token.address, ctx.payer, ctx.disburser)
+    approvals = _approval_count(current_allowance, batches)
+    approve_energy = 60_000  # an approve with a token energy factor, rounded up
+    budget = trx_budget(
+        energies=[b.cost_estimate for b in batches] + [approve_energy] * approvals,
+        tx_bytes=[
+            disburse_tx_bytes(b.count, signatures=signatures, permission_id=permission_id)
+            for b in batches
+        ]
+        + [trigger_tx_bytes(4 + 64, signatures=signatures)] * approvals,
+        resources=account_resources(ctx.client, ctx.payer),
+        prices=ctx.prices,
+        margin_bps=margin_bps,
+        signatures=signatures,
+    )
+    count = sum(b.count for b in batches)
+    notes = []
+    if registration.paid:
+        notes.append(f"{len(registration.paid)} payout(s) already paid: not planned again")
+    if registration.in_flight:
+        notes.append(
+            f"{len(registration.in_flight)} payout(s) are in a submitted batch: "
+            "`payout tron resume` settles them first"
+        )
+    return TronPlan(
+        manifest=manifest,
+        registration=registration,
+        batches=batches,
+        model=model,
+        model_source=source,
+        budget=budget,
+        token_balance=balance_of(ctx.client, ctx.token.address, ctx.payer),
+        allowance=current_allowance,
+        total=total,
+        separate_energy=count * (model.per_fresh - _overhead_per_recipient()),
+        separate_bytes=count * trigger_tx_bytes(TRANSFER_CALLDATA),
+        notes=notes,
+    )
+
+
+def _overhead_per_recipient() -> int:
+    from payout.tron.energy import DISBURSER_OVERHEAD
+
+    return DISBURSER_OVERHEAD.per_recipient
+
+
+def _approval_count(current: int, batches: list[Batch]) -> int:
+    count = 0
+    for b in batches:
+        count += 0 if current == b.total else (2 if current else 1)
+        current = 0  # each batch consumes exactly its approval
+    return count
+
+
+def _next_index(ledger: Ledger, scope: Scope) -> int:
+    existing = ledger.batches(scope)
+    return max((b.index for b in existing), default=-1) + 1
+
+
+def preflight(ctx: TronContext, plan: TronPlan) -> None:
+    """Refuse with the shortfall when the payer lacks tokens or TRX for the plan."""
+    if not plan.token_ok:
+        raise TronTokenShortfall(ctx.payer, ctx.token.address, plan.total, plan.token_balance)
+    if not plan.budget.ok:
+        raise TrxShortfall(ctx.payer, plan.budget.needed_sun, plan.budget.available_sun)
+
+
+@dataclass
+class TronSendReport:
+    plan: TronPlan | None
+    settled: list[BatchResult]
+    results: list[BatchResult]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan.to_json() if self.plan else None,
+            "settled": [r.to_json() for r in self.settled],
+            "batches": [r.to_json() for r in self.results],
+            "paid": sum(r.count for r in self.results if r.status is BatchStatus.CONFIRMED),
+            "energy_used": sum(r.energy_used for r in self.results),
+            "fee_sun": sum(r.fee_sun for r in self.results),
+        }
+
+
+def send_file(
+    ctx: TronContext,
+    ledger: Ledger,
+    signer: TronSigner,
+    path: Path,
+    *,
+    settings: TronSendSettings | None = None,
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+) -> TronSendReport:
+    """Pay a file from a hot wallet: settle what is in flight, plan, pre-flight, send."""
+    settings = settings or TronSendSettings()
+    if signer.address != ctx.payer:
+        raise TronError(f"the key is {signer.address}, the payer is {ctx.payer}")
+    executor = TronExecutor(
+        ctx.client,
+        ledger,
+        signer,
+        ctx.disburser,
+        settings=settings,
+        prices=ctx.prices,
+        on_event=on_event,
+    )
+    settled = executor.settle_open(scope_of(ctx))
+    plan = plan_file(
+        ctx,
+        ledger,
+        path,
+        max_batch_size=max_batch_size,
+        margin_bps=settings.margin_bps,
+        mode=settings.mode,
+        command="tron send",
+    )
+    preflight(ctx, plan)
+    results = [executor.send_batch(b) for b in plan.batches]
+    return TronSendReport(plan=plan, settled=settled, results=results)
+
+
+def resume(
+    ctx: TronContext,
+    ledger: Ledger,
+    signer: TronSigner | None,
+    *,
+    settings: TronSendSettings | None = None,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+) -> TronSendReport:
+    """Settle every submitted batch from the chain; with a key, also send planned batches."""
+    settings = settings or TronSendSettings()
+    executor = TronExecutor(
+        ctx.client,
+        ledger,
+        signer,
+        ctx.disburser,
+        settings=settings,
+        prices=ctx.prices,
+        on_event=on_event,
+    )
+    scope = scope_of(ctx)
+    settled = executor.settle_open(scope)
+    results: list[BatchResult] = []
+    if signer is not None:
+        for record in ledger.batches(scope, status=BatchStatus.PLANNED, executor=ExecutorKind.TRON):
+            results.append(executor.send_batch(ledger.load_batch(scope, record.batch_id)))
+    return TronSendReport(plan=None, settled=settled, results=results)
+
+
+def propose_file(
+    ctx: TronContext,
+    ledger: Ledger,
+    path: Path,
+    out_dir: Path,
+    *,
+    permission_id: int,
+    expiration_ms: int = multisig.DEFAULT_PROPOSAL_EXPIRATION_MS,
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    margin_bps: int = DEFAULT_MARGIN_BPS,
+    mode: PayMode = PayMode.STRICT,
+) -> tuple[TronPlan, list[Path]]:
+    """Plan a file for a multisig payer and write one unsigned proposal file per batch."""
+    from payout.tron.permission import permission_by_id
+
+    permission = permission_by_id(ctx.client, ctx.payer, permission_id)
+    keys = sorted((int(k.get("weight", 1)) for k in permission.get("keys", [])), reverse=True)
+    threshold = int(permission.get("threshold", 1))
+    signatures, acc = 0, 0
+    for weight in keys:  # fewest signatures that can reach the threshold: size bound per file
+        if acc >= threshold:
+            break
+        acc += weight
+        signatures += 1
+    signatures = max(len(keys), signatures)  # worst case: every key signs
+    executor = TronExecutor(ctx.client, ledger, None, ctx.disburser, prices=ctx.prices)
+    executor.settle_open(scope_of(ctx))
+    plan = plan_file(
+        ctx,
+        ledger,
+        path,
+        max_batch_size=max_batch_size,
+        margin_bps=margin_bps,
+        mode=mode,
+        signatures=signatures,
+        permission_id=permission_id,
+        command="tron propose",
+    )
+    preflight(ctx, plan)
+    written = []
+    for batch in plan.batches:
+        proposal = multisig.propose(
+            ctx.client,
+            ledger,
+            batch,
+            permission_id=permission_id,
+            mode=mode,
+            expiration_ms=expiration_ms,
+            margin_bps=margin_bps,
+        )
+        target = out_dir / f"tron-batch-{batch.index:04d}-{batch.batch_id.hex()[:12]}.json"
+        multisig.write_proposal(target, proposal)
+        written.append(target)
+    return plan, written
+
+
+def payer_of(address: str) -> str:
+    return str(to_base58check_address(address))
