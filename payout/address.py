@@ -58,15 +58,15 @@ CODE_OTHER_NETWORK = "address_other_network"
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
-# EIP-55 without a per-character Python loop: str.translate maps each hex digit of the hash to
-# "1"/"0" (nibble >= 8) and each address character to "1"/"0" (is an upper-case letter / is a
-# letter), then integer masks compare all 40 positions at once.
-_HASH_HIGH = str.maketrans("0123456789abcdef", "0000000011111111")
-_IS_UPPER = str.maketrans("0123456789abcdefABCDEF", "0000000000000000111111")
-_IS_LETTER = str.maketrans("0123456789abcdefABCDEF", "0000000000111111111111")
-# Byte masks for building a checksummed address: 0x20 where a letter must be upper-cased.
-_LETTER_BYTE = bytes.maketrans(b"0123456789abcdef", b"\x00" * 10 + b"\x20" * 6)
-_HIGH_BYTE = bytes.maketrans(b"0123456789abcdef", b"\x00" * 8 + b"\x20" * 8)
+# EIP-55 without a per-character Python loop. Building a checksum: bytes.translate marks every
+# letter / every hash nibble >= 8 with 0x20, and one integer subtraction upper-cases exactly the
+# letters under both marks. Checking one: translate maps upper-case letters (resp. all letters) to
+# the hex digit "8", so int(..., 16) lines each character up with the high bit of its hash nibble.
+_LETTER_BYTE = bytes(0x20 if chr(i) in "abcdefABCDEF" else 0 for i in range(256))
+_HIGH_BYTE = bytes(0x20 if chr(i) in "89abcdef" else 0 for i in range(256))
+_UPPER_AS_8 = bytes(ord("8") if chr(i) in "ABCDEF" else ord("0") for i in range(256))
+_LETTER_AS_8 = bytes(ord("8") if chr(i) in "abcdefABCDEF" else ord("0") for i in range(256))
+_ZERO40 = b"0" * 40
 
 
 def _checksum_lower(lower40: str) -> str:
@@ -80,13 +80,11 @@ def _checksum_lower(lower40: str) -> str:
     return "0x" + (int.from_bytes(raw, "big") - flip).to_bytes(40, "big").decode("ascii")
 
 
-def _checksum_matches(hex40: str) -> bool:
-    """Whether a mixed-case address satisfies EIP-55."""
-    lower = hex40.lower()
-    hash_high = int(_keccak_hex(lower.encode("ascii"))[:40].translate(_HASH_HIGH), 2)
-    letters = int(hex40.translate(_IS_LETTER), 2)
-    upper = int(hex40.translate(_IS_UPPER), 2)
-    return upper == hash_high & letters
+def _checksum_matches(raw: bytes) -> bool:
+    """Whether 40 mixed-case hex digits (ASCII bytes) satisfy EIP-55: exactly the letters whose
+    hash nibble is >= 8 are upper case."""
+    digest = int.from_bytes(keccak256(raw.lower())[:20], "big")
+    return int(raw.translate(_UPPER_AS_8), 16) == digest & int(raw.translate(_LETTER_AS_8), 16)
 
 
 def to_checksum_address(address: str) -> str:
@@ -213,34 +211,27 @@ def check_evm_address(text: str) -> tuple[str, None, None] | tuple[None, str, st
     no checksum) and normalized. The zero address and addresses of other networks are refused.
     """
     s = text.strip()
+    if len(s) == 42 and s[:2] == "0x" and _HEX40.fullmatch(s, 2):
+        raw = s[2:].encode("ascii")
+        low = raw.lower()
+        if raw != low and raw != raw.upper():
+            if _checksum_matches(raw):
+                return s, None, None
+            return (
+                None,
+                CODE_CHECKSUM,
+                f"{s} fails its EIP-55 checksum (a typo?); "
+                f"if you are sure of it, write it all lower-case",
+            )
+        if low == _ZERO40:
+            return None, CODE_ZERO, "the zero address cannot receive a payout"
+        return _checksum_lower(low.decode("ascii")), None, None
     if not s:
         return None, CODE_EMPTY, "recipient is empty"
-    if s[:2] == "0x" and len(s) == 42 and _HEX40.fullmatch(s, 2):
-        body = s[2:]
-        lower = body.lower()
-        if body != lower and body != body.upper():
-            if not _checksum_matches(body):
-                return (
-                    None,
-                    CODE_CHECKSUM,
-                    f"{s} fails its EIP-55 checksum (a typo?); "
-                    f"if you are sure of it, write it all lower-case",
-                )
-            if lower == ZERO_ADDRESS[2:]:  # pragma: no cover - zero has no letters
-                return None, CODE_ZERO, "the zero address cannot receive a payout"
-            return "0x" + body, None, None
-        if lower == ZERO_ADDRESS[2:]:
-            return None, CODE_ZERO, "the zero address cannot receive a payout"
-        return _checksum_cached(lower), None, None
     other = guess_network(s)
     if other is not None and other != "an EVM address":
         return None, CODE_OTHER_NETWORK, f"{_short(s)} looks like {other}, not an EVM address"
     return None, CODE_FORMAT, f"{_short(s)} is not an EVM address (0x followed by 40 hex digits)"
-
-
-@lru_cache(maxsize=65536)
-def _checksum_cached(lower40: str) -> str:
-    return _checksum_lower(lower40)
 
 
 def normalize_evm_address(text: str) -> str:

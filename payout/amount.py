@@ -14,8 +14,6 @@ from decimal import Decimal
 from payout.exceptions import AmountError
 from payout.types import UINT96_MAX
 
-_PLAIN = re.compile(r"(\d+)(?:\.(\d*))?|\.(\d+)")
-
 CODE_AMOUNT_MISSING = "amount_missing"
 CODE_AMOUNT_FORMAT = "amount_format"
 CODE_AMOUNT_NOT_POSITIVE = "amount_not_positive"
@@ -34,14 +32,15 @@ def check_amount(
     anything above ``max_units`` base units (the contract packs amounts into ``uint96``).
     """
     s = text.strip()
-    if not s:
-        return None, CODE_AMOUNT_MISSING, "amount is empty"
-    m = _PLAIN.fullmatch(s)
-    if m is None:
+    whole, _dot, frac = s.partition(".")
+    # ASCII digits only: str.isdigit alone would accept superscripts and other scripts' digits.
+    if not (
+        s.isascii() and (whole.isdigit() or (not whole and frac)) and (not frac or frac.isdigit())
+    ):
+        if not s:
+            return None, CODE_AMOUNT_MISSING, "amount is empty"
         return None, *_explain_format(s)
-    whole = m.group(1) or ""
-    frac = m.group(2) if m.group(1) is not None else m.group(3)
-    frac = (frac or "").rstrip("0")
+    frac = frac.rstrip("0")
     if len(frac) > decimals:
         unit = f" {symbol}" if symbol else ""
         return (
@@ -50,6 +49,8 @@ def check_amount(
             f"{s} has {len(frac)} decimal places but the token{unit} has {decimals}; "
             f"refusing to round",
         )
+    if len(whole) > 80:  # far above uint256; also keeps int() below its digit limit
+        return None, CODE_AMOUNT_TOO_LARGE, f"amount {s[:20]}... is far above the contract's limit"
     units = int(whole or "0") * 10**decimals + (
         int(frac) * 10 ** (decimals - len(frac)) if frac else 0
     )
