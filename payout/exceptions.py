@@ -299,14 +299,16 @@ class AmountError(InputError):
 
 
 class PlanError(InputError):
-    """The payouts cannot be planned as asked (e.g. one recipient's cost exceeds the batch bound)."""
+    """The payouts cannot be planned as asked (e.g. one recipient's cost exceeds the bound)."""
 
 
 class LedgerConflictError(LedgerError):
     """Payout ids already in the ledger with a different recipient or amount: refusing to guess."""
 
     def __init__(self, conflicts: Sequence[tuple[str, str, str]]) -> None:
-        shown = "\n".join(f"  {pid}: ledger has {old}, file has {new}" for pid, old, new in conflicts[:20])
+        shown = "\n".join(
+            f"  {pid}: ledger has {old}, file has {new}" for pid, old, new in conflicts[:20]
+        )
         more = f"\n  ... and {len(conflicts) - 20} more" if len(conflicts) > 20 else ""
         super().__init__(
             f"{len(conflicts)} payout id(s) already exist in the ledger with a different "
@@ -322,7 +324,8 @@ class InvalidTransitionError(LedgerError):
     def __init__(self, kind: str, key: str, current: str, wanted: str) -> None:
         super().__init__(
             f"{kind} {key} is {current}; it cannot become {wanted}",
-            hint="Run `payout status` to see the ledger; `payout resume` finishes in-flight batches.",
+            hint="Run `payout status` to see the ledger; `payout resume` settles in-flight "
+            "batches.",
         )
         self.key = key
         self.current = current
