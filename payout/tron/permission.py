@@ -203,3 +203,39 @@ def permission_by_id(client: Tron, account: str, permission_id: int) -> dict[str
     raise TronPermissionInvalid(
         f"{to_base58check_address(account)} has no permission with id {permission_id}"
     )
+
+
+def set_payout_permission(client: Tron, owner: Any, payout: PayoutPermission) -> dict[str, Any]:
+    """Install ``payout`` on the owner's account (signed by its owner key, a
+    :class:`~payout.tron.signer.TronSigner`) and wait for it; returns account, permission id and
+    txID. The chain charges its permission-update fee (100 TRX on mainnet)."""
+    from payout.exceptions import TronExecutionFailed
+    from payout.tron.transaction import wait_receipt
+
+    account = str(owner.address)
+    value, expected_id = permission_update(client, account, payout)
+    perm = {k: v for k, v in value.items() if k != "owner_address"}
+    builder = client.trx.account_permission_update(account, perm)
+    # tronpy takes this transaction's txID from the node (getsignweight); what it changes is
+    # read back from the chain below and compared with what was asked.
+    tx = node_call(client, builder.build)
+    tx.set_signature([owner.sign_txid(tx.txid)])
+    node_call(client, tx.broadcast)
+    info = wait_receipt(client, tx.txid)
+    if (info.get("receipt") or {}).get("result", "SUCCESS") not in ("SUCCESS", None) or info.get(
+        "result"
+    ) == "FAILED":
+        raise TronExecutionFailed(tx.txid, str(info.get("result")), "permission update failed")
+    found = find_permission(client, account, payout.name)
+    if found is None:
+        raise TronPermissionInvalid(f"the update {tx.txid} did not install {payout.name!r}")
+    permission_id, installed = found
+    installed_keys = {
+        (to_base58check_address(k["address"]), int(k.get("weight", 1))) for k in installed["keys"]
+    }
+    wanted_keys = {(to_base58check_address(k.address), k.weight) for k in payout.keys}
+    if installed_keys != wanted_keys or int(installed.get("threshold", 0)) != payout.threshold:
+        raise TronPermissionInvalid(f"the chain shows {installed}, not what was asked")
+    if permission_id != expected_id:
+        raise TronPermissionInvalid(f"permission id {permission_id}, expected {expected_id}")
+    return {"account": account, "permission_id": permission_id, "txid": tx.txid}

@@ -1,0 +1,736 @@
+"""``payout tron``: TRC-20 payouts on TRON (hot wallet or native multisig), same pipeline.
+
+    payout tron deploy     --keystore K                       deploy the disburser with tronpy
+    payout tron validate   FILE --token T..                   every issue of a payout file
+    payout tron plan       FILE --token T.. --payer T..       batches, energy, TRX budget
+    payout tron send       FILE --token T.. --keystore K      pay from a hot wallet
+    payout tron resume     --token T.. --keystore K           settle from the chain, finish
+    payout tron permission --keystore OWNER --key T..:1 ...   set the multisig payout permission
+    payout tron propose    FILE --token T.. --payer T.. --out DIR   unsigned multisig files
+    payout tron sign       TXFILE --keystore K                add one key's signature
+    payout tron review     TXFILE                             decoded batch, txIDs, weights
+    payout tron broadcast  TXFILE                             send once the threshold is met
+    payout tron demo                                          everything on a local TRON node
+
+Node: --node / PAYOUT_TRON_NODE_URL (a full node's HTTP API; `payout devnet tron` starts a
+local one). Disburser: --disburser / PAYOUT_TRON_DISBURSER, else the registry file written by
+`payout tron deploy` (deployments-tron.json).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from payout._cli.options import (
+    console,
+    emit_json,
+    is_interactive,
+    json_option,
+    ledger_option,
+    units,
+)
+
+DEFAULT_NODE = "http://127.0.0.1:8090"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _node_option(f: F) -> F:
+    return click.option(
+        "--node",
+        "node_url",
+        envvar="PAYOUT_TRON_NODE_URL",
+        default=DEFAULT_NODE,
+        show_default=True,
+        help="TRON full-node HTTP API (env PAYOUT_TRON_NODE_URL).",
+    )(f)
+
+
+def _token_option(f: F) -> F:
+    return click.option(
+        "--token",
+        envvar="PAYOUT_TRON_TOKEN",
+        required=True,
+        help="TRC-20 token address T... (env PAYOUT_TRON_TOKEN).",
+    )(f)
+
+
+def _disburser_option(f: F) -> F:
+    return click.option(
+        "--disburser",
+        envvar="PAYOUT_TRON_DISBURSER",
+        default=None,
+        help="Disburser address T... (env PAYOUT_TRON_DISBURSER; default: the registry entry "
+        "for this chain). Its code is checked against the shipped artifact.",
+    )(f)
+
+
+def _registry_option(f: F) -> F:
+    return click.option(
+        "--registry",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("deployments-tron.json"),
+        show_default=True,
+        help="TRON deployment registry (chain id -> disburser).",
+    )(f)
+
+
+def _keystore_option(required: bool = False) -> Callable[[F], F]:
+    def deco(f: F) -> F:
+        return click.option(
+            "--keystore",
+            type=click.Path(dir_okay=False, path_type=Path),
+            envvar="PAYOUT_KEYSTORE",
+            required=required,
+            default=None,
+            help="Encrypted eth-account JSON keystore (a TRON key is a secp256k1 key; env "
+            "PAYOUT_KEYSTORE). Password from PAYOUT_KEYSTORE_PASSWORD or a prompt.",
+        )(f)
+
+    return deco
+
+
+def _plan_options(f: F) -> F:
+    f = click.option(
+        "--max-batch-size",
+        type=click.IntRange(min=1),
+        default=300,
+        show_default=True,
+        help="Most recipients per batch (energy, 15,000 TRX fee limit and 500 KiB also bound it).",
+    )(f)
+    f = click.option(
+        "--energy-margin",
+        type=click.IntRange(min=0, max=500),
+        default=20,
+        show_default=True,
+        help="Fee limit = simulated energy x (1 + margin %).",
+    )(f)
+    f = click.option(
+        "--mode",
+        type=click.Choice(["strict", "skip"]),
+        default="strict",
+        show_default=True,
+        help="strict: a failing transfer reverts the batch; skip: disburseOrSkip skips and "
+        "reports it.",
+    )(f)
+    return f
+
+
+def _signer(keystore: Path) -> Any:
+    from payout.tron.signer import TronSigner
+
+    def prompt(label: str) -> str:
+        return str(click.prompt(label, hide_input=True, err=True))
+
+    return TronSigner.from_keystore(keystore, prompt=prompt if is_interactive() else None)
+
+
+def _payer(payer: str | None, keystore: Path | None) -> str:
+    if payer:
+        return payer
+    if keystore is not None:
+        from payout.tron.signer import keystore_tron_address
+
+        return keystore_tron_address(keystore)
+    raise click.UsageError("give --payer T... or --keystore FILE")
+
+
+def _disburser(node_url: str, disburser: str | None, registry: Path) -> str:
+    if disburser:
+        return disburser
+    from payout.exceptions import ConfigError
+    from payout.tron.client import connect
+    from payout.tron.deploy import chain_id, read_registry
+
+    cid = chain_id(connect(node_url))
+    found = read_registry(registry).get(cid)
+    if found is None:
+        raise ConfigError(
+            f"no TRON disburser recorded for chain {cid} in {registry}",
+            hint="deploy one with `payout tron deploy`, or pass --disburser T...",
+        )
+    return found
+
+
+def _context(node_url: str, token: str, disburser: str | None, registry: Path, payer: str) -> Any:
+    from payout.tron.pipeline import open_context
+
+    return open_context(
+        node_url, token=token, disburser=_disburser(node_url, disburser, registry), payer=payer
+    )
+
+
+def _settings(energy_margin: int, mode: str) -> Any:
+    from payout.tron.executor import TronSendSettings
+    from payout.types import PayMode
+
+    return TronSendSettings(margin_bps=energy_margin * 100, mode=PayMode(mode))
+
+
+def _trx(sun: int) -> str:
+    from payout.tron.energy import trx
+
+    return trx(sun)
+
+
+# --- group ---------------------------------------------------------------------------------------
+
+
+@click.group()
+def tron() -> None:
+    """TRC-20 payouts on TRON: validate, plan, send, resume, native multisig, deploy, demo."""
+
+
+@tron.command()
+@_node_option
+@_keystore_option(required=True)
+@_registry_option
+@json_option
+def deploy(node_url: str, keystore: Path, registry: Path, as_json: bool) -> None:
+    """Deploy the shipped disburser with tronpy (same bytecode as on EVM chains)."""
+    from payout.tron.client import connect
+    from payout.tron.deploy import deploy_disburser, record_deployment
+
+    client = connect(node_url)
+    deployed = deploy_disburser(client, _signer(keystore))
+    record_deployment(registry, deployed)
+    data = {
+        "chain_id": deployed.chain_id,
+        "energy_used": deployed.energy_used,
+        "registry": str(registry),
+        **deployed.to_json(),
+    }
+    if as_json:
+        emit_json(data)
+        return
+    console().print(
+        f"Disburser deployed at [bold]{deployed.address}[/] (txID {deployed.txid}, "
+        f"{deployed.energy_used:,} energy); code verified; recorded in {registry}."
+    )
+
+
+@tron.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_node_option
+@_token_option
+@_disburser_option
+@_registry_option
+@click.option("--payer", default=None, help="Payer T... (for the ledger scope; optional here).")
+@json_option
+def validate(
+    file: Path,
+    node_url: str,
+    token: str,
+    disburser: str | None,
+    registry: Path,
+    payer: str | None,
+    as_json: bool,
+) -> None:
+    """Report every issue of a payout file for TRON (exit 2 when there are errors)."""
+    from payout.exceptions import ManifestError
+    from payout.tron.pipeline import validate_file
+
+    ctx = _context(
+        node_url, token, disburser, registry, payer or "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"
+    )
+    manifest = validate_file(ctx, file)
+    issues = [
+        {
+            "line": i.line,
+            "column": i.column,
+            "code": i.code,
+            "severity": i.severity.value,
+            "message": i.message,
+        }
+        for i in manifest.issues
+    ]
+    total = sum(p.amount for p in manifest.payouts)
+    if as_json:
+        emit_json(
+            {
+                "file": str(file),
+                "rows": manifest.rows,
+                "valid": len(manifest.payouts),
+                "errors": manifest.error_count,
+                "warnings": manifest.warning_count,
+                "total": total,
+                "token": ctx.token.address,
+                "issues": issues,
+            }
+        )
+    else:
+        out = console()
+        for i in manifest.issues:
+            colour = "red" if i.severity.value == "error" else "yellow"
+            out.print(f"[{colour}]{file}:{i.line} {i.column or ''} {i.code}[/] {i.message}")
+        out.print(
+            f"{manifest.rows} rows, {len(manifest.payouts)} valid, {manifest.error_count} "
+            f"errors, {manifest.warning_count} warnings; total "
+            f"{units(total, ctx.token.decimals)} {ctx.token.symbol}"
+        )
+    if manifest.error_count:
+        raise ManifestError(str(file), manifest.issues, manifest.error_count)
+
+
+def _print_plan(plan: Any, ctx: Any) -> None:
+    from rich.table import Table
+
+    out = console()
+    table = Table(title=f"TRON plan: {plan.manifest.path}")
+    for col in ("batch", "recipients", f"total {ctx.token.symbol}", "energy (worst case)", "bytes"):
+        table.add_column(col, justify="right")
+    from payout.tron.energy import disburse_tx_bytes
+
+    for b in plan.batches:
+        table.add_row(
+            str(b.index),
+            str(b.count),
+            units(b.total, ctx.token.decimals),
+            f"{b.cost_estimate:,}",
+            f"{disburse_tx_bytes(b.count):,}",
+        )
+    out.print(table)
+    budget = plan.budget
+    model = plan.model
+    out.print(
+        f"Energy per recipient: {model.per_fresh:,} (new holder) / {model.per_warm:,} (holder), "
+        f"per batch {model.per_batch:,} [{plan.model_source}]"
+    )
+    out.print(
+        f"TRX pre-flight: up to {_trx(budget.needed_sun)} TRX (fee limits "
+        f"{_trx(budget.fee_limits_sun)}, bandwidth {_trx(budget.bandwidth_sun)}, multisig "
+        f"{_trx(budget.multisig_sun)}); payer has {_trx(budget.available_sun)} TRX"
+        + ("" if budget.ok else f" [red]short by {_trx(budget.shortfall_sun)}[/]")
+    )
+    out.print(
+        f"Token: pays {units(plan.total, ctx.token.decimals)}, payer holds "
+        f"{units(plan.token_balance, ctx.token.decimals)} {ctx.token.symbol}"
+        + ("" if plan.token_ok else " [red](not enough)[/]")
+    )
+    out.print(
+        f"Separate transfers instead: ~{plan.separate_energy:,} energy and "
+        f"{plan.separate_bytes:,} bytes"
+    )
+    for note in plan.notes:
+        out.print(f"[yellow]{note}[/]")
+
+
+@tron.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_node_option
+@_token_option
+@_disburser_option
+@_registry_option
+@click.option("--payer", default=None, help="Payer T... (default: the keystore's address).")
+@_keystore_option()
+@ledger_option
+@_plan_options
+@json_option
+def plan(
+    file: Path,
+    node_url: str,
+    token: str,
+    disburser: str | None,
+    registry: Path,
+    payer: str | None,
+    keystore: Path | None,
+    ledger_url: str | None,
+    max_batch_size: int,
+    energy_margin: int,
+    mode: str,
+    as_json: bool,
+) -> None:
+    """Plan energy- and size-bounded batches and show the TRX and token pre-flight."""
+    from payout.ledger import Ledger
+    from payout.tron.pipeline import plan_file
+    from payout.types import PayMode
+
+    ctx = _context(node_url, token, disburser, registry, _payer(payer, keystore))
+    with Ledger.open(ledger_url) as ledger:
+        result = plan_file(
+            ctx,
+            ledger,
+            file,
+            max_batch_size=max_batch_size,
+            margin_bps=energy_margin * 100,
+            mode=PayMode(mode),
+        )
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        _print_plan(result, ctx)
+
+
+def _progress(as_json: bool) -> Any:
+    if as_json:
+        return None
+    err = console(stderr=True)
+
+    def on_event(what: str, data: dict[str, Any]) -> None:
+        if what == "confirmed":
+            err.print(
+                f"batch {data['batch']} confirmed: {data['txid']} ({data['energy']:,} energy)"
+            )
+        elif what == "approved":
+            err.print(f"approved {data['amount']} for the disburser: {data['txid']}")
+        elif what in ("failed", "released", "rebroadcast"):
+            err.print(
+                f"batch {data.get('batch')} {what}: {data.get('error', data.get('txid', ''))}"
+            )
+
+    return on_event
+
+
+def _print_report(report: Any, ctx: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title="TRON batches")
+    for col in ("batch", "recipients", "status", "txID", "energy", "fee TRX"):
+        table.add_column(col)
+    for r in [*report.settled, *report.results]:
+        table.add_row(
+            str(r.index),
+            str(r.count),
+            r.status.value,
+            r.txid or "",
+            f"{r.energy_used:,}",
+            _trx(r.fee_sun),
+        )
+    console().print(table)
+    data = report.to_json()
+    console().print(
+        f"Paid {data['paid']} recipient(s); {data['energy_used']:,} energy, "
+        f"{_trx(data['fee_sun'])} TRX burned."
+    )
+
+
+@tron.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_node_option
+@_token_option
+@_disburser_option
+@_registry_option
+@_keystore_option(required=True)
+@ledger_option
+@_plan_options
+@json_option
+def send(
+    file: Path,
+    node_url: str,
+    token: str,
+    disburser: str | None,
+    registry: Path,
+    keystore: Path,
+    ledger_url: str | None,
+    max_batch_size: int,
+    energy_margin: int,
+    mode: str,
+    as_json: bool,
+) -> None:
+    """Pay a file from a hot wallet (settles anything in flight first; resumable)."""
+    from payout.ledger import Ledger
+    from payout.tron.pipeline import send_file
+
+    signer = _signer(keystore)
+    ctx = _context(node_url, token, disburser, registry, signer.address)
+    with Ledger.open(ledger_url) as ledger:
+        report = send_file(
+            ctx,
+            ledger,
+            signer,
+            file,
+            settings=_settings(energy_margin, mode),
+            max_batch_size=max_batch_size,
+            on_event=_progress(as_json),
+        )
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print_report(report, ctx)
+
+
+@tron.command()
+@_node_option
+@_token_option
+@_disburser_option
+@_registry_option
+@_keystore_option()
+@click.option("--payer", default=None, help="Payer T... (settle only, without a key).")
+@ledger_option
+@_plan_options
+@json_option
+def resume(
+    node_url: str,
+    token: str,
+    disburser: str | None,
+    registry: Path,
+    keystore: Path | None,
+    payer: str | None,
+    ledger_url: str | None,
+    max_batch_size: int,
+    energy_margin: int,
+    mode: str,
+    as_json: bool,
+) -> None:
+    """Settle submitted batches from the chain (executed()? receipt? expired?), then, with a
+    key, send the batches still planned. Never pays twice."""
+    from payout.ledger import Ledger
+    from payout.tron.pipeline import resume as do_resume
+
+    _ = max_batch_size
+    signer = _signer(keystore) if keystore is not None else None
+    ctx = _context(
+        node_url, token, disburser, registry, signer.address if signer else _payer(payer, None)
+    )
+    with Ledger.open(ledger_url) as ledger:
+        report = do_resume(
+            ctx,
+            ledger,
+            signer,
+            settings=_settings(energy_margin, mode),
+            on_event=_progress(as_json),
+        )
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _print_report(report, ctx)
+
+
+@tron.command()
+@_node_option
+@_keystore_option(required=True)
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    required=True,
+    help="A key of the payout permission as T...:WEIGHT (repeat, 1-5 keys).",
+)
+@click.option("--threshold", type=click.IntRange(min=1), required=True)
+@click.option("--name", default="payout", show_default=True, help="Permission name.")
+@json_option
+def permission(
+    node_url: str, keystore: Path, keys: tuple[str, ...], threshold: int, name: str, as_json: bool
+) -> None:
+    """Install (or replace) the account's multisig payout permission: TriggerSmartContract only.
+
+    Signed by the account's owner key (the keystore). Costs the chain's permission-update fee
+    (100 TRX on mainnet). Prints the permission id to pass to `propose`.
+    """
+    from payout.tron.client import connect
+    from payout.tron.permission import PayoutPermission, PermissionKey, set_payout_permission
+
+    parsed = []
+    for item in keys:
+        address, _, weight = item.partition(":")
+        parsed.append(PermissionKey(address.strip(), int(weight or 1)))
+    result = set_payout_permission(
+        connect(node_url),
+        _signer(keystore),
+        PayoutPermission(keys=tuple(parsed), threshold=threshold, name=name),
+    )
+    if as_json:
+        emit_json(result)
+    else:
+        console().print(
+            f"Permission {result['permission_id']} ({name}) set on {result['account']}: "
+            f"threshold {threshold}, {len(parsed)} keys, TriggerSmartContract only "
+            f"(txID {result['txid']})."
+        )
+
+
+@tron.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_node_option
+@_token_option
+@_disburser_option
+@_registry_option
+@click.option("--payer", required=True, help="The multisig account T... that pays.")
+@click.option("--permission-id", type=click.IntRange(min=2, max=9), required=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("tron-proposals"),
+    show_default=True,
+)
+@click.option(
+    "--expiration-hours",
+    type=click.FloatRange(min=0.01, max=24),
+    default=23,
+    show_default=True,
+    help="How long key holders have to sign (the chain allows at most 24 h).",
+)
+@ledger_option
+@_plan_options
+@json_option
+def propose(
+    file: Path,
+    node_url: str,
+    token: str,
+    disburser: str | None,
+    registry: Path,
+    payer: str,
+    permission_id: int,
+    out_dir: Path,
+    expiration_hours: float,
+    ledger_url: str | None,
+    max_batch_size: int,
+    energy_margin: int,
+    mode: str,
+    as_json: bool,
+) -> None:
+    """Write one unsigned multisig transaction file per batch (approve + disburse)."""
+    from payout.ledger import Ledger
+    from payout.tron.pipeline import propose_file
+    from payout.types import PayMode
+
+    ctx = _context(node_url, token, disburser, registry, payer)
+    with Ledger.open(ledger_url) as ledger:
+        result, files = propose_file(
+            ctx,
+            ledger,
+            file,
+            out_dir,
+            permission_id=permission_id,
+            expiration_ms=int(expiration_hours * 3600 * 1000),
+            max_batch_size=max_batch_size,
+            margin_bps=energy_margin * 100,
+            mode=PayMode(mode),
+        )
+    if as_json:
+        emit_json({"plan": result.to_json(), "files": [str(f) for f in files]})
+        return
+    _print_plan(result, ctx)
+    for f in files:
+        console().print(f"wrote {f}")
+    console().print("Next: each key holder runs `payout tron sign FILE --keystore KEY`.")
+
+
+@tron.command()
+@click.argument("txfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_keystore_option(required=True)
+@json_option
+def sign(txfile: Path, keystore: Path, as_json: bool) -> None:
+    """Add this key's signature to every transaction of a proposal file (offline)."""
+    from payout.tron import multisig
+
+    proposal = multisig.read_proposal(txfile)
+    signer = _signer(keystore)
+    multisig.sign(proposal, signer)
+    multisig.write_proposal(txfile, proposal)
+    report = multisig.review(proposal)
+    weights = [t.weight for t in report.transactions]
+    if as_json:
+        emit_json({"signer": signer.address, "weights": weights, **report.to_json()})
+        return
+    console().print(
+        f"Signed by {signer.address}: weight {min(weights)} of {report.threshold} "
+        + ("(ready to broadcast)" if report.ready else "(more signatures needed)")
+    )
+
+
+@tron.command()
+@click.argument("txfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+def review(txfile: Path, as_json: bool) -> None:
+    """Decode a proposal: the batch (token, batch id, recipients, amounts) and the txIDs being
+    signed, recomputed from raw_data; signers and weights so far."""
+    from rich.table import Table
+
+    from payout.tron import multisig
+
+    proposal = multisig.read_proposal(txfile)
+    report = multisig.review(proposal)
+    if as_json:
+        emit_json(report.to_json())
+        return
+    out = console()
+    out.print(
+        f"Payer {report.payer}, permission {report.permission_id} "
+        f"({proposal.permission_name}), threshold {report.threshold}"
+    )
+    for t in report.transactions:
+        out.print(
+            f"[bold]{t.label}[/] -> {t.function} on {t.contract}\n  txID {t.txid}\n"
+            f"  fee limit {_trx(t.fee_limit_sun)} TRX; signed by {len(t.signers)} key(s), "
+            f"weight {t.weight}/{report.threshold}"
+        )
+        if t.function in ("disburse", "disburseOrSkip"):
+            out.print(f"  token {t.details['token']}, batch id {t.details['batch_id']}")
+            table = Table()
+            table.add_column("#", justify="right")
+            table.add_column("recipient")
+            table.add_column("amount (base units)", justify="right")
+            for i, r in enumerate(t.details["recipients"]):
+                table.add_row(str(i), r["recipient"], str(r["amount"]))
+            out.print(table)
+            out.print(f"  total {t.details['total']} base units")
+    for p in report.problems:
+        out.print(f"[red]problem:[/] {p}")
+    out.print("ready to broadcast" if report.ready else "not ready")
+
+
+@tron.command()
+@click.argument("txfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_node_option
+@ledger_option
+@json_option
+def broadcast(txfile: Path, node_url: str, ledger_url: str | None, as_json: bool) -> None:
+    """Send a proposal once its signatures reach the permission's threshold on chain."""
+    from payout.ledger import Ledger
+    from payout.tron import multisig
+    from payout.tron.client import connect
+
+    proposal = multisig.read_proposal(txfile)
+    with Ledger.open(ledger_url) as ledger:
+        result = multisig.broadcast_proposal(connect(node_url), ledger, proposal)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    console().print(
+        f"Batch {result.index} confirmed: {result.count} recipients, txID {result.txid}, "
+        f"{result.energy_used:,} energy, {_trx(result.fee_sun)} TRX."
+    )
+
+
+@tron.command()
+@click.option(
+    "--node",
+    "node_url",
+    envvar="PAYOUT_TRON_NODE_URL",
+    default=None,
+    help="Use this node instead of starting a local one.",
+)
+@click.option("--payees", type=click.IntRange(min=1, max=5000), default=300, show_default=True)
+@click.option("--max-batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the payout file and ledger go (default: a temporary folder).",
+)
+@json_option
+def demo(
+    node_url: str | None, payees: int, max_batch_size: int, workdir: Path | None, as_json: bool
+) -> None:
+    """TRC-20 payout end to end on a local TRON node: deploy a USDT-on-TRON-like token and the
+    disburser with tronpy, pay PAYEES recipients in batches, compare with separate transfers."""
+    from payout.tron.demo import run
+
+    result = run(
+        node_url=node_url,
+        payees=payees,
+        max_batch_size=max_batch_size,
+        workdir=workdir,
+        on_event=None if as_json else _demo_echo,
+    )
+    if as_json:
+        emit_json(result)
+
+
+def _demo_echo(line: str) -> None:
+    console().print(line)
