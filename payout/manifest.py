@@ -409,11 +409,14 @@ def _read_csv(lines: Iterator[str], v: _Validator) -> tuple[str, ...]:
         layout.index.get(k, -1)
         for k in ("recipient", "amount", "id", "token", "network", "memo", "token_type")
     )
+    if layout.safe:
+        ii = layout.index.get("nft_id", -1)
     v.set_columns(layout.names)
     row_fn = v.row
     bad_lines = v.bad_lines
     # Rows: csv.reader over the remaining decoded lines; line_num counts physical lines read.
-    rdr = csv.reader(lines, delimiter=delimiter)
+    # strict: a stray or unterminated quote is a syntax error, not a silently merged row.
+    rdr = csv.reader(lines, delimiter=delimiter, strict=True)
     base = header_line
     try:
         for fields in rdr:
@@ -438,6 +441,8 @@ def _read_csv(lines: Iterator[str], v: _Validator) -> tuple[str, ...]:
             elif line in bad_lines:
                 v.rows += 1
                 continue
+            elif not fields[ri] and not any(f.strip() for f in fields):
+                continue  # only delimiters (spreadsheet padding)
             row_fn(
                 line,
                 fields[ri],
@@ -839,7 +844,8 @@ class _Validator:
         else:
             network = self.network
         # token
-        if token_type and token_type.strip().lower() != "erc20":
+        nft_or_native = bool(token_type) and token_type.strip().lower() not in ("erc20", "")
+        if nft_or_native:
             self.add(
                 line,
                 self.names.get("token_type", "token_type"),
@@ -914,7 +920,7 @@ class _Validator:
         memo = (memo_text.strip() or None) if memo_text else None
         if self._safe:
             pid = ""
-            if id_text.strip():
+            if id_text.strip() and not nft_or_native:
                 self.add(
                     line,
                     self.names["nft_id"],
