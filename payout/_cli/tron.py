@@ -155,7 +155,9 @@ def _disburser(node_url: str, disburser: str | None, registry: Path) -> str:
     return found
 
 
-def _context(node_url: str, token: str, disburser: str | None, registry: Path, payer: str) -> Any:
+def _context(
+    node_url: str, token: str, disburser: str | None, registry: Path, payer: str | None
+) -> Any:
     from payout.tron.pipeline import open_context
 
     return open_context(
@@ -233,9 +235,7 @@ def validate(
     from payout.exceptions import ManifestError
     from payout.tron.pipeline import validate_file
 
-    ctx = _context(
-        node_url, token, disburser, registry, payer or "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"
-    )
+    ctx = _context(node_url, token, disburser, registry, payer)
     manifest = validate_file(ctx, file)
     issues = [
         {

@@ -418,6 +418,9 @@ class TronExecutor:
             )
         fee_limit = fee_limit_for(sim.energy, self.prices, self.settings.margin_bps)
         tx = self._sign(batch.disburser, disburse_calldata(batch, self.settings.mode), fee_limit)
+        self._emit(
+            "signed", batch=batch.index, txid=tx.txid, fee_limit=fee_limit, energy=sim.energy
+        )
         self._preflight_trx(fee_limit, tx)
         self.ledger.record_submission(
             batch.scope,
@@ -468,7 +471,13 @@ class TronExecutor:
         fee = _fee_sun(info)
         if _receipt_failed(info):
             result = str(receipt.get("result", info.get("result", "FAILED")))
-            if result == "OUT_OF_ENERGY":
+            assert self.prices is not None
+            limit = fee_limit // self.prices.energy_sun if fee_limit else 0
+            # A token call that runs out of energy inside the batch makes the disburser revert
+            # (TransferFailed) with the little energy kept back for the caller: a revert that
+            # burned (nearly) the whole limit is an energy problem, not a token refusal.
+            exhausted = limit > 0 and energy * 100 >= limit * 95
+            if result == "OUT_OF_ENERGY" or (result == "REVERT" and exhausted):
                 error: TronError | ContractError = TronOutOfEnergy(txid, fee_limit, energy)
             elif result == "REVERT":
                 error = translate(_revert_data(info), context=f"batch {batch.index} reverted")

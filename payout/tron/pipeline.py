@@ -72,9 +72,11 @@ class TronContext:
 
 
 def open_context(
-    node_url: str, *, token: str, disburser: str, payer: str, verify: bool = True
+    node_url: str, *, token: str, disburser: str, payer: str | None, verify: bool = True
 ) -> TronContext:
-    """Connect, read the token's symbol/decimals and check the disburser is the shipped code."""
+    """Connect, read the token's symbol/decimals and check the disburser is the shipped code.
+
+    ``payer`` may be ``None`` for validation only (no ledger scope, no balances)."""
     client = connect(node_url)
     token_address = normalize_tron_address(token)
     disburser_address = normalize_tron_address(disburser)
@@ -86,7 +88,7 @@ def open_context(
         chain_id=read_chain_id(client),
         token=token_info(client, token_address),
         disburser=disburser_address,
-        payer=normalize_tron_address(payer),
+        payer=normalize_tron_address(payer) if payer else "",
         prices=read_prices(client),
     )
 
