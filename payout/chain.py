@@ -172,7 +172,8 @@ class Chain:
             # Reads are retried briefly (a node restarting); eth_sendRawTransaction never is.
             exception_retry_configuration=ExceptionRetryConfiguration(
                 errors=(requests.exceptions.ConnectionError, requests.exceptions.Timeout),
-                retries=retries,
+                # web3 counts attempts, not retries (0 would send nothing at all).
+                retries=retries + 1,
                 backoff_factor=0.1,
             ),
         )

@@ -133,6 +133,8 @@ class BatchSimulation:
     error: ContractError | None = None
     #: Gas of the approvals simulated before the batch (zero when the allowance sufficed).
     approval_gas: int = 0
+    #: The payer already executed this batch id: nothing to simulate, the chain has the result.
+    already_executed: bool = False
 
 
 @dataclass(frozen=True)
@@ -305,7 +307,14 @@ class Disburser:
             }
         )
         main = self.chain.simulate(batch.payer, calls)[-1]
-        reason = str(main.error) if main.error is not None else "transfer moved no tokens"
+        error: Any = main.error
+        # A single-row batch: the token's own reason (the cause) says more than "row #0 failed".
+        cause = getattr(error, "cause", None)
+        if isinstance(cause, ContractError):
+            error = cause
+        reason = str(error) if error is not None else "the transfer moves no tokens"
+        if reason.startswith("simulated call: "):
+            reason = reason[len("simulated call: ") :]
         return replace(failure, reason=reason)
 
     def predict_failures(self, batch: Batch, *, allowance: int) -> BatchSimulation:

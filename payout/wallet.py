@@ -102,6 +102,9 @@ class SendSettings:
     poll_interval: float = 1.0
     #: Give up waiting (the transaction may still land: resume later).
     receipt_timeout: float = 900.0
+    #: How long our receipt may lag behind the nonce moving past it before we conclude that
+    #: another transaction took the nonce (nodes index receipts after state; load balancers lag).
+    nonce_grace: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -252,10 +255,9 @@ class Wallet:
             ):
                 return
             if "nonce too low" in detail or "nonce is too low" in detail:
-                # Fine if it is ours that was mined; the waiter finds out.
-                if self.chain.receipt(prepared.tx_hash) is not None:
-                    return
-                raise NonceConsumed(self.address, prepared.nonce) from exc
+                # Ours was mined (a re-broadcast), or another transaction took the nonce: the
+                # waiter tells them apart (receipt, or NonceConsumed after the grace period).
+                return
             if "insufficient funds" in detail:
                 raise FundsError(
                     f"{self.address} cannot pay the gas of transaction nonce {prepared.nonce}",
@@ -279,6 +281,7 @@ class Wallet:
         """
         s = self.settings
         started = time.monotonic()
+        nonce_passed: float | None = None
         if not inflight.last_broadcast:
             inflight.last_broadcast = started
         while True:
@@ -289,12 +292,13 @@ class Wallet:
             else:
                 mined_nonce = self.chain.nonce(self.address, "latest")
                 if mined_nonce > inflight.nonce:
-                    # The nonce was used; one last look in case our receipt just appeared.
-                    receipt = self.find_receipt(inflight.tx_hashes)
-                    if receipt is None:
+                    # The nonce was used. Ours, with its receipt not indexed yet, or another
+                    # transaction's: give the receipt a grace period before concluding.
+                    now = time.monotonic()
+                    nonce_passed = nonce_passed if nonce_passed is not None else now
+                    if now - nonce_passed >= s.nonce_grace:
                         raise NonceConsumed(self.address, inflight.nonce)
-                    continue
-                if time.monotonic() - inflight.last_broadcast >= s.replace_after:
+                elif time.monotonic() - inflight.last_broadcast >= s.replace_after:
                     new = self.replacement(inflight.latest)
                     if on_signed is not None:
                         on_signed(new)

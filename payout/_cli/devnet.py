@@ -50,3 +50,9 @@ def devnet_evm(port: int, chain_id: int, block_time: float | None, as_json: bool
         pass
     finally:
         node.stop()
+
+
+# The TRON node lives in its own module (owned by the TRON devnet).
+from payout._cli.tron_devnet import devnet_tron  # noqa: E402
+
+devnet.add_command(devnet_tron)

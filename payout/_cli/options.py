@@ -59,14 +59,14 @@ def console(*, stderr: bool = False) -> Any:
     """A rich console (stdout for results, stderr for progress)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def units(amount: int, decimals: int) -> str:
-    """Base units as token units, exactly (``12500000``, 6 -> ``12.5``)."""
-    from payout.amount import format_decimal
+    """Base units as token units, exactly (``12500000``, 6 -> ``12.50``)."""
+    from payout.amount import format_amount
 
-    return str(format_decimal(Decimal(amount).scaleb(-decimals)))
+    return format_amount(amount, decimals)
 
 
 def gwei(wei: int) -> str:

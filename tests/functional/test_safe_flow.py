@@ -53,7 +53,12 @@ def test_two_of_three_pays_every_batch_once_and_records_the_ledger(
     token = safe_env.token(DemoToken.USDC, fund=safe, amount=sum(p.amount for p in rows))
 
     outcome = propose_payouts(
-        evm, ledger, safe=safe, payouts=rows, token=token, disburser=safe_env.disburser,
+        evm,
+        ledger,
+        safe=safe,
+        payouts=rows,
+        token=token,
+        disburser=safe_env.disburser,
         max_batch_size=100,
     )
     proposal = outcome.proposal
@@ -81,8 +86,10 @@ def test_two_of_three_pays_every_batch_once_and_records_the_ledger(
 
     review = review_proposal(evm, merged)
     assert review.ok, review.critical
-    assert [t.status for t in review.transactions] == ["ready", "ready after nonce 0"] + [
-        "ready after nonce 0"
+    assert [t.status for t in review.transactions] == [
+        "ready",
+        "ready after nonce 0",
+        "ready after nonce 0",
     ]
 
     executor = wallet(evm, EXECUTOR_INDEX)
@@ -194,9 +201,7 @@ def test_nonce_used_by_another_transaction_is_reported_and_reproposed_once(
     safe = safe_env.new_safe("1.4.1", [o.address for o in owners], 1)
     first_rows = payouts(4, prefix="nonce-a")
     other_rows = payouts(3, prefix="nonce-b")
-    token = safe_env.token(
-        fund=safe, amount=sum(p.amount for p in first_rows + other_rows) * 2
-    )
+    token = safe_env.token(fund=safe, amount=sum(p.amount for p in first_rows + other_rows) * 2)
     first = propose_payouts(
         evm, ledger, safe=safe, payouts=first_rows, token=token, disburser=safe_env.disburser
     ).proposal
@@ -204,7 +209,12 @@ def test_nonce_used_by_another_transaction_is_reported_and_reproposed_once(
     first, _ = sign_proposal(evm, first, owners[0])
     # Someone else proposes and executes a different transaction with the same nonce.
     competing = propose_payouts(
-        evm, ledger, safe=safe, payouts=other_rows, token=token, disburser=safe_env.disburser,
+        evm,
+        ledger,
+        safe=safe,
+        payouts=other_rows,
+        token=token,
+        disburser=safe_env.disburser,
         start_nonce=0,
     ).proposal
     assert competing is not None and competing.transactions[0].nonce == 0
@@ -266,12 +276,16 @@ def test_signatures_merge_from_separate_files_keep_one_entry_per_owner(
     b, _ = sign_proposal(evm, base, owners[0])
     merged = merge_proposals(a, [("b", b), ("a-again", a)])
     sigs = merged.transactions[0].signatures
-    assert [s.owner for s in sigs] == sorted((owners[2].address, owners[0].address), key=lambda x: int(x, 16))
+    assert [s.owner for s in sigs] == sorted(
+        (owners[2].address, owners[0].address), key=lambda x: int(x, 16)
+    )
     # A copy of another proposal cannot be merged in.
     other = add_signature(base, 0, sigs[0])
     from dataclasses import replace
 
-    tampered_tx = replace(other.transactions[0], safe_tx=replace(other.transactions[0].safe_tx, nonce=7))
+    tampered_tx = replace(
+        other.transactions[0], safe_tx=replace(other.transactions[0].safe_tx, nonce=7)
+    )
     from payout.exceptions import SafeProposalFileError
 
     with pytest.raises(SafeProposalFileError):

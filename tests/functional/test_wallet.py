@@ -65,7 +65,7 @@ def test_stuck_transaction_is_replaced_with_higher_fees(manual_chain: Devnet) ->
 
 def test_nonce_taken_by_another_transaction_is_reported(manual_chain: Devnet) -> None:
     chain = Chain(manual_chain.url)
-    settings = SendSettings(replace_after=3600, poll_interval=0.02)
+    settings = SendSettings(replace_after=3600, poll_interval=0.02, nonce_grace=0.3)
     ours = Wallet(chain, LocalSigner(dev_private_key(2)), settings)
     result: dict[str, Any] = {}
     signed: list[PreparedTx] = []

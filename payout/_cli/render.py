@@ -1,0 +1,263 @@
+"""Renderers shared by plan, send, resume and demo: rich tables for people, dicts for ``--json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from payout._cli.options import eth, gwei, units
+from payout.disburser import RowFailure
+from payout.executor import BatchResult, ExecutionEvent
+from payout.manifest import Manifest
+from payout.pipeline import ScopePlan, SendReport
+
+
+def manifest_json(m: Manifest) -> dict[str, Any]:
+    return {
+        "file": m.path,
+        "format": m.format,
+        "sha256": m.sha256,
+        "rows": m.rows,
+        "valid_rows": len(m.payouts),
+        "errors": m.error_count,
+        "warnings": m.warning_count,
+        "ok": m.ok,
+        "tokens": {
+            addr: {"symbol": t.symbol, "decimals": t.decimals} for addr, t in m.tokens.items()
+        },
+        "totals": [
+            {"network": net.value, "token": tok, "count": c, "total_base_units": total}
+            for (net, tok), (c, total) in m.totals().items()
+        ],
+        "issues": [
+            {
+                "file": i.file,
+                "line": i.line,
+                "unit": i.unit,
+                "column": i.column,
+                "code": i.code,
+                "severity": i.severity.value,
+                "message": i.message,
+            }
+            for i in m.issues
+        ],
+    }
+
+
+def _failure_json(f: RowFailure, decimals: int) -> dict[str, Any]:
+    return {
+        "payout_id": f.payout_id,
+        "recipient": f.recipient,
+        "amount": units(f.amount, decimals),
+        "amount_base_units": f.amount,
+        "reason": f.reason,
+    }
+
+
+def plan_json(p: ScopePlan) -> dict[str, Any]:
+    d = p.token.decimals
+    sims = {s.batch_index: s for s in p.simulations}
+    return {
+        "chain_id": p.scope.chain_id,
+        "payer": p.scope.payer,
+        "token": {"address": p.token.address, "symbol": p.token.symbol, "decimals": d},
+        "mode": p.mode.value,
+        "payouts": p.count,
+        "total": units(p.total, d),
+        "total_base_units": p.total,
+        "already_paid": p.already_paid,
+        "in_flight": p.in_flight,
+        "previously_skipped": p.previously_skipped,
+        "batches": [
+            {
+                "index": b.index,
+                "batch_id": b.batch_id_hex,
+                "count": b.count,
+                "total": units(b.total, d),
+                "total_base_units": b.total,
+                "gas_estimate": b.cost_estimate,
+                "gas_simulated": sims[b.index].gas_used if b.index in sims else None,
+                "simulated": b.index in sims,
+                "already_executed": sims[b.index].already_executed if b.index in sims else False,
+                "predicted_failures": [
+                    f.payout_id for f in (sims[b.index].failures if b.index in sims else ())
+                ],
+            }
+            for b in p.batches
+        ],
+        "predicted_failures": [_failure_json(f, d) for f in p.failures],
+        "excluded": [_failure_json(f, d) for f in p.excluded],
+        "gas": {
+            "batches": p.gas_total,
+            "approval": p.approval_gas,
+            "separate_transfers": p.separate_gas_total,
+            "saving_percent": round(p.gas_saving_percent, 2)
+            if p.gas_saving_percent is not None
+            else None,
+        },
+        "fees": {
+            "base_fee_wei": p.fees.base_fee,
+            "max_priority_fee_wei": p.fees.max_priority_fee,
+            "max_fee_wei": p.fees.max_fee,
+            "expected_cost_wei": p.expected_fee_wei,
+            "separate_transfers_cost_wei": p.separate_fee_wei,
+        },
+        "preflight": {
+            "ok": p.preflight.ok,
+            "token_balance": p.preflight.token_balance,
+            "token_needed": p.preflight.token_needed,
+            "native_balance_wei": p.preflight.native_balance,
+            "fees_needed_wei": p.preflight.fee_needed,
+            "allowance": p.preflight.allowance,
+            "approvals_to_send": p.preflight.approvals,
+            "shortfalls": p.preflight.shortfalls,
+        },
+    }
+
+
+def print_plan(console: Any, p: ScopePlan) -> None:
+    from rich.table import Table
+
+    d = p.token.decimals
+    sym = p.token.symbol
+    sims = {s.batch_index: s for s in p.simulations}
+    console.print(
+        f"[bold]Plan[/] chain {p.scope.chain_id}, payer {p.scope.payer}, token {sym} "
+        f"({p.token.address}, {d} decimals), mode {p.mode.value}"
+    )
+    if p.already_paid or p.in_flight or p.previously_skipped:
+        console.print(
+            f"  already paid: {p.already_paid}, in flight: {p.in_flight}, "
+            f"set aside earlier: {p.previously_skipped} (not planned again)"
+        )
+    table = Table(show_edge=False, pad_edge=False)
+    for col, justify in (
+        ("batch", "right"),
+        ("recipients", "right"),
+        (f"total {sym}", "right"),
+        ("gas (simulated)", "right"),
+        ("batch id", "left"),
+        ("note", "left"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for b in p.batches:
+        sim = sims.get(b.index)
+        note = ""
+        if sim is None:
+            gas = f"~{b.cost_estimate:,} (model)"
+        else:
+            gas = f"{sim.gas_used:,}"
+            if sim.already_executed:
+                note = "already executed on chain"
+            elif sim.failures:
+                note = f"{len(sim.failures)} row(s) fail"
+        table.add_row(
+            str(b.index), str(b.count), units(b.total, d), gas, b.batch_id_hex[:18] + "…", note
+        )
+    console.print(table)
+    console.print(
+        f"  {p.count} payouts, {units(p.total, d)} {sym} in {len(p.batches)} batch(es); "
+        f"gas {p.gas_total:,} + approval {p.approval_gas:,}"
+    )
+    fee_line = (
+        f"  cost at {gwei(p.fees.base_fee + p.fees.max_priority_fee)} gwei: "
+        f"{eth(p.expected_fee_wei)} ETH"
+    )
+    if p.separate_gas_total:
+        fee_line += (
+            f"; separate transfers: {p.separate_gas_total:,} gas = "
+            f"{eth(p.separate_fee_wei or 0)} ETH (saving {p.gas_saving_percent:.1f}%)"
+        )
+    console.print(fee_line)
+    pf = p.preflight
+    approvals = (
+        "none needed"
+        if not pf.approvals
+        else " then ".join(f"approve({units(a, d)})" for a in pf.approvals)
+    )
+    console.print(
+        f"  pre-flight: {units(pf.token_balance, d)} {sym} held / {units(pf.token_needed, d)} "
+        f"needed; {eth(pf.native_balance)} ETH held / {eth(pf.fee_needed)} ETH max fees; "
+        f"allowance {units(pf.allowance, d)} ({approvals})"
+    )
+    for f in p.failures:
+        console.print(
+            f"  [yellow]predicted failure[/] {f.payout_id} -> {f.recipient} "
+            f"{units(f.amount, d)} {sym}: {f.reason}"
+        )
+    for f in p.excluded:
+        console.print(
+            f"  [yellow]excluded[/] {f.payout_id} -> {f.recipient} {units(f.amount, d)} {sym}: "
+            f"{f.reason}"
+        )
+    for s in pf.shortfalls:
+        console.print(f"  [red]shortfall[/] {s}")
+
+
+def result_json(r: BatchResult) -> dict[str, Any]:
+    return {
+        "batch_id": r.batch_id,
+        "status": r.status.value,
+        "tx_hash": r.tx_hash,
+        "block_number": r.block_number,
+        "gas_used": r.gas_used,
+        "fee_wei": r.fee_wei,
+        "paid": r.paid,
+        "skipped": r.skipped,
+        "paid_total_base_units": r.paid_total,
+        "detail": r.detail,
+    }
+
+
+def send_json(report: SendReport) -> dict[str, Any]:
+    return {
+        "settled_from_chain": [result_json(r) for r in report.settled],
+        "batches": [result_json(r) for r in report.results],
+        "plans": [plan_json(p) for p in report.plans],
+        "already_paid": report.already_paid,
+        "paid_rows": report.paid_rows,
+        "gas_used": report.gas_used,
+    }
+
+
+class EventPrinter:
+    """Prints executor events and drives a progress bar (recipients paid / planned)."""
+
+    def __init__(self, console: Any, *, show_progress: bool = True) -> None:
+        self.console = console
+        self.show_progress = show_progress
+        self.progress: Any = None
+        self.task: Any = None
+
+    def start(self, total: int) -> None:
+        """Show a progress bar over ``total`` recipients (a new one per plan)."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.stop()
+        if not self.show_progress or not total:
+            return
+        self.progress = Progress(
+            TextColumn("paying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("recipients"),
+            console=self.console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("pay", total=total)
+        self.progress.start()
+
+    def __call__(self, event: ExecutionEvent) -> None:
+        from payout.pipeline import describe_event
+
+        counts = event.kind in ("batch-confirmed", "batch-skipped-already-paid", "settled")
+        if counts and self.progress is not None and self.task is not None:
+            self.progress.advance(self.task, event.count)
+        if event.kind == "batch-signed":
+            return
+        self.console.print("  " + describe_event(event))
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+            self.task = None

@@ -1,0 +1,607 @@
+"""The EVM payout pipeline: manifest -> plan -> ledger -> executor -> reconcile.
+
+One function per CLI command, each returning a plain result object the CLI renders (and the demo
+reuses). Nothing here prints or prompts.
+
+``validate``  read the file with the token's decimals from the chain.
+``plan``      register nothing; cut gas-bounded batches, simulate each one with the approvals it
+              needs (``eth_simulateV1``), predict failing rows, estimate the cost against
+              separate transfers, check balances and allowance. Read-only.
+``send``      settle what a previous run left in flight, register the file in the ledger, plan,
+              simulate, refuse on a shortfall, save the plan, then pay batch by batch
+              (write-ahead, see :mod:`payout.executor`).
+``resume``    settle in-flight batches from the chain, then pay the saved plan's remaining batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from eth_utils.address import to_checksum_address
+
+from payout.batching import evm_gas_model, plan_batches
+from payout.chain import Chain, FeeData, TokenInfo
+from payout.config import Settings
+from payout.deployment import verify_disburser
+from payout.disburser import (
+    BatchSimulation,
+    Disburser,
+    RowFailure,
+    approval_amounts,
+    encode_transfer,
+)
+from payout.exceptions import FundsError, InputError, PayoutError
+from payout.executor import Allowance, BatchResult, ExecutionEvent, HotWalletExecutor, OnEvent
+from payout.ledger import Ledger
+from payout.manifest import Manifest, ManifestOptions, read_manifest
+from payout.types import (
+    TX_GAS_CAP,
+    Batch,
+    BatchStatus,
+    ExecutorKind,
+    Network,
+    PayMode,
+    Payout,
+    PayoutStatus,
+    Scope,
+)
+from payout.types import TokenInfo as ManifestToken
+from payout.wallet import Wallet
+
+OnFailure = Literal["refuse", "exclude", "skip"]
+
+#: Extra gas per recipient in skip-and-report mode (a balanceOf after every transfer), worst case.
+SKIP_MODE_EXTRA_GAS = 3_500
+#: Rows sampled to estimate the cost of paying everyone with separate transfers.
+SEPARATE_TRANSFER_SAMPLE = 64
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class PredictedFailures(InputError):
+    """Simulation says some rows would fail and the operator did not choose what to do."""
+
+    def __init__(self, failures: Sequence[RowFailure]) -> None:
+        first = failures[0]
+        super().__init__(
+            f"{len(failures)} row(s) would fail on chain, e.g. {first.payout_id} -> "
+            f"{first.recipient}: {first.reason}",
+            hint="re-run with --on-failure exclude (leave them out, still owed) or "
+            "--on-failure skip (pay the rest; failing transfers are skipped on chain and reported)",
+        )
+        self.failures = list(failures)
+
+
+class Shortfall(FundsError):
+    """The payer cannot cover the plan (tokens or gas coin)."""
+
+    def __init__(self, payer: str, lines: Sequence[str]) -> None:
+        super().__init__(
+            f"{payer} cannot cover this payout: " + "; ".join(lines),
+            hint="top up the payer (tokens and/or ETH for gas), or pay a smaller file",
+        )
+        self.lines = list(lines)
+
+
+class SimulationFailed(PayoutError):
+    """A batch fails as a whole in simulation (not a per-row failure)."""
+
+    exit_code = 4
+
+    def __init__(self, batch_index: int, error: PayoutError) -> None:
+        super().__init__(
+            f"batch {batch_index} would fail: {error}",
+            hint=error.hint or "nothing was signed; fix the cause and plan again",
+        )
+        self.cause = error
+
+
+# --- context --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """The chain and the verified disburser a run pays through."""
+
+    chain: Chain
+    disburser: Disburser
+
+    @property
+    def chain_id(self) -> int:
+        return self.chain.chain_id
+
+
+def open_target(rpc_url: str, disburser: str | None = None) -> Target:
+    """Connect and check the disburser's code against the shipped artifact (refuses otherwise)."""
+    chain = Chain(rpc_url)
+    address = verify_disburser(chain, disburser)
+    return Target(chain, Disburser(chain, address))
+
+
+def _manifest_token(info: TokenInfo, chain_id: int) -> ManifestToken:
+    return ManifestToken(info.address, info.symbol, info.decimals, Network.EVM, chain_id)
+
+
+def validate(
+    path: Path, chain: Chain, token: str | None, *, disburser: str | None = None
+) -> Manifest:
+    """Read and validate a payout file; decimals and symbols of every token come from the chain."""
+    default = _manifest_token(chain.token(token), chain.chain_id) if token else None
+
+    def resolve(network: Network, address: str) -> ManifestToken:
+        return _manifest_token(chain.token(address), chain.chain_id)
+
+    forbidden: dict[str, str] = {}
+    if disburser:
+        forbidden[to_checksum_address(disburser)] = "the disburser contract (funds would be stuck)"
+    options = ManifestOptions(
+        network=Network.EVM, token=default, resolve_token=resolve, forbidden=forbidden
+    )
+    return read_manifest(path, options)
+
+
+# --- plan -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Preflight:
+    """Liquidity check of one (payer, token) plan."""
+
+    token_balance: int
+    token_needed: int
+    native_balance: int
+    fee_needed: int
+    allowance: int
+    approvals: list[int]
+    shortfalls: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.shortfalls
+
+
+@dataclass
+class ScopePlan:
+    """The plan for one (payer, token)."""
+
+    scope: Scope
+    token: TokenInfo
+    mode: PayMode
+    batches: list[Batch]
+    simulations: list[BatchSimulation]
+    #: Rows predicted to fail: left out (exclude), skipped on chain (skip) or blocking (refuse).
+    failures: list[RowFailure]
+    excluded: list[RowFailure]
+    already_paid: int
+    in_flight: int
+    previously_skipped: int
+    fees: FeeData
+    gas_total: int
+    approval_gas: int
+    separate_gas_total: int | None
+    preflight: Preflight
+
+    @property
+    def count(self) -> int:
+        return sum(b.count for b in self.batches)
+
+    @property
+    def total(self) -> int:
+        return sum(b.total for b in self.batches)
+
+    @property
+    def expected_fee_wei(self) -> int:
+        return (self.gas_total + self.approval_gas) * (
+            self.fees.base_fee + self.fees.max_priority_fee
+        )
+
+    @property
+    def separate_fee_wei(self) -> int | None:
+        if self.separate_gas_total is None:
+            return None
+        return self.separate_gas_total * (self.fees.base_fee + self.fees.max_priority_fee)
+
+    @property
+    def gas_saving_percent(self) -> float | None:
+        if not self.separate_gas_total:
+            return None
+        return 100.0 * (1 - (self.gas_total + self.approval_gas) / self.separate_gas_total)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    on_failure: OnFailure = "refuse"
+    max_batch_size: int = 500
+    gas_margin: int = 1_000_000
+    base_gas: int = 60_000
+    per_recipient_gas: int = 26_500
+    approval: str = "run"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> PlanOptions:
+        values: dict[str, Any] = {
+            "max_batch_size": settings.max_batch_size,
+            "gas_margin": settings.gas_margin,
+            "base_gas": settings.base_gas,
+            "per_recipient_gas": settings.per_recipient_gas,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def gas_limit(self) -> int:
+        return TX_GAS_CAP - self.gas_margin
+
+
+def _known(ledger: Ledger | None, scope: Scope, rows: Sequence[Payout]) -> dict[str, Any]:
+    if ledger is None:
+        return {}
+    return {r.payout_id: r for r in ledger.payouts(scope, payout_ids=[p.payout_id for p in rows])}
+
+
+def _cut(
+    rows: Sequence[Payout],
+    target: Target,
+    payer: str,
+    token: str,
+    opts: PlanOptions,
+    mode: PayMode,
+    max_size: int,
+) -> list[Batch]:
+    extra = SKIP_MODE_EXTRA_GAS if mode is PayMode.SKIP else 0
+    model = evm_gas_model(
+        base_gas=opts.base_gas,
+        per_recipient_gas=opts.per_recipient_gas + extra,
+        margin_gas=opts.gas_margin,
+    )
+    return plan_batches(
+        rows,
+        network=Network.EVM,
+        chain_id=target.chain_id,
+        payer=payer,
+        disburser=target.disburser.address,
+        token=token,
+        cost_model=model,
+        max_batch_size=max_size,
+    )
+
+
+def _simulate_all(
+    target: Target, batches: Sequence[Batch], mode: PayMode, allowance: int, approve_to: int
+) -> list[BatchSimulation]:
+    out = []
+    for b in batches:
+        if target.disburser.executed(b.payer, b.batch_id):
+            # Paid before (a lost ledger, another process): send records it from the chain.
+            out.append(BatchSimulation(b.index, mode, True, 0, already_executed=True))
+            continue
+        if mode is PayMode.STRICT:
+            sim = target.disburser.predict_failures(b, allowance=allowance)
+            if sim.ok and not sim.failures:
+                sim = target.disburser.simulate(
+                    b, PayMode.STRICT, allowance=allowance, approve_to=approve_to
+                )
+        else:
+            sim = target.disburser.predict_failures(b, allowance=allowance)
+        out.append(sim)
+    return out
+
+
+def _separate_transfer_gas(
+    chain: Chain, payer: str, token: str, rows: Sequence[Payout]
+) -> int | None:
+    """Gas of paying ``rows`` with one plain ``transfer`` transaction each (sampled, simulated)."""
+    if not rows:
+        return 0
+    step = max(1, len(rows) // SEPARATE_TRANSFER_SAMPLE)
+    sample = list(rows[::step])[:SEPARATE_TRANSFER_SAMPLE]
+    try:
+        results = chain.simulate(
+            payer, [{"to": token, "data": encode_transfer(p.recipient, p.amount)} for p in sample]
+        )
+    except PayoutError:
+        return None
+    ok = [r.gas_used for r in results if r.success]
+    if not ok:
+        return None
+    return sum(ok) * len(rows) // len(ok)
+
+
+def plan_scope(
+    target: Target,
+    payer: str,
+    token: TokenInfo,
+    rows: Sequence[Payout],
+    opts: PlanOptions,
+    *,
+    ledger: Ledger | None = None,
+    exclude_ids: Sequence[str] = (),
+) -> ScopePlan:
+    """Plan one (payer, token) group of rows: batches, simulations, cost, pre-flight. Read-only.
+
+    With a ledger, rows already paid or in flight are left out (and counted).
+    """
+    chain = target.chain
+    payer = to_checksum_address(payer)
+    scope = Scope(Network.EVM, target.chain_id, payer, token.address)
+    known = _known(ledger, scope, rows)
+    todo: list[Payout] = []
+    paid = in_flight = skipped_before = 0
+    for p in rows:
+        record = known.get(p.payout_id)
+        if record is None or record.status in (PayoutStatus.PLANNED, PayoutStatus.FAILED):
+            todo.append(p)
+        elif record.status is PayoutStatus.CONFIRMED:
+            paid += 1
+        elif record.status is PayoutStatus.SUBMITTED:
+            in_flight += 1
+        else:
+            skipped_before += 1
+    excluded_ids = set(exclude_ids)
+    todo = [p for p in todo if p.payout_id not in excluded_ids]
+
+    allowance = chain.allowance(token.address, payer, target.disburser.address)
+    balance = chain.token_balance(token.address, payer)
+    mode = PayMode.SKIP if opts.on_failure == "skip" else PayMode.STRICT
+    max_size = opts.max_batch_size
+    excluded: list[RowFailure] = []
+    failures: list[RowFailure] = []
+    fees = chain.fee_data()
+    batches: list[Batch] = []
+    sims: list[BatchSimulation] = []
+    for _round in range(8):
+        batches = _cut(todo, target, payer, token.address, opts, mode, max_size) if todo else []
+        run_total = sum(b.total for b in batches)
+        largest = max((b.total for b in batches), default=0)
+        if largest > balance:
+            # Every batch would fail its pull: the pre-flight below names the shortfall.
+            sims = []
+            break
+        approve_to = run_total if opts.approval == "run" else 0
+        sims = _simulate_all(target, batches, mode, allowance, approve_to)
+        for sim in sims:
+            if not sim.ok and sim.error is not None:
+                raise SimulationFailed(sim.batch_index, sim.error)
+        failures = [f for s in sims for f in s.failures]
+        if failures and opts.on_failure == "exclude":
+            excluded += failures
+            bad = {f.payout_id for f in failures}
+            todo = [p for p in todo if p.payout_id not in bad]
+            continue
+        heaviest = max(sims, key=lambda s: s.gas_used, default=None)
+        if heaviest is not None and heaviest.gas_used > opts.gas_limit:
+            # The worst-case model underestimated this token: shrink the batches and plan again.
+            count = batches[heaviest.batch_index - batches[0].index].count
+            max_size = max(1, count * opts.gas_limit // heaviest.gas_used - 1)
+            continue
+        break
+    gas_total = sum(s.gas_used for s in sims)
+    approval_gas = max((s.approval_gas for s in sims), default=0)
+    if not sims:
+        gas_total = sum(b.cost_estimate for b in batches)
+    total = sum(b.total for b in batches)
+    approvals = approval_amounts(allowance, total) if opts.approval == "run" else []
+    native = chain.native_balance(payer)
+    gas_with_margin = (gas_total + approval_gas * max(1, len(approvals))) * 11 // 10
+    fee_needed = gas_with_margin * fees.max_fee
+    shortfalls = []
+    if balance < total:
+        shortfalls.append(
+            f"token balance {balance} < {total} needed (short by {total - balance} base units "
+            f"of {token.symbol})"
+        )
+    if native < fee_needed:
+        shortfalls.append(
+            f"gas coin balance {native} wei < {fee_needed} wei of estimated fees at "
+            f"{fees.max_fee} wei/gas (short by {fee_needed - native} wei)"
+        )
+    preflight = Preflight(balance, total, native, fee_needed, allowance, approvals, shortfalls)
+    separate = _separate_transfer_gas(
+        chain, payer, token.address, [p for b in batches for p in b.payouts]
+    )
+    return ScopePlan(
+        scope=scope,
+        token=token,
+        mode=mode,
+        batches=batches,
+        simulations=sims,
+        failures=failures if opts.on_failure != "exclude" else [],
+        excluded=excluded,
+        already_paid=paid,
+        in_flight=in_flight,
+        previously_skipped=skipped_before,
+        fees=fees,
+        gas_total=gas_total,
+        approval_gas=approval_gas,
+        separate_gas_total=separate,
+        preflight=preflight,
+    )
+
+
+def group_rows(manifest: Manifest, default_token: str | None) -> dict[str, list[Payout]]:
+    """EVM rows of a manifest by token address (file order kept)."""
+    groups: dict[str, list[Payout]] = {}
+    for p in manifest.payouts:
+        if p.network is not Network.EVM:
+            continue
+        token = p.token or default_token
+        if token is None:
+            raise InputError(
+                f"row {p.payout_id} has no token and no --token was given",
+                hint="pass --token ADDRESS or add a token column",
+            )
+        groups.setdefault(to_checksum_address(token), []).append(p)
+    return groups
+
+
+def plan(
+    manifest: Manifest,
+    target: Target,
+    payer: str,
+    default_token: str | None,
+    opts: PlanOptions,
+    *,
+    ledger: Ledger | None = None,
+) -> list[ScopePlan]:
+    """Plan every token group of a validated manifest (read-only)."""
+    manifest.raise_for_errors()
+    return [
+        plan_scope(target, payer, target.chain.token(token), rows, opts, ledger=ledger)
+        for token, rows in group_rows(manifest, default_token).items()
+    ]
+
+
+# --- send / resume --------------------------------------------------------------------------------
+
+
+@dataclass
+class SendReport:
+    """What a send or resume did."""
+
+    settled: list[BatchResult] = field(default_factory=list)
+    results: list[BatchResult] = field(default_factory=list)
+    plans: list[ScopePlan] = field(default_factory=list)
+    already_paid: int = 0
+
+    @property
+    def paid_rows(self) -> int:
+        return sum(r.paid for r in self.results + self.settled)
+
+    @property
+    def gas_used(self) -> int:
+        return sum(r.gas_used or 0 for r in self.results + self.settled)
+
+
+def settle_open(executor: HotWalletExecutor, ledger: Ledger, chain_id: int) -> list[BatchResult]:
+    """Settle every submitted batch of this payer on this chain from the chain (see executor)."""
+    out = []
+    for record in ledger.open_batches():
+        scope = record.scope
+        if (
+            scope.network is Network.EVM
+            and scope.chain_id == chain_id
+            and scope.payer == executor.payer
+            and record.executor is ExecutorKind.WALLET
+        ):
+            out.append(executor.settle(record))
+    return out
+
+
+def send(
+    manifest: Manifest,
+    target: Target,
+    wallet: Wallet,
+    ledger: Ledger,
+    default_token: str | None,
+    opts: PlanOptions,
+    *,
+    on_event: OnEvent | None = None,
+    on_plan: Callable[[ScopePlan], None] | None = None,
+) -> SendReport:
+    """Pay a validated file from a hot wallet. Resumable; pays every payout id at most once."""
+    manifest.raise_for_errors()
+    executor = HotWalletExecutor(
+        target.chain,
+        wallet,
+        target.disburser,
+        ledger,
+        allowance=Allowance(opts.approval),
+        on_event=on_event or (lambda _e: None),
+    )
+    report = SendReport()
+    report.settled = settle_open(executor, ledger, target.chain_id)
+    groups = group_rows(manifest, default_token)
+    run_id = ledger.start_run(
+        "send",
+        executor=ExecutorKind.WALLET,
+        disburser=target.disburser.address,
+        source=manifest.path,
+        source_sha256=manifest.sha256,
+        rows=len(manifest.payouts),
+    )
+    for token_address, rows in groups.items():
+        token = target.chain.token(token_address)
+        scope = Scope(Network.EVM, target.chain_id, wallet.address, token.address)
+        registration = ledger.register(rows, scope, run_id=run_id)
+        report.already_paid += len(registration.paid)
+        scope_plan = plan_scope(
+            target, wallet.address, token, registration.to_plan, opts, ledger=ledger
+        )
+        if scope_plan.failures and opts.on_failure == "refuse":
+            raise PredictedFailures(scope_plan.failures)
+        if scope_plan.excluded:
+            ledger.set_payout_status(
+                scope,
+                [f.payout_id for f in scope_plan.excluded],
+                PayoutStatus.SKIPPED,
+                error="excluded before sending: " + scope_plan.excluded[0].reason[:200],
+            )
+        report.plans.append(scope_plan)
+        if on_plan is not None:
+            on_plan(scope_plan)
+        if not scope_plan.preflight.ok:
+            raise Shortfall(wallet.address, scope_plan.preflight.shortfalls)
+        if not scope_plan.batches:
+            continue
+        ledger.save_plan(
+            scope_plan.batches, executor=ExecutorKind.WALLET, mode=scope_plan.mode, run_id=run_id
+        )
+        executor.allowance.remaining = scope_plan.total
+        for batch in scope_plan.batches:
+            report.results.append(executor.execute(batch, scope_plan.mode))
+    return report
+
+
+def resume(
+    target: Target,
+    wallet: Wallet,
+    ledger: Ledger,
+    *,
+    approval: str = "run",
+    on_event: OnEvent | None = None,
+) -> SendReport:
+    """Finish what earlier runs left: settle in-flight batches, then pay the saved plan's rest."""
+    executor = HotWalletExecutor(
+        target.chain,
+        wallet,
+        target.disburser,
+        ledger,
+        allowance=Allowance(approval),
+        on_event=on_event or (lambda _e: None),
+    )
+    report = SendReport()
+    report.settled = settle_open(executor, ledger, target.chain_id)
+    pending = [
+        r
+        for r in ledger.batches(status=BatchStatus.PLANNED, executor=ExecutorKind.WALLET)
+        if r.scope.network is Network.EVM
+        and r.scope.chain_id == target.chain_id
+        and r.scope.payer == wallet.address
+    ]
+    by_token: dict[str, int] = {}
+    for r in pending:
+        by_token[r.scope.token] = by_token.get(r.scope.token, 0) + r.total
+    for record in pending:
+        if record.disburser != target.disburser.address:
+            raise InputError(
+                f"batch {record.batch_id} was planned for disburser {record.disburser}, not "
+                f"{target.disburser.address}",
+                hint="pass --disburser with the address used when the batch was planned",
+            )
+        batch = ledger.load_batch(record.scope, record.batch_id)
+        executor.allowance.remaining = by_token[record.scope.token]
+        report.results.append(executor.execute(batch, record.mode))
+        by_token[record.scope.token] -= record.total
+    return report
+
+
+def describe_event(event: ExecutionEvent) -> str:
+    """One human line per executor event (the CLI and the demo print these)."""
+    if event.kind == "approve":
+        return f"approved {event.count} base units ({event.tx_hash})"
+    where = f"batch {event.batch_index}" if event.batch_index is not None else "batch"
+    return f"{where}: {event.kind} {event.detail} {event.tx_hash or ''}".strip()

@@ -1,0 +1,314 @@
+"""``payout safe ...`` as a new user runs it: keystores, files passed between signers, JSON output,
+a Transaction Service (local stand-in, safe-eth-py's client), and crashes of a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from support.safe_env import EXECUTOR_INDEX, SafeEnv, payouts, setup_safe_env, signer, wallet
+from support.safe_service import SafeServiceStandIn
+
+from payout._cli.main import cli
+from payout.chain import Chain
+from payout.deployment import deploy_disburser
+from payout.devnet import dev_private_key
+from payout.fault import FAULT_EXIT_CODE
+from payout.ledger import Ledger
+from payout.signer import write_keystore
+from payout.types import Network, PayoutStatus, Scope
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def evm() -> Chain:
+    from ape import networks
+
+    return Chain(networks.provider.http_uri)
+
+
+@pytest.fixture(scope="session")
+def safe_env(evm: Chain) -> SafeEnv:
+    disburser = deploy_disburser(evm, wallet(evm, 0)).address
+    return setup_safe_env(evm, disburser)
+
+
+@pytest.fixture(scope="session")
+def keystores(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    folder = tmp_path_factory.mktemp("keys")
+    out = {}
+    for i in (1, 2, 3, EXECUTOR_INDEX):
+        out[i] = folder / f"dev{i}.json"
+        write_keystore(out[i], dev_private_key(i), PASSWORD, iterations=16)
+    return out
+
+
+@pytest.fixture
+def env(evm: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "PAYOUT_RPC_URL": evm.url,
+        "PAYOUT_LEDGER_URL": "sqlite:///" + str(tmp_path / "ledger.sqlite"),
+        "PAYOUT_KEYSTORE_PASSWORD": PASSWORD,
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+    return values
+
+
+@pytest.fixture
+def funded_safe(evm: Chain, safe_env: SafeEnv, tmp_path: Path) -> dict[str, Any]:
+    """A 2-of-3 Safe (v1.4.1) holding exactly what payees.csv pays."""
+    safe = safe_env.new_safe("1.4.1", [signer(i).address for i in (1, 2, 3)], 2)
+    rows = payouts(30, prefix=f"cli-{tmp_path.name}", amount=1_500_000)
+    csv_path = tmp_path / "payees.csv"
+    lines = ["id,recipient,amount"] + [
+        f"{p.payout_id},{p.recipient},{p.amount / 10**6}" for p in rows
+    ]
+    csv_path.write_text("\n".join(lines) + "\n")
+    token = safe_env.token(fund=safe, amount=sum(p.amount for p in rows))
+    return {"safe": safe, "rows": rows, "csv": csv_path, "token": token.address}
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _paid(evm: Chain, token: str, rows: list[Any]) -> list[int]:
+    return [evm.token_balance(token, p.recipient) for p in rows]
+
+
+def test_propose_review_sign_merge_execute(
+    evm: Chain,
+    env: dict[str, str],
+    funded_safe: dict[str, Any],
+    keystores: dict[int, Path],
+    tmp_path: Path,
+) -> None:
+    safe, token, rows = funded_safe["safe"], funded_safe["token"], funded_safe["rows"]
+    result = run(
+        "safe",
+        "propose",
+        str(funded_safe["csv"]),
+        "--safe",
+        safe,
+        "--token",
+        token,
+        "--max-batch-size",
+        "25",
+        "--tx-builder",
+        "txb",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [t["count"] for t in data["transactions"]] == [25, 5]
+    assert data["new"] == 30 and len(data["txBuilderFiles"]) == 2
+    builder = json.loads(Path(data["txBuilderFiles"][0]).read_text())
+    assert builder["chainId"] == str(evm.chain_id) and builder["meta"]["checksum"].startswith("0x")
+
+    review = run("safe", "review", "safe-proposal.json", "--json", "--token", token)
+    assert review.exit_code == 0, review.output
+    shown = json.loads(review.output)
+    assert shown["ok"] and shown["transactions"][0]["batch"]["count"] == 25
+    assert shown["transactions"][0]["batch"]["recipients"]["count"] == 25  # long: summarised
+    assert len(shown["transactions"][1]["batch"]["recipients"]) == 5  # short: listed
+
+    for i in (1, 2):
+        signed = run(
+            "safe",
+            "sign",
+            "safe-proposal.json",
+            "--keystore",
+            str(keystores[i]),
+            "--out",
+            f"sig{i}.json",
+            "--json",
+        )
+        assert signed.exit_code == 0, signed.output
+        assert json.loads(signed.output)["signed"] == [0, 1]
+    merged = run("safe", "merge", "sig1.json", "sig2.json", "--out", "signed.json", "--json")
+    assert json.loads(merged.output)["signatures"] == {"0": 2, "1": 2}
+
+    executed = run(
+        "safe", "execute", "signed.json", "--keystore", str(keystores[EXECUTOR_INDEX]), "--json"
+    )
+    assert executed.exit_code == 0, executed.output
+    out = json.loads(executed.output)
+    assert [r["outcome"] for r in out["results"]] == ["paid", "paid"]
+    assert sum(r["paid"] for r in out["results"]) == 30
+    assert _paid(evm, token, rows) == [p.amount for p in rows]
+    with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
+        statuses = {r.status for r in ledger.payouts(Scope(Network.EVM, evm.chain_id, safe, token))}
+    assert statuses == {PayoutStatus.CONFIRMED}
+
+    again = run(
+        "safe", "execute", "signed.json", "--keystore", str(keystores[EXECUTOR_INDEX]), "--json"
+    )
+    assert [r["outcome"] for r in json.loads(again.output)["results"]] == ["already paid"] * 2
+    assert _paid(evm, token, rows) == [p.amount for p in rows]
+    nothing = run(
+        "safe", "propose", str(funded_safe["csv"]), "--safe", safe, "--token", token, "--json"
+    )
+    assert json.loads(nothing.output)["alreadyPaid"] == 30
+    assert json.loads(nothing.output)["proposal"] is None
+
+
+def test_review_refuses_a_tampered_file_and_non_owners_cannot_sign(
+    env: dict[str, str],
+    funded_safe: dict[str, Any],
+    keystores: dict[int, Path],
+    safe_env: SafeEnv,
+) -> None:
+    safe, token = funded_safe["safe"], funded_safe["token"]
+    assert (
+        run("safe", "propose", str(funded_safe["csv"]), "--safe", safe, "--token", token).exit_code
+        == 0
+    )
+    doc = json.loads(Path("safe-proposal.json").read_text())
+    doc["transactions"][0]["safeTx"]["to"] = safe_env.disburser  # delegatecall elsewhere
+    Path("evil.json").write_text(json.dumps(doc))
+    result = run("safe", "review", "evil.json")
+    assert result.exit_code == 9
+    assert "DO NOT SIGN" in result.output and "does not match its fields" in result.output
+    refused = run("safe", "sign", "evil.json", "--keystore", str(keystores[1]))
+    assert refused.exit_code == 9 and "failed review" in refused.output
+    outsider = Path("outsider.json")
+    write_keystore(outsider, dev_private_key(8), PASSWORD, iterations=16)
+    not_owner = run("safe", "sign", "safe-proposal.json", "--keystore", str(outsider))
+    assert not_owner.exit_code == 7 and "not an owner" in not_owner.output
+
+
+def test_transaction_service_round_trip(
+    evm: Chain,
+    env: dict[str, str],
+    funded_safe: dict[str, Any],
+    keystores: dict[int, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    safe, token, rows = funded_safe["safe"], funded_safe["token"], funded_safe["rows"]
+    with SafeServiceStandIn(evm.url, api_key="k") as service:
+        monkeypatch.setenv("PAYOUT_SAFE_SERVICE_URL", service.url)
+        monkeypatch.setenv("PAYOUT_SAFE_SERVICE_API_KEY", "k")
+        proposed = run(
+            "safe",
+            "propose",
+            str(funded_safe["csv"]),
+            "--safe",
+            safe,
+            "--token",
+            token,
+            "--post",
+            "--keystore",
+            str(keystores[1]),
+            "--json",
+        )
+        assert proposed.exit_code == 0, proposed.output
+        assert json.loads(proposed.output)["service"] == ["proposed"]
+        # Signer 2 has only the file from the proposer; posts a confirmation, keeps no file.
+        signed = run(
+            "safe",
+            "sign",
+            "safe-proposal.json",
+            "--keystore",
+            str(keystores[2]),
+            "--out",
+            "mine.json",
+            "--post",
+            "--json",
+        )
+        assert json.loads(signed.output)["service"] == ["confirmation posted"]
+        assert len(next(iter(service.txs.values())).confirmations) == 2
+        # The executor starts from the unsigned proposal and takes signatures from the service.
+        Path("unsigned.json").write_text(Path("safe-proposal.json").read_text())
+        doc = json.loads(Path("unsigned.json").read_text())
+        for tx in doc["transactions"]:
+            tx["signatures"] = []
+        Path("unsigned.json").write_text(json.dumps(doc))
+        executed = run(
+            "safe",
+            "execute",
+            "unsigned.json",
+            "--from-service",
+            "--keystore",
+            str(keystores[EXECUTOR_INDEX]),
+            "--json",
+        )
+        assert executed.exit_code == 0, executed.output
+    assert _paid(evm, token, rows) == [p.amount for p in rows]
+
+
+@pytest.mark.parametrize("point", ["before-broadcast", "after-broadcast", "after-receipt"])
+def test_execute_killed_at_each_moment_is_finished_by_running_it_again(
+    evm: Chain,
+    env: dict[str, str],
+    funded_safe: dict[str, Any],
+    keystores: dict[int, Path],
+    point: str,
+) -> None:
+    safe, token, rows = funded_safe["safe"], funded_safe["token"], funded_safe["rows"]
+    assert (
+        run(
+            "safe",
+            "propose",
+            str(funded_safe["csv"]),
+            "--safe",
+            safe,
+            "--token",
+            token,
+            "--max-batch-size",
+            "15",
+        ).exit_code
+        == 0
+    )
+    for i in (1, 2):
+        assert (
+            run("safe", "sign", "safe-proposal.json", "--keystore", str(keystores[i])).exit_code
+            == 0
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "payout._cli.main",
+        "safe",
+        "execute",
+        "safe-proposal.json",
+        "--keystore",
+        str(keystores[EXECUTOR_INDEX]),
+        "--json",
+    ]
+    crashed = subprocess.run(
+        command,
+        env={**os.environ, "PAYOUT_FAULT": f"{point}:2"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert crashed.returncode == FAULT_EXIT_CODE, crashed.stderr
+    paid_now = _paid(evm, token, rows)
+    # The first batch is paid; the second is paid only if the crash came after its broadcast.
+    assert paid_now[:15] == [p.amount for p in rows[:15]]
+    expected_second = point != "before-broadcast"
+    assert (paid_now[15:] == [p.amount for p in rows[15:]]) is expected_second
+    with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
+        second = ledger.batches(Scope(Network.EVM, evm.chain_id, safe, token))[1]
+        assert second.status.value == "submitted"  # written ahead of the broadcast
+    resumed = subprocess.run(
+        command, env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    outcomes = [r["outcome"] for r in json.loads(resumed.stdout)["results"]]
+    assert outcomes == ["already paid", "already paid" if expected_second else "paid"]
+    assert _paid(evm, token, rows) == [p.amount for p in rows]
+    assert evm.token_balance(token, safe) == 0
+    with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
+        statuses = {r.status for r in ledger.payouts(Scope(Network.EVM, evm.chain_id, safe, token))}
+    assert statuses == {PayoutStatus.CONFIRMED}
