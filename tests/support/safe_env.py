@@ -49,7 +49,9 @@ class SafeEnv:
         self.made.append(address)
         return address
 
-    def token(self, kind: DemoToken = DemoToken.USDC, fund: str | None = None, amount: int = 0) -> TokenInfo:
+    def token(
+        self, kind: DemoToken = DemoToken.USDC, fund: str | None = None, amount: int = 0
+    ) -> TokenInfo:
         deployer = wallet(self.chain, 0)
         symbol = "USDC" if kind is DemoToken.USDC else "USDT"
         address = deploy_token(deployer, kind, f"Demo {symbol}", symbol)
@@ -63,7 +65,9 @@ def setup_safe_env(chain: Chain, disburser: str) -> SafeEnv:
     return SafeEnv(chain, contracts, disburser)
 
 
-def payouts(count: int, *, start: int = 0, prefix: str = "p", amount: int = 1_000_000) -> list[Payout]:
+def payouts(
+    count: int, *, start: int = 0, prefix: str = "p", amount: int = 1_000_000
+) -> list[Payout]:
     """Fresh recipients (derived addresses), distinct amounts."""
     from eth_utils.address import to_checksum_address
     from eth_utils.crypto import keccak

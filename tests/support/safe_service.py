@@ -183,7 +183,9 @@ class SafeServiceStandIn:
             if sig.owner not in owners:
                 raise Rejected(422, f"Signer={sig.owner} is not an owner")
             if not sig.is_valid(self.client, safe.address, version):
-                raise Rejected(422, f"Signature={sig.signature.hex()} for owner={sig.owner} is not valid")
+                raise Rejected(
+                    422, f"Signature={sig.signature.hex()} for owner={sig.owner} is not valid"
+                )
         return parsed
 
     # --- routing -------------------------------------------------------------------------------
@@ -197,7 +199,9 @@ class SafeServiceStandIn:
                 return self._propose(m.group(1), body)
             if m and method == "GET":
                 return self._list(m.group(1), parse_qs(parsed.query))
-            m = re.fullmatch(r"/api/v1/multisig-transactions/(0x[0-9a-fA-F]{64})/confirmations/", route)
+            m = re.fullmatch(
+                r"/api/v1/multisig-transactions/(0x[0-9a-fA-F]{64})/confirmations/", route
+            )
             if m and method == "POST":
                 return self._confirm(m.group(1), body)
             m = re.fullmatch(r"/api/v2/multisig-transactions/(0x[0-9a-fA-F]{64})/", route)
@@ -209,8 +213,17 @@ class SafeServiceStandIn:
         raise Rejected(404, f"no route for {method} {route}")
 
     def _propose(self, safe_address: str, body: dict[str, Any]) -> tuple[int, Any]:
-        required = ("to", "value", "operation", "safeTxGas", "baseGas", "gasPrice", "nonce",
-                    "contractTransactionHash", "sender")
+        required = (
+            "to",
+            "value",
+            "operation",
+            "safeTxGas",
+            "baseGas",
+            "gasPrice",
+            "nonce",
+            "contractTransactionHash",
+            "sender",
+        )
         missing = [k for k in required if body.get(k) is None]
         if missing:
             raise Rejected(400, f"missing fields: {', '.join(missing)}")
@@ -225,8 +238,13 @@ class SafeServiceStandIn:
                 f"provided contract-tx-hash={safe_tx.safe_tx_hash.hex()}",
             )
         if int(body["nonce"]) < safe.retrieve_nonce():
-            raise Rejected(422, f"Tx with nonce={body['nonce']} for safe={safe.address} already executed")
-        if int(body["operation"]) == 1 and to_checksum_address(body["to"]) not in TRUSTED_DELEGATECALL_TARGETS:
+            raise Rejected(
+                422, f"Tx with nonce={body['nonce']} for safe={safe.address} already executed"
+            )
+        if (
+            int(body["operation"]) == 1
+            and to_checksum_address(body["to"]) not in TRUSTED_DELEGATECALL_TARGETS
+        ):
             raise Rejected(422, "Operation DELEGATE_CALL is not allowed for an untrusted target")
         sender = to_checksum_address(body["sender"])
         owners = set(safe.retrieve_owners())
@@ -236,14 +254,28 @@ class SafeServiceStandIn:
         key = key if key.startswith("0x") else "0x" + key
         stored = self.txs.get(key)
         if stored is None:
-            fields = {k: body.get(k) for k in ("to", "value", "data", "operation", "safeTxGas",
-                                               "baseGas", "gasPrice", "gasToken", "refundReceiver",
-                                               "nonce")}
+            fields = {
+                k: body.get(k)
+                for k in (
+                    "to",
+                    "value",
+                    "data",
+                    "operation",
+                    "safeTxGas",
+                    "baseGas",
+                    "gasPrice",
+                    "gasToken",
+                    "refundReceiver",
+                    "nonce",
+                )
+            }
             stored = StoredTx(safe.address, fields, key, sender)
             self.txs[key] = stored
         if body.get("signature"):
             sigs = self._check_signatures(safe.address, safe_tx, HexBytes(body["signature"]))
-            if sender not in {s.owner for s in sigs} and sender not in self.delegates.get(safe.address, set()):
+            if sender not in {s.owner for s in sigs} and sender not in self.delegates.get(
+                safe.address, set()
+            ):
                 raise Rejected(422, f"Signature does not match sender={sender}")
             for sig in sigs:
                 self._store_confirmation(stored, sig)
@@ -252,7 +284,9 @@ class SafeServiceStandIn:
     def _confirm(self, safe_tx_hash: str, body: dict[str, Any]) -> tuple[int, Any]:
         stored = self.txs.get(safe_tx_hash.lower())
         if stored is None:
-            raise Rejected(404, f"Multisig transaction with safe-tx-hash={safe_tx_hash} was not found")
+            raise Rejected(
+                404, f"Multisig transaction with safe-tx-hash={safe_tx_hash} was not found"
+            )
         safe = self._safe(stored.safe)
         if int(stored.fields["nonce"]) < safe.retrieve_nonce():
             raise Rejected(422, "Transaction with the same nonce was already executed")
