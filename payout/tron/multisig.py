@@ -221,7 +221,7 @@ def propose(
         )
     prices = read_prices(client)
     ref = ref_block(client)
-    created = now_ms()
+    created = max(now_ms(), ref.timestamp_ms)
     txs: list[ProposalTx] = []
     current = allowance(client, batch.token, batch.payer, batch.disburser)
     for amount in approval_amounts(current, batch.total):

@@ -70,8 +70,10 @@ def ref_block(client: Tron) -> RefBlock:
     num_part, _, block_id = solid.partition(",ID:")
     if not block_id:
         raise TronNodeError(node_url_of(client), f"getnodeinfo has no solidityBlock: {info}")
+    head = node_call(client, lambda: client.get_latest_block())
+    head_ms = int(((head.get("block_header") or {}).get("raw_data") or {}).get("timestamp", 0))
     return RefBlock(
-        number=int(num_part.replace("Num:", "")), block_id=block_id, timestamp_ms=now_ms()
+        number=int(num_part.replace("Num:", "")), block_id=block_id, timestamp_ms=head_ms
     )
 
 
@@ -90,7 +92,9 @@ def trigger_raw_data(
     """JSON ``raw_data`` of a ``TriggerSmartContract`` call (the shape tronpy and java-tron use)."""
     if not 0 < expiration_ms <= MAX_EXPIRATION_MS:
         raise ValueError(f"expiration must be within 24 h, got {expiration_ms} ms")
-    ts = now_ms() if timestamp_ms is None else timestamp_ms
+    # The chain checks expiration against its head block's time: a local clock running behind
+    # the chain must not produce transactions that are expired on arrival.
+    ts = max(now_ms(), ref.timestamp_ms) if timestamp_ms is None else timestamp_ms
     value: dict[str, Any] = {
         "owner_address": to_hex_address(owner),
         "contract_address": to_hex_address(contract),
