@@ -135,3 +135,21 @@ def spawn_devnet_process(*args: str, timeout: float = START_TIMEOUT_S) -> Iterat
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def deploy_probe(
+    client: Tron, key: PrivateKey, initial: int = 7, fee_limit: int = 1_000_000_000
+) -> tuple[Any, dict[str, Any]]:
+    """Deploy the ``Probe`` test contract with tronpy; returns (contract, transaction info)."""
+    from tronpy.abi import trx_abi
+    from tronpy.contract import Contract
+
+    artifact = probe_artifact()["Probe"]
+    constructor_args = trx_abi.encode_single("(uint256)", [initial]).hex()
+    contract = Contract(
+        name="Probe", bytecode=artifact["bytecode"] + constructor_args, abi=artifact["abi"]
+    )
+    owner = key.public_key.to_base58check_address()
+    txn = client.trx.deploy_contract(owner, contract).fee_limit(fee_limit).build().sign(key)
+    info = txn.broadcast().wait()
+    return client.get_contract(info["contract_address"]), info

@@ -29,7 +29,9 @@ contract Probe {
         revert(why);
     }
 
-    function refuse(uint256 code) external pure {
+    /// @notice Writes, then reverts: a transaction (not a constant call) that must leave nothing.
+    function refuse(uint256 code) external {
+        value = code;
         revert Refused(code);
     }
 
