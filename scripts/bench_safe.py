@@ -49,7 +49,11 @@ def _direct_batch_gas(rpc_url: str, size: int) -> int:
     mint(w, token, w.address, total)
     w.transact(token, encode_approve(disburser, total), label="approve")
     (batch,) = plan_batches(
-        rows, chain_id=chain.chain_id, payer=w.address, disburser=disburser, token=token,
+        rows,
+        chain_id=chain.chain_id,
+        payer=w.address,
+        disburser=disburser,
+        token=token,
         max_batch_size=size,
     )
     receipt = w.transact(disburser, batch_calldata(batch, PayMode.STRICT), label="direct batch")
@@ -87,7 +91,11 @@ def main() -> None:
     safe_gas = largest.gas_used or 0
     report = {
         "payees": result.payees,
-        "safe": {"version": result.safe_version, "owners": len(result.owners), "threshold": result.threshold},
+        "safe": {
+            "version": result.safe_version,
+            "owners": len(result.owners),
+            "threshold": result.threshold,
+        },
         "token": result.token_symbol,
         "safe_transactions": len(result.results),
         "confirmed_in_ledger": result.confirmed,
@@ -102,7 +110,10 @@ def main() -> None:
         },
         "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
         "wall_seconds_including_anvil": round(wall, 2),
-        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu": platform.processor() or platform.machine(),
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -240,6 +240,7 @@ def propose(
         "token": {"address": token_info.address, "symbol": token_info.symbol},
         "rows": manifest.rows,
         "new": reg.new,
+        "toPay": len(reg.to_plan) - len(outcome.pending),
         "alreadyPaid": len(reg.paid),
         "inFlight": len(reg.in_flight),
         "inPendingProposal": len(outcome.pending),
@@ -270,8 +271,10 @@ def propose(
     for warning in manifest.warnings[:20]:
         out_console.print(f"[yellow]warning[/]: {warning}")
     summary = (
-        f"{manifest.rows} rows: {reg.new} new, {len(reg.paid)} already paid, "
-        f"{len(outcome.pending)} in a pending proposal, {len(outcome.excluded)} excluded"
+        f"{manifest.rows} rows: {len(reg.to_plan) - len(outcome.pending)} to pay, "
+        f"{len(reg.paid)} already paid, {len(reg.in_flight)} in flight, "
+        f"{len(outcome.pending)} in a proposal that can still execute, "
+        f"{len(outcome.excluded)} excluded"
     )
     out_console.print(summary)
     if proposal is None:
@@ -650,4 +653,68 @@ def execute(
     console().print(
         f"Done: {len(results)} Safe transaction(s), {paid} payouts paid. "
         "See `payout report` for the per-row ledger."
+    )
+
+
+# --- local chains ---------------------------------------------------------------------------------
+
+#: Chain ids of local development chains (anvil, hardhat, ganache): the only ones `devnet` touches.
+LOCAL_CHAIN_IDS = (31337, 1337)
+
+
+@safe.command()
+@rpc_option
+@click.option(
+    "--owner",
+    "owners",
+    type=ADDRESS,
+    multiple=True,
+    required=True,
+    help="Owner address (repeat; an owner may be another Safe).",
+)
+@click.option("--threshold", type=click.IntRange(min=1), required=True)
+@click.option("--version", "version", type=click.Choice(["1.3.0", "1.4.1"]), default="1.4.1")
+@json_option
+def devnet(
+    rpc_url: str, owners: Sequence[str], threshold: int, version: str, as_json: bool
+) -> None:
+    """Create a Safe on a LOCAL anvil chain, to try the flow (never on a real network).
+
+    Deploys the real Safe contracts shipped with safe-eth-py at their canonical addresses (once),
+    then a Safe with the given owners, paid for by anvil's first development account.
+    """
+    from payout.chain import Chain
+    from payout.devnet import dev_private_key
+    from payout.exceptions import ConfigError
+    from payout.safe.devnet import create_safe, deploy_safe_contracts
+
+    chain = Chain(rpc_url)
+    if chain.chain_id not in LOCAL_CHAIN_IDS:
+        raise ConfigError(
+            f"chain {chain.chain_id} is not a local development chain",
+            hint="Create Safes on real networks with the Safe{Wallet} app.",
+        )
+    contracts = deploy_safe_contracts(chain.w3, dev_private_key(0))
+    address = create_safe(
+        chain.w3,
+        dev_private_key(0),
+        contracts[version],
+        list(owners),
+        threshold,
+        salt_nonce=chain.nonce(chain.w3.eth.account.from_key(dev_private_key(0)).address),
+    )
+    if as_json:
+        emit_json(
+            {
+                "safe": address,
+                "version": version,
+                "owners": list(owners),
+                "threshold": threshold,
+                "multiSendCallOnly": contracts[version].multisend_call_only,
+            }
+        )
+        return
+    console().print(
+        f"Safe {address} (v{version}, {threshold} of {len(owners)}) on chain {chain.chain_id}; "
+        f"MultiSendCallOnly at {contracts[version].multisend_call_only}."
     )

@@ -43,7 +43,8 @@ from payout.exceptions import (
     SafeNonceNotReady,
     SafeThresholdNotMet,
 )
-from payout.ledger import Ledger, PayoutOutcome
+from payout.executor import outcomes_of
+from payout.ledger import Ledger
 from payout.safe.gs_code import GS_CODES, decode_gs_revert, find_gs_code
 from payout.safe.multisend import decode_multisend
 from payout.safe.proposal import (
@@ -403,16 +404,7 @@ class LedgerRecorder:
                 safe_tx_hash=self.safe_tx_hashes.get(batch.batch_id),
                 note="found executed on chain",
             )
-        outcomes = [
-            PayoutOutcome(
-                row.payout_id,
-                PayoutStatus.CONFIRMED if row.paid else PayoutStatus.SKIPPED,
-                row.log_index,
-                row.gas_share,
-                None if row.paid else "transfer skipped on chain (skip-and-report mode)",
-            )
-            for row in receipt.rows
-        ]
+        outcomes = outcomes_of(receipt)
         self.ledger.record_confirmation(
             batch.scope,
             batch.batch_id,

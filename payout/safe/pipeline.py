@@ -258,9 +258,14 @@ def propose_payouts(
     balance = chain.token_balance(token.address, state.address)
     needed = sum(b.total for b in batches)
     if balance < needed:
+        from payout.amount import format_amount
+
+        def show(amount: int) -> str:
+            return format_amount(amount, token.decimals, symbol=token.symbol, grouping=True)
+
         raise FundsError(
-            f"the Safe {state.address} holds {balance} base units of {token.symbol}, the plan pays "
-            f"{needed} (short by {needed - balance})",
+            f"the Safe {state.address} holds {show(balance)}, the plan pays {show(needed)} "
+            f"(short by {show(needed - balance)})",
             hint="Fund the Safe with the token first (nothing was proposed).",
         )
     d = Disburser(chain, disburser)
