@@ -174,7 +174,7 @@ def energy_model(ctx: TronContext) -> tuple[EnergyModel, str]:
     from payout.tron.energy import DISBURSER_OVERHEAD
 
     model = EnergyModel(
-        per_batch=DISBURSER_OVERHEAD.per_batch + 2 * FALLBACK_TRANSFER_FRESH,
+        per_batch=DISBURSER_OVERHEAD.per_batch + FALLBACK_TRANSFER_FRESH * 5 // 4,
         per_fresh=DISBURSER_OVERHEAD.per_recipient + FALLBACK_TRANSFER_FRESH,
         per_warm=DISBURSER_OVERHEAD.per_recipient + FALLBACK_TRANSFER_WARM,
     )

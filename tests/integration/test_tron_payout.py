@@ -234,17 +234,21 @@ def test_plan_reports_energy_budget_and_bounds(tron_env: TronEnv) -> None:
     assert all(tron_env.balance(r) == 0 for r in recipients(12, "plan"))
 
 
-def test_planned_energy_bounds_the_real_cost(tron_env: TronEnv) -> None:
-    """The plan's worst-case estimate must never be below what the batch really burns."""
-    rows = rows_for(recipients(10, "bound"))
+@pytest.mark.parametrize(("factor", "size"), [(34_000, 1), (34_000, 40), (0, 1), (0, 40)])
+def test_planned_energy_bounds_the_real_cost(tron_env: TronEnv, factor: int, size: int) -> None:
+    """The plan's worst-case estimate must never be below what the batch really burns
+    (USDT-like x4.4 and plain x1.0 tokens, one and many recipients)."""
+    tron_env.node.set_energy_factor(tron_env.token, factor)
+    rows = rows_for(recipients(size, f"bound-{factor}"))
     ctx = _ctx(tron_env)
     with Ledger.open(tron_env.ledger_url) as ledger:
         report = send_file(
-            ctx, ledger, tron_env.payer, tron_env.write_file(rows), max_batch_size=10
+            ctx, ledger, tron_env.payer, tron_env.write_file(rows), max_batch_size=50
         )
     assert report.plan is not None
     (planned,) = report.plan.batches
     (result,) = report.results
     assert result.energy_used <= planned.cost_estimate
+    assert planned.cost_estimate <= result.energy_used * 3 // 2  # and not wildly above it
     assert result.energy_used == result.energy_estimate  # simulation is exact on this node
     _ = Network, TronExecutor
