@@ -312,3 +312,56 @@ def test_execute_killed_at_each_moment_is_finished_by_running_it_again(
     with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
         statuses = {r.status for r in ledger.payouts(Scope(Network.EVM, evm.chain_id, safe, token))}
     assert statuses == {PayoutStatus.CONFIRMED}
+
+
+def test_eth_sign_on_chain_approval_and_devnet_safe_from_the_cli(
+    evm: Chain, env: dict[str, str], safe_env: SafeEnv, keystores: dict[int, Path], tmp_path: Path
+) -> None:
+    owners = [signer(i).address for i in (1, 2, 3)]
+    created = run(
+        "safe",
+        "devnet",
+        *[a for o in owners for a in ("--owner", o)],
+        "--threshold",
+        "2",
+        "--version",
+        "1.3.0",
+        "--json",
+    )
+    assert created.exit_code == 0, created.output
+    safe = json.loads(created.output)["safe"]
+    rows = payouts(4, prefix=f"cli-kinds-{tmp_path.name}")
+    token = safe_env.token(fund=safe, amount=sum(p.amount for p in rows)).address
+    Path("p.csv").write_text(
+        "recipient,amount,id\n"
+        + "".join(f"{p.recipient},{p.amount / 10**6},{p.payout_id}\n" for p in rows)
+    )
+    assert run("safe", "propose", "p.csv", "--safe", safe, "--token", token).exit_code == 0
+    eth_signed = run(
+        "safe",
+        "sign",
+        "safe-proposal.json",
+        "--keystore",
+        str(keystores[1]),
+        "--eth-sign",
+        "--json",
+    )
+    assert json.loads(eth_signed.output)["method"] == "eth_sign"
+    approved = run(
+        "safe",
+        "sign",
+        "safe-proposal.json",
+        "--keystore",
+        str(keystores[2]),
+        "--on-chain",
+        "--json",
+    )
+    assert json.loads(approved.output)["method"] == "approved_hash"
+    review = json.loads(run("safe", "review", "safe-proposal.json", "--json").output)
+    kinds = {s["type"]: s["valid"] for s in review["transactions"][0]["signatures"]}
+    assert kinds == {"eth_sign": True, "approved_hash": True}
+    done = run(
+        "safe", "execute", "safe-proposal.json", "--keystore", str(keystores[EXECUTOR_INDEX])
+    )
+    assert done.exit_code == 0, done.output
+    assert _paid(evm, token, rows) == [p.amount for p in rows]
