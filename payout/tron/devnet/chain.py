@@ -270,7 +270,9 @@ class Chain:
         return account
 
     def balance(self, address: bytes) -> int:
-        return int(self.evm_state.get_balance(Address(to_evm(address))))
+        """TRX balance in sun."""
+        with self._lock:
+            return int(self.evm_state.get_balance(Address(to_evm(address))))
 
     def _add_balance(self, address: bytes, delta: int) -> None:
         self.evm_state.delta_balance(Address(to_evm(address)), delta)
@@ -949,20 +951,36 @@ class Chain:
                 if not first.success:
                     detail = "REVERT opcode executed" if first.result == "REVERT" else first.message
                     return {"result": {"code": "OTHER_ERROR", "message": _msg(detail, visible)}}
-                low, high = first.energy_used, top
-                if not self._simulate(owner, contract, data, value, low).success:
-                    low += 1
-                    while low < high:
-                        mid = (low + high) // 2
-                        if self._simulate(owner, contract, data, value, mid).success:
-                            high = mid
-                        else:
-                            low = mid + 1
+                low = self._minimal_energy(owner, contract, data, value, first.energy_used)
                 return {"result": {"result": True}, "energy_required": low}
             except TronDevnetRejection as exc:
                 return {"result": {"code": exc.code, "message": _msg(exc.node_message, visible)}}
             except (AddressFormatError, proto.ProtoError, ValueError) as exc:
                 return {"result": {"code": "OTHER_ERROR", "message": _msg(str(exc), visible)}}
+
+    def _minimal_energy(
+        self, owner: bytes, contract: bytes, data: bytes, value: int, used: int
+    ) -> int:
+        """Smallest limit that succeeds: ``used`` unless nested calls need their 63/64 headroom.
+
+        Like java-tron this is a search by re-execution; it stops at 0.1 % precision, rounding up.
+        """
+
+        def succeeds(limit: int) -> bool:
+            return self._simulate(owner, contract, data, value, limit).success
+
+        if succeeds(used):
+            return used
+        low, high = used, used + max(1, used // 32)
+        while not succeeds(high):
+            low, high = high, min(evm.CONSTANT_CALL_ENERGY_LIMIT, high + 2 * (high - low))
+        while high - low > max(1, high // 1000):
+            middle = (low + high) // 2
+            if succeeds(middle):
+                high = middle
+            else:
+                low = middle
+        return high
 
     # --- server-side builders --------------------------------------------------------------------
 

@@ -238,3 +238,25 @@ def test_create2_child_and_nested_call(
     assert parse_address(child) == b"\x41" + expected
     assert probe.functions.callChild(child) == 42
     assert tron_client.provider.make_request("wallet/getcontract", {"value": child}) != {}
+
+
+def test_estimate_covers_the_63_64_headroom_of_nested_frames(
+    tron_devnet: TronDevnet, tron_client: Tron, tron_dev_keys: list[PrivateKey]
+) -> None:
+    owner = tron_devnet.accounts[0]
+    probe, _ = deploy_probe(tron_client, tron_dev_keys[0])
+    salt = b"\x02" * 32
+    estimate = tron_client.get_estimated_energy(
+        owner.base58, probe.address, "deploy(bytes32)", salt.hex()
+    )
+    info = (
+        probe.functions.deploy(salt)
+        .with_owner(owner.base58)
+        .fee_limit(estimate * 100)  # exactly the estimate, no margin
+        .build()
+        .sign(tron_dev_keys[0])
+        .broadcast()
+        .wait()
+    )
+    assert info["receipt"]["result"] == "SUCCESS"
+    assert info["receipt"]["energy_usage_total"] <= estimate
