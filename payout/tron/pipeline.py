@@ -229,7 +229,7 @@ def plan_file(
     total = sum(b.total for b in batches)
     current_allowance = allowance(ctx.client, ctx.token.address, ctx.payer, ctx.disburser)
     approvals = _approval_count(current_allowance, batches)
-    approve_energy = 60_000  # an approve with a token energy factor, rounded up
+    approve_energy = _approve_energy(ctx, max((b.total for b in batches), default=1))
     budget = trx_budget(
         energies=[b.cost_estimate for b in batches] + [approve_energy] * approvals,
         tx_bytes=[
@@ -265,6 +265,18 @@ def plan_file(
         separate_bytes=count * trigger_tx_bytes(TRANSFER_CALLDATA),
         notes=notes,
     )
+
+
+def _approve_energy(ctx: TronContext, amount: int) -> int:
+    """Energy of one ``approve(disburser, amount)`` from the payer, simulated (a fresh allowance
+    slot, priced by the token's energy factor)."""
+    from payout.address import tron_to_evm
+    from payout.disburser import encode_approve
+    from payout.tron.executor import APPROVE_ENERGY_FLOOR, simulate
+
+    data = encode_approve(tron_to_evm(ctx.disburser), amount)
+    sim = simulate(ctx.client, ctx.payer, ctx.token.address, "approve(address,uint256)", data[4:])
+    return max(sim.energy if sim.ok else 0, APPROVE_ENERGY_FLOOR)
 
 
 def _overhead_per_recipient() -> int:
