@@ -517,7 +517,10 @@ class TronExecutor:
             energy_used=energy,
             fee_limit_sun=fee_limit,
             fee_sun=fee,
-            net_usage=int(receipt.get("net_usage", 0)),
+            # Bandwidth points: staked / free ones used, plus bytes paid for in TRX.
+            net_usage=int(receipt.get("net_usage", 0))
+            + int(receipt.get("net_fee", 0))
+            // (self.prices.bandwidth_sun if self.prices else 1000),
         )
 
     # --- settling after a crash ------------------------------------------------------------------
