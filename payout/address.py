@@ -17,31 +17,44 @@ import hashlib
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Protocol
 
 from payout.exceptions import InvalidAddressError
 from payout.types import Network
 
+
+class _Hasher(Protocol):
+    def digest(self) -> bytes: ...
+    def hexdigest(self) -> str: ...
+
+
 try:  # safe-pysha3: a C Keccak, ~6x faster than eth-hash's pycryptodome backend on the hot path
-    from sha3 import keccak_256 as _keccak_256
+    from sha3 import keccak_256 as _sha3_keccak_256
 
-    def keccak256(data: bytes) -> bytes:
-        """Keccak-256 (the Ethereum hash, not NIST SHA3-256)."""
-        digest: bytes = _keccak_256(data).digest()
-        return digest
-
-    def _keccak_hex(data: bytes) -> str:
-        digest: str = _keccak_256(data).hexdigest()
-        return digest
-
+    keccak_256_hasher: Callable[[bytes], _Hasher] = _sha3_keccak_256
 except ImportError:  # pragma: no cover - the pinned environment ships safe-pysha3
     from eth_hash.auto import keccak as _eth_keccak
 
-    def keccak256(data: bytes) -> bytes:
-        """Keccak-256 (the Ethereum hash, not NIST SHA3-256)."""
-        return bytes(_eth_keccak(data))
+    class _EthHashKeccak:
+        def __init__(self, data: bytes) -> None:
+            self._digest = bytes(_eth_keccak(data))
 
-    def _keccak_hex(data: bytes) -> str:
-        return bytes(_eth_keccak(data)).hex()
+        def digest(self) -> bytes:
+            return self._digest
+
+        def hexdigest(self) -> str:
+            return self._digest.hex()
+
+    keccak_256_hasher = _EthHashKeccak
+
+
+def keccak256(data: bytes) -> bytes:
+    """Keccak-256 (the Ethereum hash, not NIST SHA3-256)."""
+    return keccak_256_hasher(data).digest()
+
+
+def _keccak_hex(data: bytes) -> str:
+    return keccak_256_hasher(data).hexdigest()
 
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -67,6 +80,7 @@ _HIGH_BYTE = bytes(0x20 if chr(i) in "89abcdef" else 0 for i in range(256))
 _UPPER_AS_8 = bytes(ord("8") if chr(i) in "ABCDEF" else ord("0") for i in range(256))
 _LETTER_AS_8 = bytes(ord("8") if chr(i) in "abcdefABCDEF" else ord("0") for i in range(256))
 _ZERO40 = b"0" * 40
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
 def _checksum_lower(lower40: str) -> str:
@@ -210,22 +224,25 @@ def check_evm_address(text: str) -> tuple[str, None, None] | tuple[None, str, st
     Mixed case must be a valid EIP-55 checksum; all-lower and all-upper hex are accepted (they carry
     no checksum) and normalized. The zero address and addresses of other networks are refused.
     """
-    s = text.strip()
-    if len(s) == 42 and s[:2] == "0x" and _HEX40.fullmatch(s, 2):
-        raw = s[2:].encode("ascii")
-        low = raw.lower()
-        if raw != low and raw != raw.upper():
-            if _checksum_matches(raw):
-                return s, None, None
-            return (
-                None,
-                CODE_CHECKSUM,
-                f"{s} fails its EIP-55 checksum (a typo?); "
-                f"if you are sure of it, write it all lower-case",
-            )
-        if low == _ZERO40:
-            return None, CODE_ZERO, "the zero address cannot receive a payout"
-        return _checksum_lower(low.decode("ascii")), None, None
+    s = text if len(text) == 42 else text.strip()
+    if len(s) == 42 and s[:2] == "0x":
+        raw = s[2:].encode("utf-8")
+        # 40 bytes that are all hex digits (deleting them leaves nothing); non-ASCII is longer.
+        if len(raw) == 40 and not raw.translate(None, _HEX_DIGITS):
+            low = raw.lower()
+            if raw != low and raw != raw.upper():
+                if _checksum_matches(raw):
+                    return s, None, None
+                return (
+                    None,
+                    CODE_CHECKSUM,
+                    f"{s} fails its EIP-55 checksum (a typo?); "
+                    f"if you are sure of it, write it all lower-case",
+                )
+            if low == _ZERO40:
+                return None, CODE_ZERO, "the zero address cannot receive a payout"
+            return _checksum_lower(low.decode("ascii")), None, None
+    s = s.strip()
     if not s:
         return None, CODE_EMPTY, "recipient is empty"
     other = guess_network(s)

@@ -22,7 +22,7 @@ CODE_AMOUNT_TOO_LARGE = "amount_too_large"
 
 
 def check_amount(
-    text: str, decimals: int, *, max_units: int = UINT96_MAX, symbol: str = ""
+    text: str, decimals: int, max_units: int = UINT96_MAX, symbol: str = ""
 ) -> tuple[int, None, None] | tuple[None, str, str]:
     """Convert token units (``"12.50"``) to base units; never raises.
 

@@ -61,6 +61,8 @@ def peak_rss_mb() -> float:
 
 def measure(path: Path, ledger_url: str | None) -> dict[str, object]:
     rss_start = peak_rss_mb()
+    load_before = os.getloadavg()[0]
+    c0 = time.process_time()
     t0 = time.perf_counter()
     manifest = read_manifest(path, ManifestOptions(token=TOKEN, max_issues=100))
     t1 = time.perf_counter()
@@ -75,6 +77,7 @@ def measure(path: Path, ledger_url: str | None) -> dict[str, object]:
         cost_model=evm_gas_model(),
     )
     t2 = time.perf_counter()
+    c2 = time.process_time()
     summary = summarize(batches)
     result: dict[str, object] = {
         "file": str(path.relative_to(ROOT)),
@@ -86,6 +89,9 @@ def measure(path: Path, ledger_url: str | None) -> dict[str, object]:
         "plan_seconds": round(t2 - t1, 3),
         "total_seconds": round(t2 - t0, 3),
         "rows_per_second": round(manifest.rows / (t2 - t0)),
+        # CPU time of this process: what the work costs when the 2 shared cores are busy.
+        "cpu_seconds": round(c2 - c0, 3),
+        "load_average_before": round(load_before, 2),
         "batches": summary.batches,
         "largest_batch": summary.largest_batch,
         "peak_rss_mb": round(peak_rss_mb(), 1),

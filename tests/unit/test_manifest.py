@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from payout.exceptions import ChainError, InputError, ManifestError
 from payout.manifest import (
@@ -489,3 +491,66 @@ def test_options_forbidden_accepts_any_case(tmp_path: Path) -> None:
     path = write(tmp_path, f"recipient,amount\n{DISBURSER}, 1\n")
     options = ManifestOptions(token=USDC, forbidden={DISBURSER.lower(): "the disburser"})
     assert located(read_manifest(path, options)) == [(2, "recipient", "recipient_forbidden")]
+
+
+# --- the fast path and the generic validator agree ----------------------------------------------
+
+_RECIPIENTS = [
+    A,
+    A.lower(),
+    "0x" + A[2:].upper(),
+    f" {B} ",
+    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",  # checksum typo
+    "0x0000000000000000000000000000000000000000",
+    T1,
+    DISBURSER,
+    USDC.address,
+    "0x12",
+    "",
+    "0xé" + "a" * 39,
+]
+_AMOUNTS = [
+    "1",
+    "12.50",
+    ".5",
+    "1.",
+    "0",
+    "-1",
+    "1.0000001",
+    "1.5000000",
+    "1e3",
+    "",
+    "x",
+    "١",
+    str(UINT96_MAX),
+]
+_IDS = ["", "", "id-1", "id-2", " id-1 ", "x" * 200]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_RECIPIENTS), st.sampled_from(_AMOUNTS), st.sampled_from(_IDS)),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_fast_path_matches_the_generic_validator(rows: list[tuple[str, str, str]]) -> None:
+    import tempfile
+
+    body = "".join(f"{r},{a},{i}\n" for r, a, i in rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        fast = read_manifest(write(Path(tmp), "recipient,amount,id\n" + body, "f.csv"), OPTS)
+        # An (empty) network column disables the fast path: everything goes through row().
+        slow_body = "".join(f"{r},{a},{i},\n" for r, a, i in rows)
+        slow = read_manifest(
+            write(Path(tmp), "recipient,amount,id,network\n" + slow_body, "f.csv"), OPTS
+        )
+    assert fast.payouts == slow.payouts
+    assert [(i.line, i.column, i.code, i.message) for i in fast.issues] == [
+        (i.line, i.column, i.code, i.message) for i in slow.issues
+    ]
+    assert (fast.rows, fast.error_count, fast.warning_count) == (
+        slow.rows,
+        slow.error_count,
+        slow.warning_count,
+    )
