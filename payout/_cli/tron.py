@@ -734,3 +734,57 @@ def demo(
 
 def _demo_echo(line: str) -> None:
     console().print(line)
+
+
+@tron.command()
+@_node_option
+@ledger_option
+@click.option("--payer", default=None, help="Only this payer T....")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File."
+)
+@json_option
+def report(
+    node_url: str,
+    ledger_url: str | None,
+    payer: str | None,
+    fmt: str,
+    output: Path | None,
+    as_json: bool,
+) -> None:
+    """Every TRON payout with its proof (payout id, recipient, amount, token, chain, txID, block,
+    log index, batch id, energy share, status) as CSV or JSON."""
+    import sys
+
+    from payout.ledger import Ledger
+    from payout.report import report_rows, write_csv, write_json
+    from payout.tron.client import connect
+    from payout.tron.token import token_info
+    from payout.types import Network
+
+    client = connect(node_url)
+    cache: dict[str, tuple[str, int]] = {}
+
+    def lookup(token: str) -> tuple[str, int]:
+        if token not in cache:
+            info = token_info(client, token)
+            cache[token] = (info.symbol, info.decimals)
+        return cache[token]
+
+    with Ledger.open(ledger_url) as ledger:
+        scopes = [
+            s
+            for s in ledger.scopes()
+            if s.network is Network.TRON and (payer is None or s.payer == payer)
+        ]
+        rows = report_rows(ledger, scopes, lookup)
+        writer = write_json if (as_json or fmt == "json") else write_csv
+        if output is None:
+            writer(rows, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as fh:
+                count = writer(rows, fh)
+            console(stderr=True).print(f"wrote {count} rows to {output}")

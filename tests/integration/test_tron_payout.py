@@ -98,6 +98,11 @@ def test_send_pays_each_row_once_across_runs(tron_env: TronEnv) -> None:
     assert len(records) == 9
     assert {r.status for r in records} == {PayoutStatus.CONFIRMED}
     assert all(r.tx_hash and r.block_number and r.log_index is not None for r in records)
+    report = tron_env.cli("report", "--format", "json")
+    assert report.exit_code == 0, report.output
+    lines = json.loads(report.output)
+    assert sorted(r["payout_id"] for r in lines) == sorted(r.payout_id for r in records)
+    assert {r["symbol"] for r in lines} == {"USDT"} and all(r["tx_hash"] for r in lines)
 
 
 def _ctx(env: TronEnv):  # type: ignore[no-untyped-def]
