@@ -713,9 +713,19 @@ def broadcast(txfile: Path, node_url: str, ledger_url: str | None, as_json: bool
     default=None,
     help="Where the payout file and ledger go (default: a temporary folder).",
 )
+@click.option(
+    "--block-interval",
+    is_flag=True,
+    help="Produce a block every 3 s like mainnet (default: instant blocks).",
+)
 @json_option
 def demo(
-    node_url: str | None, payees: int, max_batch_size: int, workdir: Path | None, as_json: bool
+    node_url: str | None,
+    payees: int,
+    max_batch_size: int,
+    workdir: Path | None,
+    block_interval: bool,
+    as_json: bool,
 ) -> None:
     """TRC-20 payout end to end on a local TRON node: deploy a USDT-on-TRON-like token and the
     disburser with tronpy, pay PAYEES recipients in batches, compare with separate transfers."""
@@ -726,6 +736,7 @@ def demo(
         payees=payees,
         max_batch_size=max_batch_size,
         workdir=workdir,
+        instant=not block_interval,
         on_event=None if as_json else _demo_echo,
     )
     if as_json:
