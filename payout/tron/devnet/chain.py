@@ -29,21 +29,29 @@ from payout.exceptions import TronDevnetError, TronDevnetRejection
 from payout.tron.devnet import evm, proto
 from payout.tron.devnet.address import (
     AddressFormatError,
-    SignatureRecoveryError,
     address_of_private_key,
     from_evm,
     parse_address,
-    recover_signer,
     sign_digest,
     to_base58,
     to_evm,
+)
+from payout.tron.devnet.permission import (
+    MAX_ACTIVE_PERMISSIONS,
+    MAX_PERMISSION_KEYS,
+    PermissionProblem,
+    check_permission,
+    default_permissions,
+    permission_from,
+    signature_weight,
+    validate_error,
+    validate_permission,
 )
 from payout.tron.devnet.state import (
     SLOT_MS,
     Account,
     Block,
     ContractRecord,
-    Key,
     Log,
     Permission,
     Receipt,
@@ -52,13 +60,6 @@ from payout.tron.devnet.state import (
 )
 
 SUN_PER_TRX = 1_000_000
-#: Operations bitmask of a new account's default active permission (every ordinary contract type,
-#: including 31 TriggerSmartContract and 46 AccountPermissionUpdateContract).
-DEFAULT_ACTIVE_OPERATIONS = bytes.fromhex("7fff1fc0037e" + "00" * 26)
-#: Contract types an active permission's operations may name (java-tron AvailableContractType).
-AVAILABLE_CONTRACT_TYPES = frozenset(proto.ENUMS["ContractType"].values())
-MAX_ACTIVE_PERMISSIONS = 8
-MAX_PERMISSION_KEYS = 5
 #: Reply bytes reserved per contract when bandwidth is computed (java-tron MAX_RESULT_SIZE_IN_TX).
 RESULT_BYTES_PER_CONTRACT = 64
 BLOCK_VERSION = 32
@@ -101,24 +102,6 @@ Rejection = TronDevnetRejection
 
 def _reject(code: str, message: str) -> TronDevnetRejection:
     return TronDevnetRejection(code, message)
-
-
-def _validate_error(message: str) -> TronDevnetRejection:
-    return TronDevnetRejection("CONTRACT_VALIDATE_ERROR", f"Contract validate error : {message}")
-
-
-def default_permissions(address: bytes) -> tuple[Permission, list[Permission]]:
-    """A new account's owner and active permissions (the address alone, threshold 1)."""
-    owner = Permission(type=0, id=0, name="owner", threshold=1, keys=[Key(address, 1)])
-    active = Permission(
-        type=2,
-        id=2,
-        name="active",
-        threshold=1,
-        keys=[Key(address, 1)],
-        operations=DEFAULT_ACTIVE_OPERATIONS,
-    )
-    return owner, [active]
 
 
 @dataclass
@@ -342,16 +325,16 @@ class Chain:
         if expiration <= head_time or expiration > head_time + self.config.max_expiration_ms:
             raise _reject("TRANSACTION_EXPIRATION_ERROR", "Transaction expired")
         if len(raw.get("contract") or []) != 1:
-            raise _validate_error("tx contract size should be exactly 1, this is extend feature")
+            raise validate_error("tx contract size should be exactly 1, this is extend feature")
         if txid in self.txs:
             raise _reject("DUP_TRANSACTION_ERROR", "Dup transaction.")
         try:
             type_name, param, contract = proto.contract_parameter(raw)
         except proto.ProtoError as exc:
-            raise _validate_error(str(exc)) from exc
+            raise validate_error(str(exc)) from exc
         try:
             self._check_signatures(txid, sigs, type_name, param, contract)
-        except _PermissionProblem as exc:
+        except PermissionProblem as exc:
             raise _reject("SIGERROR", f"Validate signature error: {exc}") from exc
 
         block = self._open_block()
@@ -388,45 +371,6 @@ class Chain:
             return actives[0]
         return None
 
-    def _check_permission(
-        self, permission: Permission | None, permission_id: int, type_number: int
-    ) -> Permission:
-        if permission is None:
-            raise _PermissionProblem("permission isn't exit")
-        if permission_id != 0:
-            if permission.type != 2:
-                raise _PermissionProblem("Permission type is error")
-            if not permission.allows(type_number):
-                raise _PermissionProblem("Permission denied")
-        return permission
-
-    def _signature_weight(
-        self, permission: Permission, txid: bytes, sigs: list[bytes]
-    ) -> tuple[int, list[bytes]]:
-        if len(sigs) > len(permission.keys):
-            raise _PermissionProblem(
-                f"Signature count is {len(sigs)} more than key counts of permission : "
-                f"{len(permission.keys)}"
-            )
-        weight = 0
-        approved: list[bytes] = []
-        for sig in sigs:
-            try:
-                signer = recover_signer(txid, sig)
-            except SignatureRecoveryError as exc:
-                raise _PermissionProblem(str(exc)) from exc
-            key_weight = permission.weight_of(signer)
-            if key_weight == 0:
-                raise _PermissionProblem(
-                    f"{sig.hex()} is signed by {to_base58(signer)} but it is not contained of "
-                    "permission."
-                )
-            if signer in approved:
-                raise _PermissionProblem(f"{to_base58(signer)} has signed twice!")
-            approved.append(signer)
-            weight += key_weight
-        return weight, approved
-
     def _check_signatures(
         self,
         txid: bytes,
@@ -436,18 +380,18 @@ class Chain:
         contract: Mapping[str, Any],
     ) -> None:
         if not sigs:
-            raise _PermissionProblem("miss sig or contract")
+            raise PermissionProblem("miss sig or contract")
         if len(sigs) > MAX_PERMISSION_KEYS:
-            raise _PermissionProblem("too many signatures")
+            raise PermissionProblem("too many signatures")
         owner = _owner_of(param)
         permission_id = int(contract.get("Permission_id", 0))
         type_number = proto.ENUMS["ContractType"][type_name]
-        permission = self._check_permission(
+        permission = check_permission(
             self._permission_for(owner, permission_id), permission_id, type_number
         )
-        weight, _ = self._signature_weight(permission, txid, sigs)
+        weight, _ = signature_weight(permission, txid, sigs)
         if weight < permission.threshold:
-            raise _PermissionProblem("sig error")
+            raise PermissionProblem("sig error")
 
     def sign_weight(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """``wallet/getsignweight``: the txID, the permission and the weight signed so far."""
@@ -466,9 +410,9 @@ class Chain:
                 type_name, param, contract = proto.contract_parameter(raw)
                 owner = _owner_of(param)
                 if self.account(owner) is None:
-                    raise _PermissionProblem("Account does not exist!")
+                    raise PermissionProblem("Account does not exist!")
                 permission_id = int(contract.get("Permission_id", 0))
-                permission = self._check_permission(
+                permission = check_permission(
                     self._permission_for(owner, permission_id),
                     permission_id,
                     proto.ENUMS["ContractType"][type_name],
@@ -478,7 +422,7 @@ class Chain:
                 )
                 weight = 0
                 if sigs:
-                    weight, approved = self._signature_weight(permission, txid, sigs)
+                    weight, approved = signature_weight(permission, txid, sigs)
                     reply["approved_list"] = [
                         to_base58(a) if visible else a.hex() for a in approved
                     ]
@@ -486,7 +430,7 @@ class Chain:
                         reply["current_weight"] = weight
                 if weight < permission.threshold:
                     result["code"] = "NOT_ENOUGH_PERMISSION"
-            except _PermissionProblem as exc:
+            except PermissionProblem as exc:
                 result = {"code": "PERMISSION_ERROR", "message": _msg(str(exc), visible)}
             except proto.ProtoError as exc:
                 result = {"code": "OTHER_ERROR", "message": _msg(str(exc), visible)}
@@ -513,7 +457,7 @@ class Chain:
         owner = _owner_of(param)
         account = self.account(owner)
         if account is None:
-            raise _validate_error("account does not exist")
+            raise validate_error("account does not exist")
         slot = self._slot()
         receipt = Receipt()
         creates_account = type_name in ("TransferContract", "TransferAssetContract") and (
@@ -542,7 +486,7 @@ class Chain:
         )
         handler = _HANDLERS.get(type_name)
         if handler is None:
-            raise _validate_error(f"{type_name} is not supported by the devnet")
+            raise validate_error(f"{type_name} is not supported by the devnet")
         handler(self, record, account, param, int(raw.get("fee_limit", 0)), slot)
         record.fee += receipt.energy_fee
         return record
@@ -588,7 +532,7 @@ class Chain:
 
     def _check_fee_limit(self, fee_limit: int) -> None:
         if fee_limit < 0 or fee_limit > self.config.max_fee_limit_sun:
-            raise _validate_error(f"feeLimit must be >= 0 and <= {self.config.max_fee_limit_sun}")
+            raise validate_error(f"feeLimit must be >= 0 and <= {self.config.max_fee_limit_sun}")
 
     def _caller_energy_limit(
         self, account: Account, spendable: int, fee_limit: int, slot: int
@@ -666,17 +610,17 @@ class Chain:
         to = _address_field(param, "to_address")
         amount = int(param.get("amount", 0))
         if to == account.address:
-            raise _validate_error("Cannot transfer TRX to yourself.")
+            raise validate_error("Cannot transfer TRX to yourself.")
         if amount <= 0:
-            raise _validate_error("Amount must be greater than 0.")
+            raise validate_error("Amount must be greater than 0.")
         target = self.account(to)
         fee = 0
         if target is None:
             fee = self.config.create_account_system_fee_sun
         elif target.is_contract:
-            raise _validate_error("Cannot transfer TRX to a smartContract.")
+            raise validate_error("Cannot transfer TRX to a smartContract.")
         if self.balance(account.address) < amount + fee:
-            raise _validate_error("Validate TransferContract error, balance is not sufficient.")
+            raise validate_error("Validate TransferContract error, balance is not sufficient.")
         if target is None:
             self._create_account(to, self._open_block().timestamp)
         self._add_balance(account.address, -(amount + fee))
@@ -686,7 +630,7 @@ class Chain:
     def _transfer_asset(
         self, record: TxRecord, account: Account, param: dict[str, Any], fee_limit: int, slot: int
     ) -> None:
-        raise _validate_error("No asset!")
+        raise validate_error("No asset!")
 
     def _trigger(
         self, record: TxRecord, account: Account, param: dict[str, Any], fee_limit: int, slot: int
@@ -694,14 +638,14 @@ class Chain:
         contract_address = _address_field(param, "contract_address")
         contract = self.contracts.get(contract_address)
         if contract is None:
-            raise _validate_error("No contract or not a valid smart contract")
+            raise validate_error("No contract or not a valid smart contract")
         call_value = int(param.get("call_value", 0))
         if call_value < 0:
-            raise _validate_error("callValue must be >= 0")
+            raise validate_error("callValue must be >= 0")
         if int(param.get("call_token_value", 0)) or int(param.get("token_id", 0)):
-            raise _validate_error("No asset !")
+            raise validate_error("No asset !")
         if self.balance(account.address) < call_value:
-            raise _validate_error("validateForSmartContract failure, not enough balance")
+            raise validate_error("validateForSmartContract failure, not enough balance")
         self._check_fee_limit(fee_limit)
         limit = self._energy_limit(account, contract, fee_limit, call_value, slot)
         result = evm.execute_call(
@@ -724,26 +668,26 @@ class Chain:
     ) -> None:
         new = param.get("new_contract")
         if new is None:
-            raise _validate_error("Cannot get CreateSmartContract.")
+            raise validate_error("Cannot get CreateSmartContract.")
         origin = bytes(new.get("origin_address", b""))
         if origin != account.address:
-            raise _validate_error("OwnerAddress is not equals OriginAddress")
+            raise validate_error("OwnerAddress is not equals OriginAddress")
         name = str(new.get("name", ""))
         if len(name.encode()) > 32:
-            raise _validate_error("contractName's length cannot be greater than 32")
+            raise validate_error("contractName's length cannot be greater than 32")
         percent = int(new.get("consume_user_resource_percent", 0))
         if not 0 <= percent <= 100:
-            raise _validate_error("percent must be >= 0 and <= 100")
+            raise validate_error("percent must be >= 0 and <= 100")
         origin_energy_limit = int(new.get("origin_energy_limit", 0))
         if origin_energy_limit <= 0:
-            raise _validate_error("The originEnergyLimit must be > 0")
+            raise validate_error("The originEnergyLimit must be > 0")
         call_value = int(new.get("call_value", 0))
         if call_value < 0 or self.balance(account.address) < call_value:
-            raise _validate_error("no enough balance for call value")
+            raise validate_error("no enough balance for call value")
         self._check_fee_limit(fee_limit)
         address = evm.deploy_address(record.txid, account.address)
         if address in self.contracts or self.evm_state.get_code(Address(to_evm(address))):
-            raise _validate_error(
+            raise validate_error(
                 f"Trying to create a contract with existing contract address: {to_base58(address)}"
             )
         limit = self._energy_limit(account, None, fee_limit, call_value, slot)
@@ -800,31 +744,31 @@ class Chain:
         self, record: TxRecord, account: Account, param: dict[str, Any], fee_limit: int, slot: int
     ) -> None:
         if account.is_contract:
-            raise _validate_error("account is a contract")
+            raise validate_error("account is a contract")
         owner_msg = param.get("owner")
         if owner_msg is None:
-            raise _validate_error("owner permission is missed")
+            raise validate_error("owner permission is missed")
         if param.get("witness") is not None:
-            raise _validate_error("account isn't witness can't set witness permission")
+            raise validate_error("account isn't witness can't set witness permission")
         actives_msg = param.get("actives") or []
         if not actives_msg:
-            raise _validate_error("active permission is missed")
+            raise validate_error("active permission is missed")
         if len(actives_msg) > MAX_ACTIVE_PERMISSIONS:
-            raise _validate_error("active permission is too many")
-        owner = _permission_from(owner_msg, 0)
+            raise validate_error("active permission is too many")
+        owner = permission_from(owner_msg, 0)
         if owner.type != 0:
-            raise _validate_error("owner permission type is error")
-        _validate_permission(owner)
+            raise validate_error("owner permission type is error")
+        validate_permission(owner)
         actives: list[Permission] = []
         for index, msg in enumerate(actives_msg):
-            active = _permission_from(msg, 2 + index)
+            active = permission_from(msg, 2 + index)
             if active.type != 2:
-                raise _validate_error("active permission type is error")
-            _validate_permission(active)
+                raise validate_error("active permission type is error")
+            validate_permission(active)
             actives.append(active)
         fee = self.config.permission_update_fee_sun
         if self.balance(account.address) < fee:
-            raise _validate_error("balance is not sufficient")
+            raise validate_error("balance is not sufficient")
         self._add_balance(account.address, -fee)
         record.fee += fee
         account.owner = owner
@@ -835,12 +779,12 @@ class Chain:
     ) -> None:
         amount = int(param.get("frozen_balance", 0))
         if amount < SUN_PER_TRX:
-            raise _validate_error("frozenBalance must be greater than or equal to 1 TRX")
+            raise validate_error("frozenBalance must be greater than or equal to 1 TRX")
         if amount > self.balance(account.address):
-            raise _validate_error("frozenBalance must be less than or equal to accountBalance")
+            raise validate_error("frozenBalance must be less than or equal to accountBalance")
         resource = int(param.get("resource", 0))
         if resource not in (0, 1):
-            raise _validate_error("ResourceCode error, valid ResourceCode[BANDWIDTH、ENERGY]")
+            raise validate_error("ResourceCode error, valid ResourceCode[BANDWIDTH、ENERGY]")
         self._add_balance(account.address, -amount)
         target = account.energy if resource == 1 else account.bandwidth
         target.frozen_sun += amount
@@ -852,7 +796,7 @@ class Chain:
         resource = int(param.get("resource", 0))
         target = account.energy if resource == 1 else account.bandwidth
         if amount <= 0 or amount > target.frozen_sun:
-            raise _validate_error(f"Invalid unfreeze_balance, [{amount}] is error")
+            raise validate_error(f"Invalid unfreeze_balance, [{amount}] is error")
         target.frozen_sun -= amount
         self._add_balance(account.address, amount)
 
@@ -877,7 +821,7 @@ class Chain:
         snapshot = self.evm_state.snapshot()
         try:
             if value and self.balance(owner) < value:
-                raise _validate_error("balance is not sufficient")
+                raise validate_error("balance is not sufficient")
             return evm.execute_call(
                 self.evm_state,
                 caller20=to_evm(owner),
@@ -897,7 +841,7 @@ class Chain:
             try:
                 owner, contract, data, value = self._call_request(payload)
                 if contract not in self.contracts:
-                    raise _validate_error("No contract or not a valid smart contract")
+                    raise validate_error("No contract or not a valid smart contract")
                 result = self._simulate(
                     owner, contract, data, value, evm.CONSTANT_CALL_ENERGY_LIMIT
                 )
@@ -945,7 +889,7 @@ class Chain:
             try:
                 owner, contract, data, value = self._call_request(payload)
                 if contract not in self.contracts:
-                    raise _validate_error("No contract or not a valid smart contract")
+                    raise validate_error("No contract or not a valid smart contract")
                 top = evm.CONSTANT_CALL_ENERGY_LIMIT
                 first = self._simulate(owner, contract, data, value, top)
                 if not first.success:
@@ -1446,10 +1390,6 @@ class Chain:
         }
 
 
-class _PermissionProblem(Exception):
-    """A signature / permission check failed (becomes SIGERROR or a getsignweight result)."""
-
-
 def _msg(text: str, visible: bool) -> str:
     """``Return.message`` is text when ``visible`` is set, hex otherwise (java-tron)."""
     return text if visible else text.encode().hex()
@@ -1462,74 +1402,15 @@ def _addr(address: bytes, visible: bool) -> str:
 def _owner_of(param: Mapping[str, Any]) -> bytes:
     owner = bytes(param.get("owner_address", b""))
     if len(owner) != 21 or owner[0] != 0x41:
-        raise _validate_error("Invalid ownerAddress!")
+        raise validate_error("Invalid ownerAddress!")
     return owner
 
 
 def _address_field(param: Mapping[str, Any], name: str) -> bytes:
     value = bytes(param.get(name, b""))
     if len(value) != 21 or value[0] != 0x41:
-        raise _validate_error(f"Invalid {name}!")
+        raise validate_error(f"Invalid {name}!")
     return value
-
-
-def _permission_from(msg: Mapping[str, Any], permission_id: int) -> Permission:
-    keys = []
-    for key in msg.get("keys") or []:
-        address = bytes(key.get("address", b""))
-        if len(address) != 21 or address[0] != 0x41:
-            raise _validate_error("key is not a validate address")
-        keys.append(Key(address, int(key.get("weight", 0))))
-    return Permission(
-        type=int(msg.get("type", 0)),
-        id=permission_id,
-        name=str(msg.get("permission_name", "")),
-        threshold=int(msg.get("threshold", 0)),
-        keys=keys,
-        operations=bytes(msg.get("operations", b"")),
-        parent_id=int(msg.get("parent_id", 0)),
-    )
-
-
-def _validate_permission(permission: Permission) -> None:
-    kind = {0: "Owner", 1: "Witness", 2: "Active"}[permission.type]
-    if len(permission.keys) > MAX_PERMISSION_KEYS:
-        raise _validate_error(
-            f"number of keys in permission should not be greater than {MAX_PERMISSION_KEYS}"
-        )
-    if not permission.keys:
-        raise _validate_error("key's count should be greater than 0")
-    if permission.threshold <= 0:
-        raise _validate_error("permission's threshold should be greater than 0")
-    if len(permission.name) > 32:
-        raise _validate_error("permission's name is too long")
-    if permission.parent_id != 0:
-        raise _validate_error("permission's parent should be owner")
-    seen: set[bytes] = set()
-    total = 0
-    for key in permission.keys:
-        if key.weight <= 0:
-            raise _validate_error("key's weight should be greater than 0")
-        if key.address in seen:
-            raise _validate_error(f"address should be distinct in permission {kind}")
-        seen.add(key.address)
-        total += key.weight
-    if total < permission.threshold:
-        raise _validate_error(
-            f"sum of all key's weight should not be less than threshold in permission {kind}"
-        )
-    if permission.type != 2:
-        if permission.operations:
-            raise _validate_error(f"{kind} permission needn't operations")
-        return
-    if len(permission.operations) != 32:
-        raise _validate_error("operations size must 32")
-    for bit in range(256):
-        if (
-            permission.operations[bit // 8] & (1 << (bit % 8))
-            and bit not in AVAILABLE_CONTRACT_TYPES
-        ):
-            raise _validate_error(f"{bit} isn't a validate ContractType")
 
 
 _Handler = Callable[[Chain, TxRecord, Account, dict[str, Any], int, int], None]
