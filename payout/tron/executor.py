@@ -461,10 +461,17 @@ class TronExecutor:
             raise TrxShortfall(self.payer, need, res.balance_sun)
 
     def settle_receipt(
-        self, batch: Batch, txid: str, info: dict[str, Any], fee_limit: int
+        self,
+        batch: Batch,
+        txid: str,
+        info: dict[str, Any],
+        fee_limit: int,
+        *,
+        raise_failure: bool = True,
     ) -> BatchResult:
         """Record a mined batch transaction: confirmed (rows with their Transfer logs) or failed
-        (raises the translated cause; the rows stay owed)."""
+        (the rows stay owed; the translated cause is raised, or with ``raise_failure=False``
+        returned as the result's note)."""
         receipt = info.get("receipt") or {}
         energy = int(receipt.get("energy_usage_total", 0))
         block = int(info.get("blockNumber", 0))
@@ -493,7 +500,21 @@ class TronExecutor:
                 fee_paid=fee,
             )
             self._emit("failed", batch=batch.index, txid=txid, error=str(error))
-            raise error
+            if raise_failure:
+                raise error
+            return BatchResult(
+                batch_id=batch.batch_id_hex,
+                index=batch.index,
+                count=batch.count,
+                total=batch.total,
+                status=BatchStatus.FAILED,
+                txid=txid,
+                block_number=block,
+                energy_used=energy,
+                fee_limit_sun=fee_limit,
+                fee_sun=fee,
+                note=str(error),
+            )
         outcomes, paid_total = decode_outcomes(batch, info, self.settings.mode)
         self.ledger.record_confirmation(
             batch.scope,
@@ -534,7 +555,9 @@ class TronExecutor:
             info = transaction_info(self.client, attempt.tx_hash)
             if info is not None:
                 fee_limit = int(attempt.fees.get("fee_limit_sun", 0) or 0)
-                return self.settle_receipt(batch, attempt.tx_hash, info, fee_limit)
+                return self.settle_receipt(
+                    batch, attempt.tx_hash, info, fee_limit, raise_failure=False
+                )
         if executed(self.client, batch.disburser, batch.payer, batch.batch_id):
             # Paid by a transaction this ledger did not record (e.g. a copy of a multisig file
             # broadcast elsewhere): the chain is the source of truth.
@@ -561,7 +584,7 @@ class TronExecutor:
                     poll_s=self.settings.poll_s,
                 )
                 fee_limit = int(attempt.fees.get("fee_limit_sun", 0) or 0)
-                return self.settle_receipt(batch, tx.txid, info, fee_limit)
+                return self.settle_receipt(batch, tx.txid, info, fee_limit, raise_failure=False)
         if any(int(a.fees.get("expiration", 0) or 0) > clock for a in pending):
             # A multisig proposal still collecting signatures (or a transaction in flight).
             return _result_of(record, note="not executed yet; its transaction has not expired")

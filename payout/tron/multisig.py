@@ -39,6 +39,7 @@ from payout.disburser import (
 )
 from payout.exceptions import (
     SignerError,
+    TronError,
     TronExecutionFailed,
     TronPermissionInvalid,
     TronSignatureShort,
@@ -514,8 +515,18 @@ def broadcast_proposal(
     for item, decoded in zip(proposal.transactions[:-1], checked.transactions[:-1], strict=True):
         # An approval is skipped when the allowance already is what it sets (someone else
         # broadcast it, or a previous attempt did): approving again could trip USDT's rule.
-        if allowance(client, token, proposal.payer, disburser) == decoded.details["amount"]:
+        current = allowance(client, token, proposal.payer, disburser)
+        wanted = int(decoded.details["amount"])
+        if current == wanted:
             continue
+        if current != 0 and wanted != 0:
+            # USDT refuses to change one non-zero allowance into another: the transaction would
+            # revert and burn its fee. Another batch's approval is pending its disburse.
+            raise TronError(
+                f"the disburser's allowance is {current}, not 0: another batch was approved but "
+                "not paid yet",
+                hint="Broadcast the batch files in order (or that batch first), then this one.",
+            )
         broadcast(client, item.tx)
         info = wait_receipt(
             client, item.tx.txid, timeout_s=settings.receipt_timeout_s, poll_s=settings.poll_s
