@@ -209,34 +209,16 @@ def write_keystore(
     return str(Account.from_key(private_key).address)
 
 
-class ApeAliasSigner:
-    """Signs through an ape account (keyfile, or a hardware wallet via ape's account plugins).
+class ApeAccountSigner:
+    """Signs through an ape account object (keyfile, test account, or a hardware wallet through
+    ape's account plugins, which prompt on the device)."""
 
-    A keyfile account is unlocked once with ``password`` (or ``APE_ACCOUNTS_<alias>_PASSPHRASE``)
-    and then signs without asking again for this process; other account types prompt as they do.
-    """
-
-    def __init__(self, alias: str, password: str | None = None) -> None:
-        from ape import accounts
-
-        try:
-            self._account: Any = accounts.load(alias)
-        except Exception as exc:  # ape raises its own AccountsError / IndexError variants
-            raise AliasNotFound(alias) from exc
-        self._alias = alias
-        if password is None:
-            password = os.environ.get(PASSWORD_ENV)
-        if password is not None and hasattr(self._account, "set_autosign"):
-            try:
-                self._account.set_autosign(True, passphrase=password)
-            except Exception as exc:
-                raise SignerError(
-                    f"could not unlock ape account {alias!r}: {type(exc).__name__}",
-                    hint="check the passphrase (PAYOUT_KEYSTORE_PASSWORD)",
-                ) from exc
+    def __init__(self, account: Any, label: str) -> None:
+        self._account = account
+        self._alias = label
 
     def __repr__(self) -> str:
-        return f"ApeAliasSigner({self._alias})"
+        return f"{type(self).__name__}({self._alias})"
 
     @property
     def address(self) -> str:
@@ -271,6 +253,48 @@ class ApeAliasSigner:
         if sig is None:
             raise SigningRefused(f"ape account {self._alias!r}")
         return bytes(sig.r) + bytes(sig.s) + bytes([sig.v])
+
+
+class ApeAliasSigner(ApeAccountSigner):
+    """An ape account loaded by alias (``ape accounts list``).
+
+    A keyfile account is unlocked once with ``password`` (else ``PAYOUT_KEYSTORE_PASSWORD``, else
+    ape's own ``APE_ACCOUNTS_<alias>_PASSPHRASE`` or prompt) and then signs without asking again
+    for this process.
+    """
+
+    def __init__(self, alias: str, password: str | None = None) -> None:
+        from ape import accounts
+
+        _ape_logs_to_stderr()
+        try:
+            account: Any = accounts.load(alias)
+        except Exception as exc:  # ape raises its own AccountsError / IndexError variants
+            raise AliasNotFound(alias) from exc
+        super().__init__(account, alias)
+        if password is None:
+            password = os.environ.get(PASSWORD_ENV)
+        if password is not None and hasattr(account, "set_autosign"):
+            try:
+                account.set_autosign(True, passphrase=password)
+            except Exception as exc:
+                raise SignerError(
+                    f"could not unlock ape account {alias!r}: {type(exc).__name__}",
+                    hint="check the passphrase (PAYOUT_KEYSTORE_PASSWORD)",
+                ) from exc
+
+
+def _ape_logs_to_stderr() -> None:
+    """Keep stdout for our output (``--json``): ape's log handler looks its stream up by level
+    name, misses (its table is keyed by enum) and writes warnings to stdout."""
+    import logging
+
+    from ape.logging import ClickHandler
+
+    for handler in logging.getLogger("ape").handlers:
+        if isinstance(handler, ClickHandler):
+            for level in ("debug", "info", "success", "warning", "error", "critical"):
+                handler.echo_kwargs[level] = {"err": True}
 
 
 def open_signer(

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from eth_utils.crypto import keccak
 
 from payout._cli.main import cli
 from payout.chain import Chain
@@ -56,16 +57,21 @@ def deployer(chain: Chain) -> Wallet:
     return Wallet(chain, LocalSigner(dev_private_key(0)), FAST)
 
 
-_next_account = iter(range(2, 20))
+_next_payer = iter(range(1, 1_000_000))
 
 
 @dataclass
 class Payer:
-    """A funded payer: anvil account ``index`` with an encrypted keystore file."""
+    """A payer with 100 ETH for gas and an encrypted keystore file."""
 
     index: int
     address: str
     keystore: Path
+    key: bytes
+
+    @property
+    def signer(self) -> LocalSigner:
+        return LocalSigner(self.key)
 
 
 @pytest.fixture(scope="session")
@@ -73,22 +79,21 @@ def keystores(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("keys")
 
 
-def _payer(index: int, keystores: Path) -> Payer:
+def make_payer(chain: Chain, keystores: Path, *, eth: int = 100) -> Payer:
+    """A fresh key (no other test uses it: clean nonce and balances) funded with ``eth`` ETH."""
+    index = next(_next_payer)
+    key = keccak(text=f"integration-payer/{index}")
     path = keystores / f"payer-{index}.json"
-    if not path.exists():
-        # A low scrypt work factor keeps each subprocess's unlock fast; only tests do this.
-        write_keystore(path, dev_private_key(index), PASSWORD, iterations=2**4)
-    return Payer(index, LocalSigner(dev_private_key(index)).address, path)
+    # A low scrypt work factor keeps each subprocess's unlock fast; only tests do this.
+    address = write_keystore(path, key, PASSWORD, iterations=2**4)
+    if eth:
+        chain.request("anvil_setBalance", [address, hex(eth * 10**18)])
+    return Payer(index, address, path, key)
 
 
 @pytest.fixture
-def payer(keystores: Path) -> Payer:
-    """A payer account no other test in this session uses (clean nonce and balances)."""
-    try:
-        index = next(_next_account)
-    except StopIteration:  # pragma: no cover - raise the account count in ``node``
-        pytest.fail("out of funded anvil accounts: start anvil with more --accounts")
-    return _payer(index, keystores)
+def payer(chain: Chain, keystores: Path) -> Payer:
+    return make_payer(chain, keystores)
 
 
 @pytest.fixture

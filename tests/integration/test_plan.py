@@ -151,11 +151,11 @@ def test_skip_mode_send_reports_the_skipped_row(
 
 
 def test_preflight_names_the_token_shortfall(
-    env: dict[str, str], keystores: Path, usdc: str, payout_file
+    env: dict[str, str], chain: Chain, keystores: Path, usdc: str, payout_file
 ) -> None:
-    from .conftest import _payer
+    from .conftest import make_payer
 
-    poor = _payer(19, keystores)  # holds ETH but no USDC
+    poor = make_payer(chain, keystores)  # holds ETH but no USDC
     file, _rows = payout_file(3)
     result = invoke("plan", str(file), "--token", usdc, "--keystore", str(poor.keystore), "--json")
     assert result.exit_code == 5
@@ -172,20 +172,13 @@ def test_preflight_names_the_gas_coin_shortfall(
     env: dict[str, str], chain: Chain, deployer: Wallet, keystores: Path, usdc: str, payout_file
 ) -> None:
     from payout.demo_token import mint
-    from payout.signer import write_keystore
 
-    from .conftest import PASSWORD
+    from .conftest import make_payer
 
-    key = bytes(range(1, 33))
-    path = keystores / "no-eth.json"
-    if not path.exists():
-        write_keystore(path, key, PASSWORD, iterations=2**4)
-    from payout.signer import LocalSigner
-
-    address = LocalSigner(key).address
-    mint(deployer, usdc, address, 10**12)
+    broke = make_payer(chain, keystores, eth=0)
+    mint(deployer, usdc, broke.address, 10**12)
     file, _rows = payout_file(3)
-    result = invoke("plan", str(file), "--token", usdc, "--keystore", str(path), "--json")
+    result = invoke("plan", str(file), "--token", usdc, "--keystore", str(broke.keystore), "--json")
     assert result.exit_code == 5
     shortfalls = as_json(result.stdout)["scopes"][0]["preflight"]["shortfalls"]
     assert len(shortfalls) == 1 and "gas coin" in shortfalls[0]

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from payout.chain import Chain
-from payout.devnet import dev_private_key
 from payout.disburser import encode_approve
-from payout.signer import LocalSigner
 from payout.wallet import Wallet
 
 from .conftest import FAST, Payer, as_json, base_units, run
@@ -70,7 +68,7 @@ def test_overlapping_file_pays_only_new_rows(
 def test_usdt_nonzero_allowance_is_reset_to_zero_first(
     env: dict[str, str], chain: Chain, payer: Payer, usdt: str, disburser: str, payout_file
 ) -> None:
-    wallet = Wallet(chain, LocalSigner(dev_private_key(payer.index)), FAST)
+    wallet = Wallet(chain, payer.signer, FAST)
     wallet.transact(usdt, encode_approve(disburser, 3), label="leftover allowance")
     file, rows = payout_file(8)
     proc = _send(env, payer, usdt, file, "--approve", "batch", "--max-batch-size", "5")

@@ -1,0 +1,121 @@
+"""Hand-written calldata and log decoding against the shipped ABI; fault hook; gas shares."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from eth_abi.abi import encode
+from hypothesis import given
+from hypothesis import strategies as st
+
+from payout.artifact import disburser_artifact
+from payout.deployment import CREATE2_DEPLOYER, create2_address
+from payout.disburser import (
+    BATCH_DISBURSED_TOPIC,
+    TRANSFER_SKIPPED_TOPIC,
+    encode_disburse,
+    pack_word,
+    split_gas,
+    unpack_word,
+)
+from payout.fault import FAULT_EXIT_CODE
+from payout.types import PayMode
+
+ADDR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+TOKEN = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+def _abi_selector(name: str) -> bytes:
+    from eth_utils.crypto import keccak
+
+    item = next(
+        i for i in disburser_artifact().abi if i.get("name") == name and i["type"] == "function"
+    )
+    sig = f"{name}({','.join(x['type'] for x in item['inputs'])})"
+    return keccak(text=sig)[:4]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 2**160 - 1), st.integers(1, 2**96 - 1)), min_size=1, max_size=20
+    ),
+    st.binary(min_size=32, max_size=32),
+    st.sampled_from([PayMode.STRICT, PayMode.SKIP]),
+)
+def test_calldata_equals_the_abi_encoding(
+    rows: list[tuple[int, int]], batch_id: bytes, mode: PayMode
+) -> None:
+    from eth_utils.address import to_checksum_address
+
+    recipients = [to_checksum_address(r.to_bytes(20, "big")) for r, _a in rows]
+    words = [pack_word(r, a) for r, (_x, a) in zip(recipients, rows, strict=True)]
+    total = sum(a for _r, a in rows)
+    name = "disburse" if mode is PayMode.STRICT else "disburseOrSkip"
+    expected = _abi_selector(name) + encode(
+        ["address", "bytes32", "uint256", "bytes32[]"], [TOKEN, batch_id, total, words]
+    )
+    assert encode_disburse(TOKEN, batch_id, total, words, mode) == expected
+    for word, r, (_x, a) in zip(words, recipients, rows, strict=True):
+        assert unpack_word(word) == (r, a)
+        assert int.from_bytes(word, "big") == (int(r, 16) << 96) | a
+
+
+def test_event_topics_match_the_abi() -> None:
+    from eth_utils.crypto import keccak
+
+    events = {i["name"]: i for i in disburser_artifact().abi if i["type"] == "event"}
+
+    def topic(name: str) -> bytes:
+        types = ",".join(x["type"] for x in events[name]["inputs"])
+        return keccak(text=f"{name}({types})")
+
+    assert topic("BatchDisbursed") == BATCH_DISBURSED_TOPIC
+    assert topic("TransferSkipped") == TRANSFER_SKIPPED_TOPIC
+
+
+@given(st.integers(0, 10**9), st.integers(1, 600))
+def test_gas_shares_add_up(gas: int, count: int) -> None:
+    shares = split_gas(gas, count)
+    assert len(shares) == count and sum(shares) == gas and max(shares) - min(shares) <= 1
+
+
+def test_create2_address_known_answer() -> None:
+    # The EIP-1014 rule, computed independently of the implementation.
+    from eth_utils.crypto import keccak
+
+    init = b"\x00"
+    salt = bytes(32)
+    expected = keccak(b"\xff" + bytes.fromhex(CREATE2_DEPLOYER[2:]) + salt + keccak(init))[12:]
+    assert create2_address(init, salt).lower() == "0x" + expected.hex()
+
+
+@pytest.mark.parametrize(
+    "spec,exits",
+    [
+        ("after-broadcast:2", True),
+        ("after-broadcast:3", False),
+        ("before-broadcast", False),
+        ("", False),
+    ],
+)
+def test_fault_hook_exits_at_the_nth_checkpoint(spec: str, exits: bool) -> None:
+    code = (
+        "from payout.fault import checkpoint\n"
+        "checkpoint('after-broadcast')\ncheckpoint('after-receipt')\n"
+        "checkpoint('after-broadcast')\n"
+        "print('survived')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PAYOUT_FAULT": spec, "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if exits:
+        assert proc.returncode == FAULT_EXIT_CODE and "survived" not in proc.stdout
+    else:
+        assert proc.returncode == 0 and "survived" in proc.stdout
