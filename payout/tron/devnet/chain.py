@@ -175,6 +175,17 @@ class Chain:
             return max(self.now_ms(), head + 1)
         return max(head + self.config.block_interval_ms, self.now_ms())
 
+    def _head_time(self) -> int:
+        """Head block time for the expiration window.
+
+        A mainnet head is never more than a slot old; an idle instant-mode node's head can be hours
+        old, so the window is measured from where a 3-second chain would be by now.
+        """
+        head = self.head.timestamp
+        if self.instant:
+            return max(head, self.now_ms() - self.config.block_interval_ms)
+        return head
+
     def _open_block(self) -> _OpenBlock:
         """The block pending transactions go into (its time is refreshed while it is empty)."""
         if self._open is None:
@@ -321,7 +332,7 @@ class Chain:
         if size > self.config.max_tx_bytes:
             raise _reject("TOO_BIG_TRANSACTION_ERROR", "Transaction size is too big.")
         expiration = int(raw.get("expiration", 0))
-        head_time = self.head.timestamp
+        head_time = self._head_time()
         if expiration <= head_time or expiration > head_time + self.config.max_expiration_ms:
             raise _reject("TRANSACTION_EXPIRATION_ERROR", "Transaction expired")
         if len(raw.get("contract") or []) != 1:

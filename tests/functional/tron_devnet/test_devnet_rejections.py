@@ -118,3 +118,16 @@ def test_account_without_trx_cannot_pay_bandwidth(
         txn.memo(b"m" * 100_000).build().sign(poor).broadcast()
     assert refused.value.args[1] == "BANDWITH_ERROR"
     assert tron_client.get_account_balance(address) == 2
+
+
+def test_expiration_window_follows_the_clock_on_an_idle_instant_node(
+    tron_devnet: TronDevnet, tron_client: Tron, tron_dev_keys: list[PrivateKey]
+) -> None:
+    a, b = tron_devnet.accounts[0], tron_devnet.accounts[1]
+    # An hour passes without a block (no real chain idles like that): a transaction expiring
+    # 23 h 50 min from now must still be inside java-tron's 24 h window.
+    tron_devnet.chain.time_offset_ms += 3_600_000
+    raw = tron_client.trx.transfer(a.base58, b.base58, TRX).build()._raw_data
+    raw["expiration"] = tron_devnet.chain.now_ms() + (23 * 60 + 50) * 60_000
+    info = Transaction(raw, client=tron_client).sign(tron_dev_keys[0]).broadcast().wait()
+    assert info["id"]
