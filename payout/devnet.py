@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -98,15 +99,26 @@ class Devnet:
     log_path: Path | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate anvil and wait for it (killed if it does not exit within ``timeout``)."""
+        """Terminate anvil and wait for it (killed if it does not exit within ``timeout``).
+
+        The signal goes to anvil's own process group (it runs in a new session), so the npm
+        wrapper and the real binary it spawns both stop.
+        """
         if self.process.poll() is not None:
             return
-        self.process.terminate()
+        self._signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            self._signal(signal.SIGKILL)
             self.process.wait(timeout=timeout)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(sig)
 
     @property
     def running(self) -> bool:
