@@ -48,7 +48,9 @@ def test_stuck_transaction_is_replaced_with_higher_fees(manual_chain: Devnet) ->
 
     worker = threading.Thread(target=run)
     worker.start()
-    _wait_until(lambda: len(signed) >= 2)  # the original and one replacement
+    # The original and one replacement, which the node has accepted (it is recorded before it
+    # is broadcast, so wait for the node to know it).
+    _wait_until(lambda: any(chain.transaction(v.tx_hash) is not None for v in signed[1:]))
     chain.request("evm_mine", [])
     worker.join(timeout=30)
     assert "error" not in result, result.get("error")
@@ -107,3 +109,29 @@ def test_node_dying_mid_run_is_a_clear_chain_error() -> None:
     assert not node.running
     with pytest.raises(RpcUnavailable):
         chain.fee_data()
+
+
+def test_waits_for_the_configured_confirmations(manual_chain: Devnet) -> None:
+    chain = Chain(manual_chain.url)
+    settings = SendSettings(confirmations=3, replace_after=3600, poll_interval=0.02)
+    wallet = Wallet(chain, LocalSigner(dev_private_key(3)), settings)
+    signed: list[PreparedTx] = []
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        result["receipt"] = wallet.transact(
+            RECIPIENT, b"", value=2, gas=21_000, label="pay", on_signed=signed.append
+        )
+        result["head"] = chain.block_number()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    _wait_until(lambda: bool(signed) and chain.transaction(signed[0].tx_hash) is not None)
+    deadline = time.monotonic() + 20
+    while worker.is_alive() and time.monotonic() < deadline:
+        chain.request("evm_mine", [])  # one block at a time, until the wallet is satisfied
+        worker.join(timeout=0.05)
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    mined_at = int(result["receipt"]["blockNumber"], 16)
+    assert result["head"] - mined_at + 1 >= 3
