@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from payout.chain import Chain
+from payout.chain import Chain, RpcRejected
 from payout.disburser import (
     BatchReceipt,
     Disburser,
@@ -290,10 +290,19 @@ class HotWalletExecutor:
                 hint="wait until the nonce is used or stuck transactions clear, then resume",
             )
         in_pool = [v for v in versions if self.chain.transaction(v.tx_hash) is not None]
+        write_ahead = self._write_ahead(batch, record.mode)
         if not in_pool:
-            self.wallet.broadcast(versions[-1])
+            try:
+                self.wallet.broadcast(versions[-1])
+            except RpcRejected:
+                # The recorded bytes are no longer acceptable (fees rose past their cap): the same
+                # transaction with today's fees, recorded first like any replacement.
+                replacement = self.wallet.replacement(versions[-1])
+                write_ahead(replacement)
+                versions.append(replacement)
+                self.wallet.broadcast(replacement)
         inflight = Inflight(versions[-1].nonce, list(versions))
-        receipt = self.wallet.wait(inflight, on_signed=self._write_ahead(batch))
+        receipt = self.wallet.wait(inflight, on_signed=write_ahead)
         result = self._settle_mined(batch, receipt)
         self._settled(batch, result, "finished after resume")
         return result
