@@ -231,10 +231,30 @@ class Disburser:
         logs = _chunked_logs(self.chain, self.address, topics, from_block, to_block, chunk)
         return [_decode_batch_event(log) for log in logs]
 
-    def find_batch(self, payer: str, batch_id: bytes, *, from_block: int = 0) -> BatchEvent | None:
-        """The event proving ``batch_id`` executed, or None."""
-        events = self.batch_events(payer, batch_ids=[batch_id], from_block=from_block)
-        return events[0] if events else None
+    def find_batch(
+        self, payer: str, batch_id: bytes, *, from_block: int = 0, chunk: int = 50_000
+    ) -> BatchEvent | None:
+        """The event proving ``batch_id`` executed, or None.
+
+        Searched backwards from the head in ``chunk``-block windows: the batch being settled was
+        almost always executed recently, so a long chain is rarely scanned from ``from_block``.
+        """
+        topics: list[bytes | Sequence[bytes] | None] = [
+            BATCH_DISBURSED_TOPIC,
+            _addr_word(payer),
+            None,
+            batch_id,
+        ]
+        end = self.chain.block_number()
+        while end >= from_block:
+            start = max(from_block, end - chunk + 1)
+            logs = self.chain.logs(
+                address=self.address, topics=topics, from_block=start, to_block=end
+            )
+            if logs:
+                return _decode_batch_event(logs[0])
+            end = start - 1
+        return None
 
     # --- simulation -------------------------------------------------------------------------
 

@@ -383,7 +383,9 @@ def plan_scope(
     approval_gas = max((s.approval_gas for s in sims), default=0)
     if not sims:
         gas_total = sum(b.cost_estimate for b in batches)
-    total = sum(b.total for b in batches)
+    # Batches the chain already executed (a lost ledger, another process) cost nothing more.
+    done = {s.batch_index for s in sims if s.already_executed}
+    total = sum(b.total for b in batches if b.index not in done)
     approvals = approval_amounts(allowance, total) if opts.approval == "run" else []
     native = chain.native_balance(payer)
     gas_with_margin = (gas_total + approval_gas * max(1, len(approvals))) * 11 // 10

@@ -85,3 +85,24 @@ def test_send_without_yes_in_a_pipe_refuses(
     proc = run("send", str(file), "--token", usdc, "--keystore", str(payer.keystore), env=env)
     assert proc.returncode == 2
     assert "--yes" in proc.stderr
+
+
+def test_a_lost_ledger_does_not_pay_twice(
+    env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file, tmp_path: Path
+) -> None:
+    """The chain is the source of truth: with a fresh ledger, the executed batches are found by
+    their batch ids and recorded from their events, and nothing is sent again."""
+    file, rows = payout_file(9)
+    assert _send(env, payer, usdc, file, "--max-batch-size", "4").returncode == 0
+    spent = chain.token_balance(usdc, payer.address)
+    fresh = {**env, "PAYOUT_LEDGER_URL": f"sqlite:///{tmp_path / 'fresh.sqlite'}"}
+    proc = _send(fresh, payer, usdc, file, "--max-batch-size", "4")
+    assert proc.returncode == 0, proc.stderr
+    out = as_json(proc.stdout)
+    assert [b["status"] for b in out["batches"]] == ["confirmed"] * 3
+    assert chain.token_balance(usdc, payer.address) == spent
+    for r, a, _i in rows:
+        assert chain.token_balance(usdc, r) == base_units(a)
+    report = as_json(run("report", "--json", env=fresh).stdout)
+    assert {r["status"] for r in report} == {"confirmed"}
+    assert all(r["tx_hash"] and r["log_index"] is not None for r in report)
