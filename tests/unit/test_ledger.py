@@ -238,6 +238,26 @@ def test_a_submitted_batch_cannot_be_planned_again(ledger: Ledger) -> None:
     assert again.to_plan == [] and sorted(again.in_flight) == ["p0", "p1", "p2"]
 
 
+def test_save_plan_refuses_changed_or_taken_rows(ledger: Ledger) -> None:
+    reg = ledger.register(rows(4), SCOPE)
+    changed = [reg.to_plan[0]._replace(amount=1), *reg.to_plan[1:2]]
+    with pytest.raises(LedgerConflictError):
+        ledger.save_plan(plan(changed), executor=ExecutorKind.WALLET)
+    (first,) = plan(reg.to_plan[:2])
+    ledger.save_plan([first], executor=ExecutorKind.WALLET)
+    ledger.record_submission(SCOPE, first.batch_id, tx_hash="0xaa", nonce=0)
+    # The same rows in another batch (other order): they are in flight, refused.
+    with pytest.raises(InvalidTransitionError):
+        ledger.save_plan(plan(list(reversed(reg.to_plan[:2]))), executor=ExecutorKind.WALLET)
+    # Nothing was half-written by the refused plans.
+    assert [b.batch_id for b in ledger.batches(SCOPE)] == [first.batch_id_hex]
+    assert status_of(ledger, "p0", "p1", "p2") == [
+        PayoutStatus.SUBMITTED,
+        PayoutStatus.SUBMITTED,
+        PayoutStatus.PLANNED,
+    ]
+
+
 def test_save_plan_requires_registered_rows(ledger: Ledger) -> None:
     with pytest.raises(LedgerNotFoundError):
         ledger.save_plan(plan(rows(2)), executor=ExecutorKind.WALLET)
