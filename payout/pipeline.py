@@ -33,7 +33,7 @@ from payout.disburser import (
     approval_amounts,
     encode_transfer,
 )
-from payout.exceptions import FundsError, InputError, PayoutError
+from payout.exceptions import FundsError, InputError, PayoutError, PlanError
 from payout.executor import Allowance, BatchResult, ExecutionEvent, HotWalletExecutor, OnEvent
 from payout.ledger import Ledger
 from payout.manifest import Manifest, ManifestOptions, read_manifest
@@ -57,6 +57,8 @@ OnFailure = Literal["refuse", "exclude", "skip"]
 SKIP_MODE_EXTRA_GAS = 3_500
 #: Rows sampled to estimate the cost of paying everyone with separate transfers.
 SEPARATE_TRANSFER_SAMPLE = 64
+#: Re-planning rounds (after excluding failing rows or shrinking over-heavy batches).
+_PLAN_ROUNDS = 8
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -353,7 +355,7 @@ def plan_scope(
     fees = chain.fee_data()
     batches: list[Batch] = []
     sims: list[BatchSimulation] = []
-    for _round in range(8):
+    for _round in range(_PLAN_ROUNDS):
         batches = _cut(todo, target, payer, token.address, opts, mode, max_size) if todo else []
         run_total = sum(b.total for b in batches)
         largest = max((b.total for b in batches), default=0)
@@ -379,6 +381,12 @@ def plan_scope(
             max_size = max(1, count * opts.gas_limit // heaviest.gas_used - 1)
             continue
         break
+    else:
+        raise PlanError(
+            f"could not fit the batches under {opts.gas_limit:,} gas after {_PLAN_ROUNDS} "
+            "attempts (simulated gas keeps exceeding the bound)",
+            hint="lower --max-batch-size or --gas-margin",
+        )
     gas_total = sum(s.gas_used for s in sims)
     approval_gas = max((s.approval_gas for s in sims), default=0)
     if not sims:
@@ -422,6 +430,11 @@ def plan_scope(
         separate_gas_total=separate,
         preflight=preflight,
     )
+
+
+def other_network_rows(manifest: Manifest) -> int:
+    """Rows of the file this EVM pipeline leaves alone (TRON rows: ``payout tron send``)."""
+    return sum(1 for p in manifest.payouts if p.network is not Network.EVM)
 
 
 def group_rows(manifest: Manifest, default_token: str | None) -> dict[str, list[Payout]]:

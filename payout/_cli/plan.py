@@ -77,6 +77,8 @@ def plan(
     manifest = pipeline.validate(file, target.chain, token, disburser=target.disburser.address)
     with Ledger.open(settings.ledger_url) as ledger:
         plans = pipeline.plan(manifest, target, who, token, opts, ledger=ledger)
+    if other := pipeline.other_network_rows(manifest):
+        click.echo(f"Note: {other} TRON row(s) are not planned here: use `payout tron`.", err=True)
     if as_json:
         from payout._cli.render import plan_json
 

@@ -78,6 +78,8 @@ def send(
     )
     manifest = pipeline.validate(file, target.chain, token, disburser=target.disburser.address)
     manifest.raise_for_errors()
+    if other := pipeline.other_network_rows(manifest):
+        click.echo(f"Note: {other} TRON row(s) are not paid here: use `payout tron`.", err=True)
     if not yes and not is_interactive():
         raise InputError(
             "refusing to send without confirmation in a non-interactive shell",
