@@ -46,6 +46,8 @@ def _token_lookup(rpc_url: str) -> Any:
     warned: list[bool] = []
 
     def lookup(token: str) -> tuple[str, int] | None:
+        if not token.startswith("0x"):
+            return None  # a TRON token: `payout tron report` reads it from the TRON node
         if token not in cache:
             try:
                 info = chain.token(token)
