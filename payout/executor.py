@@ -236,6 +236,7 @@ class HotWalletExecutor:
 
     def ensure_allowance(self, token: str, needed: int) -> None:
         """Approve the disburser for ``needed`` when the allowance is lower (via zero if needed)."""
+        self.wallet.wait_idle()  # an approval still pending from a crashed run counts
         current = self.chain.allowance(token, self.payer, self.disburser.address)
         for amount in approval_amounts(current, needed):
             receipt = self.wallet.transact(

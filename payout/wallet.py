@@ -313,6 +313,19 @@ class Wallet:
                 raise ReceiptTimeout(inflight.tx_hashes, s.receipt_timeout)
             time.sleep(s.poll_interval)
 
+    def wait_idle(self) -> None:
+        """Wait until no transaction of ours is pending (e.g. an approval sent by a process that
+        died before its receipt), so that what we read next (an allowance) is final."""
+        started = time.monotonic()
+        while self.chain.nonce(self.address, "pending") > self.chain.nonce(self.address, "latest"):
+            if time.monotonic() - started >= self.settings.receipt_timeout:
+                raise ChainError(
+                    f"transactions from {self.address} have been pending for "
+                    f"{self.settings.receipt_timeout:.0f} s",
+                    hint="speed them up or cancel them (same nonce, higher fee), then resume",
+                )
+            time.sleep(self.settings.poll_interval)
+
     def find_receipt(self, tx_hashes: list[str]) -> dict[str, Any] | None:
         for tx_hash in tx_hashes:
             receipt = self.chain.receipt(tx_hash)
