@@ -645,7 +645,12 @@ class Ledger:
             raise LedgerError(
                 f"payouts become {status} only through record_submission / record_confirmation"
             )
-        allowed_from = [s.value for s, targets in PAYOUT_TRANSITIONS.items() if status in targets]
+        # A submitted row may be on chain: only the chain (record_* / release_batch) settles it.
+        allowed_from = [
+            s.value
+            for s, targets in PAYOUT_TRANSITIONS.items()
+            if status in targets and s is not PayoutStatus.SUBMITTED
+        ]
         with self._begin() as conn:
             changed = 0
             for chunk in _chunks(list(payout_ids)):

@@ -233,6 +233,10 @@ def test_a_submitted_batch_cannot_be_planned_again(ledger: Ledger) -> None:
     ledger.record_submission(SCOPE, batches[0].batch_id, tx_hash="0xaa", nonce=3)
     with pytest.raises(InvalidTransitionError):
         ledger.save_plan(batches, executor=ExecutorKind.WALLET)
+    # Only the chain settles a submitted row: no manual status change.
+    for target in (PayoutStatus.PLANNED, PayoutStatus.SKIPPED):
+        with pytest.raises(InvalidTransitionError):
+            ledger.set_payout_status(SCOPE, ["p0"], target)
     # Its rows are in flight: another file run reports them instead of planning them.
     again = ledger.register(rows(3), SCOPE)
     assert again.to_plan == [] and sorted(again.in_flight) == ["p0", "p1", "p2"]
