@@ -111,8 +111,11 @@ def format_decimal(value: Decimal) -> str:
 
 
 def to_decimal(units: int, decimals: int) -> Decimal:
-    """Base units -> token units as an exact Decimal."""
-    return Decimal(units).scaleb(-decimals)
+    """Base units -> token units as an exact Decimal.
+
+    Built from text: ``Decimal.scaleb`` would round to the context's 28 digits, and uint96 amounts
+    have up to 29."""
+    return Decimal(f"{units}e-{decimals}")
 
 
 def format_amount(
