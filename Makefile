@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: help setup demo test bench lint fmt clean postgres
 
 help:
-	@echo "make demo   - set up, start a local chain, pay 1,000 payees end to end"
+	@echo "make demo   - set up, pay 1,000 payees through a 2-of-3 Safe on anvil, then 300 on a local TRON node"
 	@echo "make test   - set up (venv, npm toolchain, PostgreSQL) and run the whole test suite"
 	@echo "make bench  - gas and throughput benchmarks (writes build/bench/)"
 	@echo "make lint   - ruff + mypy (strict on payout/)"
@@ -37,6 +37,7 @@ postgres:
 
 demo: setup
 	payout demo
+	payout tron demo
 
 test: setup postgres
 	python -m pytest $(PYTEST_ARGS)
@@ -44,6 +45,8 @@ test: setup postgres
 bench: setup
 	python scripts/bench_gas.py
 	python scripts/bench_manifest.py
+	python scripts/bench_safe.py
+	python scripts/bench_tron.py
 
 lint: setup
 	ruff check payout tests scripts
