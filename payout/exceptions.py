@@ -779,3 +779,30 @@ class SafeBatchSuperseded(LedgerError):
             "payout file again (`payout safe propose`) and sign the new proposal.",
         )
         self.batch_id = batch_id
+
+
+# --- shipped compiled contracts (payout/artifact.py) ----------------------------------------------
+
+
+class ArtifactInvalidError(DeploymentError):
+    """A shipped compiled-contract file is missing, unreadable or inconsistent (broken install)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(
+            f"the shipped contract artifact {name} is unusable: {reason}",
+            hint="Reinstall the package; developers regenerate the shipped artifacts with "
+            "`python scripts/build_artifacts.py`.",
+        )
+        self.name = name
+
+
+class UnknownShippedContractError(DeploymentError):
+    """A caller asked a shipped artifact file for a contract it does not hold."""
+
+    def __init__(self, name: str, contract: str, available: Sequence[str]) -> None:
+        super().__init__(
+            f"{name} holds no contract called {contract!r}",
+            hint=f"Available: {', '.join(available) or 'none'}.",
+        )
+        self.name = name
+        self.contract = contract

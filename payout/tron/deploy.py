@@ -31,7 +31,7 @@ from tronpy import exceptions as tronpy_errors
 from tronpy.contract import Contract
 from tronpy.keys import to_base58check_address, to_hex_address
 
-from payout.artifact import disburser_artifact
+from payout.artifact import TRON_TOKENS, BundledContract, bundled_contract, disburser_artifact
 from payout.deployment import DisburserCodeMismatch, DisburserMissing
 from payout.exceptions import DeploymentError, TronExecutionFailed
 from payout.tron.client import node_call, raw_request
@@ -225,16 +225,9 @@ def record_deployment(path: Path, deployment: TronDeployment) -> None:
 USDT_TRON_MOCK = "MockUSDTTron"
 
 
-def token_artifact(name: str = USDT_TRON_MOCK) -> dict[str, Any]:
+def token_artifact(name: str = USDT_TRON_MOCK) -> BundledContract:
     """ABI and init code of a shipped TRON test token (``tron/artifacts/TronTokens.json``)."""
-    from importlib import resources
-
-    text = resources.files("payout.tron").joinpath("artifacts/TronTokens.json").read_text("utf-8")
-    contracts: dict[str, Any] = json.loads(text)["contracts"]
-    if name not in contracts:
-        raise DeploymentError(f"no shipped TRON token called {name}")
-    found: dict[str, Any] = contracts[name]
-    return found
+    return bundled_contract(TRON_TOKENS, name)
 
 
 def deploy_usdt_mock(
@@ -246,8 +239,8 @@ def deploy_usdt_mock(
         client,
         signer,
         name=USDT_TRON_MOCK,
-        init_code=bytes.fromhex(str(art["bytecode"]).removeprefix("0x")),
-        abi=list(art["abi"]),
+        init_code=art.bytecode,
+        abi=art.abi_list,
         timeout_s=timeout_s,
     )
 
