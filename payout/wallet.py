@@ -103,7 +103,8 @@ class SendSettings:
     #: Give up waiting (the transaction may still land: resume later).
     receipt_timeout: float = 900.0
     #: How long our receipt may lag behind the nonce moving past it before we conclude that
-    #: another transaction took the nonce (nodes index receipts after state; load balancers lag).
+    #: another transaction took the nonce (nodes index receipts after state: anvil with a large
+    #: transaction, load-balanced endpoints whose backends lag each other).
     nonce_grace: float = 15.0
 
 
@@ -144,6 +145,10 @@ class Inflight:
 
 OnSigned = Callable[[PreparedTx], None]
 
+#: Receipt look-ups after our nonce was used, at the least, before concluding another transaction
+#: used it (so a short ``nonce_grace`` or a slow poll still asks more than once).
+NONCE_RECHECK_MIN_ROUNDS = 3
+
 
 class Wallet:
     """Signs with ``signer`` and sends through ``chain``."""
@@ -152,6 +157,9 @@ class Wallet:
         self.chain = chain
         self.signer = signer
         self.settings = settings or SendSettings()
+        #: Every transaction hash this wallet signed, per nonce: all of them are ours when the
+        #: nonce is found used, whichever list of versions a caller waits on.
+        self._signed: dict[int, list[str]] = {}
 
     @property
     def address(self) -> str:
@@ -217,6 +225,7 @@ class Wallet:
         if target is not None:
             tx["to"] = target
         signed = self.signer.sign_transaction(tx)
+        self._signed.setdefault(nonce, []).append(signed.tx_hash)
         return PreparedTx(nonce, target, data, value, gas, fees, signed)
 
     def replacement(self, previous: PreparedTx) -> PreparedTx:
@@ -275,43 +284,66 @@ class Wallet:
         """Wait for one version of ``inflight`` to be mined and confirmed; returns its receipt.
 
         After ``replace_after`` seconds without a receipt the latest version is replaced with a fee
-        bump (``on_signed`` sees the replacement before it is broadcast). Raises
-        :class:`NonceConsumed` when another transaction took the nonce, :class:`ReceiptTimeout`
-        after ``receipt_timeout``.
+        bump (``on_signed`` sees the replacement before it is broadcast). When the account's nonce
+        moves past ours without a receipt, :meth:`receipt_of_used_nonce` looks again before
+        concluding. Raises :class:`NonceConsumed` when another transaction took the nonce,
+        :class:`ReceiptTimeout` after ``receipt_timeout``.
         """
         s = self.settings
         started = time.monotonic()
-        nonce_passed: float | None = None
         if not inflight.last_broadcast:
             inflight.last_broadcast = started
         while True:
             receipt = self.find_receipt(inflight.tx_hashes)
+            if receipt is None and self.chain.nonce(self.address, "latest") > inflight.nonce:
+                receipt = self.receipt_of_used_nonce(inflight)
+                if receipt is None:
+                    raise NonceConsumed(self.address, inflight.nonce)
             if receipt is not None:
                 if self._confirmed(receipt):
                     return receipt
-            else:
-                mined_nonce = self.chain.nonce(self.address, "latest")
-                if mined_nonce > inflight.nonce:
-                    # The nonce was used. Ours, with its receipt not indexed yet, or another
-                    # transaction's: give the receipt a grace period before concluding.
-                    now = time.monotonic()
-                    nonce_passed = nonce_passed if nonce_passed is not None else now
-                    if now - nonce_passed >= s.nonce_grace:
-                        raise NonceConsumed(self.address, inflight.nonce)
-                elif time.monotonic() - inflight.last_broadcast >= s.replace_after:
-                    new = self.replacement(inflight.latest)
-                    if on_signed is not None:
-                        on_signed(new)
-                    inflight.versions.append(new)
-                    try:
-                        self.broadcast(new)
-                    except RpcRejected as exc:
-                        if "underpriced" not in exc.detail.lower():
-                            raise
-                    inflight.last_broadcast = time.monotonic()
+            elif time.monotonic() - inflight.last_broadcast >= s.replace_after:
+                new = self.replacement(inflight.latest)
+                if on_signed is not None:
+                    on_signed(new)
+                inflight.versions.append(new)
+                try:
+                    self.broadcast(new)
+                except RpcRejected as exc:
+                    if "underpriced" not in exc.detail.lower():
+                        raise
+                inflight.last_broadcast = time.monotonic()
             if time.monotonic() - started >= s.receipt_timeout:
                 raise ReceiptTimeout(inflight.tx_hashes, s.receipt_timeout)
             time.sleep(s.poll_interval)
+
+    def known_hashes(self, inflight: Inflight) -> list[str]:
+        """Every hash of ``inflight``'s nonce we know: its versions and whatever this wallet
+        signed with that nonce (a replacement the caller's list may lack)."""
+        return list(dict.fromkeys([*inflight.tx_hashes, *self._signed.get(inflight.nonce, ())]))
+
+    def receipt_of_used_nonce(self, inflight: Inflight) -> dict[str, Any] | None:
+        """The receipt of whichever of our versions used ``inflight``'s nonce, or None when
+        another transaction used it.
+
+        Nodes move the account nonce before the receipt can be queried (anvil with a large
+        transaction; load-balanced endpoints). So the receipts of every known hash of the nonce
+        are asked again for up to ``nonce_grace`` seconds (and at least
+        :data:`NONCE_RECHECK_MIN_ROUNDS` times) before concluding.
+        """
+        s = self.settings
+        hashes = self.known_hashes(inflight)
+        deadline = time.monotonic() + s.nonce_grace
+        interval = min(s.poll_interval, max(s.nonce_grace / 10, 0.01))
+        rounds = 0
+        while True:
+            receipt = self.find_receipt(hashes)
+            if receipt is not None:
+                return receipt
+            rounds += 1
+            if rounds >= NONCE_RECHECK_MIN_ROUNDS and time.monotonic() >= deadline:
+                return None
+            time.sleep(interval)
 
     def wait_idle(self) -> None:
         """Wait until no transaction of ours is pending (e.g. an approval sent by a process that

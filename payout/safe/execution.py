@@ -21,7 +21,6 @@ A crash anywhere is finished by running ``execute`` (or ``payout resume``) again
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -75,9 +74,6 @@ SEL_EXEC_TRANSACTION = keccak(
 )[:4]
 EXECUTION_SUCCESS_TOPIC = keccak(text="ExecutionSuccess(bytes32,uint256)")
 EXECUTION_FAILURE_TOPIC = keccak(text="ExecutionFailure(bytes32,uint256)")
-
-#: How long to keep looking for a receipt after the node says the account nonce moved.
-RECEIPT_GRACE_SECONDS = 10.0
 
 #: Cheapest signatures first when more than the threshold are available.
 _KIND_COST = {SIG_EIP712: 0, SIG_ETH_SIGN: 0, SIG_APPROVED_HASH: 1, SIG_CONTRACT: 2}
@@ -546,15 +542,8 @@ def _wait(
     try:
         return wallet.wait(inflight, on_signed=on_signed, label=f"Safe transaction {tx.nonce}")
     except NonceConsumed:
-        # Nodes can report the account nonce as used a moment before the receipt of a large
-        # transaction is queryable: look again for a short while before concluding.
-        deadline = time.monotonic() + RECEIPT_GRACE_SECONDS
-        while time.monotonic() < deadline:
-            receipt = wallet.find_receipt(inflight.tx_hashes)
-            if receipt is not None:
-                return receipt
-            time.sleep(0.1)
-        # The executor's account nonce moved without our transaction: another transaction of the
+        # The wallet has already looked for a late receipt of every version of ours, so the
+        # executor's account nonce moved without our transaction: another transaction of the
         # executor took it. The Safe nonce and the batch tell whether the batch still needs paying.
         if read_nonce(chain, proposal.safe) > tx.nonce:
             raise SafeNonceConsumed(

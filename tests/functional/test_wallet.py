@@ -81,8 +81,10 @@ def test_nonce_taken_by_another_transaction_is_reported(manual_chain: Devnet) ->
     worker = threading.Thread(target=run)
     worker.start()
     _wait_until(lambda: bool(signed))
-    # Another process with the same key replaces our transaction in the pool (higher fee).
-    other = ours.prepare(
+    # Another process with the same key (its own wallet: what it signs is not ours) replaces
+    # our transaction in the pool (higher fee).
+    elsewhere = Wallet(chain, LocalSigner(dev_private_key(2)), settings)
+    other = elsewhere.prepare(
         RECIPIENT, b"", gas=21_000, nonce=signed[0].nonce, value=7, fees=signed[0].fees.bumped(50)
     )
     _wait_until(lambda: chain.transaction(signed[0].tx_hash) is not None)
