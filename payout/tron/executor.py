@@ -52,6 +52,7 @@ from payout.exceptions import (
 )
 from payout.ledger import BatchRecord, Ledger, PayoutOutcome
 from payout.revert import translate
+from payout.tron import proto
 from payout.tron.client import node_call
 from payout.tron.energy import (
     DEFAULT_MARGIN_BPS,
@@ -69,7 +70,6 @@ from payout.tron.transaction import (
     broadcast,
     now_ms,
     ref_block,
-    serialize_raw,
     transaction_info,
     trigger_raw_data,
     wait_receipt,
@@ -453,7 +453,7 @@ class TronExecutor:
     def _preflight_trx(self, fee_limit: int, tx: SignedTx) -> None:
         assert self.prices is not None
         res = account_resources(self.client, self.payer)
-        need_bw = bandwidth_of(len(serialize_raw(tx.raw_data)) + 3 + 67 * len(tx.signatures))
+        need_bw = bandwidth_of(len(proto.raw_data_bytes(tx.raw_data)) + 3 + 67 * len(tx.signatures))
         need = max(0, fee_limit - res.energy_left * self.prices.energy_sun)
         if need_bw > res.bandwidth_left:
             need += need_bw * self.prices.bandwidth_sun

@@ -48,6 +48,7 @@ from payout.exceptions import (
     TronTransactionFileError,
 )
 from payout.ledger import Ledger
+from payout.tron import proto
 from payout.tron.energy import DEFAULT_MARGIN_BPS, fee_limit_for, read_prices
 from payout.tron.executor import (
     APPROVE_ENERGY_FLOOR,
@@ -58,7 +59,6 @@ from payout.tron.executor import (
     simulate,
 )
 from payout.tron.permission import CONTRACT_TYPES, allowed_types, permission_by_id
-from payout.tron.proto import raw_data_bytes
 from payout.tron.signer import TronSigner, recover_signer
 from payout.tron.token import allowance
 from payout.tron.transaction import (
@@ -68,7 +68,6 @@ from payout.tron.transaction import (
     now_ms,
     ref_block,
     trigger_raw_data,
-    txid_of,
     wait_receipt,
 )
 from payout.types import Batch, Network, PayMode
@@ -157,7 +156,7 @@ def read_proposal(path: Path) -> Proposal:
         for item in doc["transactions"]:
             raw = item["raw_data"]
             tx = SignedTx(
-                raw_data=raw, txid=txid_of(raw), signatures=list(item.get("signature") or [])
+                raw_data=raw, txid=proto.txid(raw), signatures=list(item.get("signature") or [])
             )
             if tx.txid != item.get("txID"):
                 raise TronTransactionFileError(
@@ -166,7 +165,7 @@ def read_proposal(path: Path) -> Proposal:
                     f"raw_data (which hashes to {tx.txid}); the file was altered",
                 )
             hex_ = item.get("raw_data_hex")
-            if hex_ and hex_ != raw_data_bytes(raw).hex():
+            if hex_ and hex_ != proto.raw_data_bytes(raw).hex():
                 raise TronTransactionFileError(
                     where, f"transaction {item.get('label')}: raw_data_hex does not match raw_data"
                 )
@@ -318,7 +317,7 @@ def sign(proposal: Proposal, signer: TronSigner, *, now: int | None = None) -> P
         tx = item.tx
         if tx.expiration_ms <= clock:
             raise TronTransactionExpired(tx.txid, tx.expiration_ms)
-        if tx.txid != txid_of(tx.raw_data):
+        if tx.txid != proto.txid(tx.raw_data):
             raise SignerError(f"{item.label}: txID does not match raw_data; refusing to sign")
         if signer.address in signers_of(tx):
             raise TronSignerNotAllowed(signer.address, f"already signed {item.label}")
@@ -464,7 +463,7 @@ def review(proposal: Proposal, *, now: int | None = None) -> Review:
         reviewed.append(
             ReviewedTx(
                 label=item.label,
-                txid=txid_of(raw),
+                txid=proto.txid(raw),
                 function=function,
                 contract=target,
                 permission_id=pid,

@@ -2,9 +2,9 @@
 
 tronpy asks the node for a transaction's id (``wallet/getsignweight``) and signs whatever id comes
 back; its offline builder leaves the memo and ``Permission_id`` out of the id. Here every id is
-computed locally from ``raw_data`` with the protobuf serializer (:func:`txid_of`), so we only ever
-sign what we built and reviewed, offline or not, multisig or not. tronpy still carries the
-transaction to the node (:meth:`tronpy.Tron.broadcast`) and reads receipts.
+computed locally from ``raw_data`` with the protobuf serializer (:func:`payout.tron.proto.txid`),
+so we only ever sign what we built and reviewed, offline or not, multisig or not. tronpy still
+carries the transaction to the node (:meth:`tronpy.Tron.broadcast`) and reads receipts.
 """
 
 from __future__ import annotations
@@ -20,26 +20,14 @@ from tronpy.keys import to_hex_address
 from tronpy.tron import Transaction
 
 from payout.exceptions import TronExecutionFailed, TronNodeError, TronTransactionRejected
+from payout.tron import proto
 from payout.tron.client import node_call, node_url_of
-from payout.tron.proto import raw_data_bytes
 from payout.tron.signer import TronSigner
 
 TRIGGER_TYPE_URL = "type.googleapis.com/protocol.TriggerSmartContract"
 #: java-tron refuses an expiration more than 24 h after the head block.
 MAX_EXPIRATION_MS = 24 * 3600 * 1000
 DEFAULT_EXPIRATION_MS = 60_000
-
-
-def serialize_raw(raw_data: dict[str, Any]) -> bytes:
-    """``Transaction.raw`` protobuf bytes of a JSON ``raw_data``, as java-tron builds them."""
-    return raw_data_bytes(raw_data)
-
-
-def txid_of(raw_data: dict[str, Any]) -> str:
-    """sha256 of the serialized ``raw_data``: the id a TRON signature covers."""
-    import hashlib
-
-    return hashlib.sha256(serialize_raw(raw_data)).hexdigest()
 
 
 def now_ms() -> int:
@@ -128,7 +116,7 @@ class SignedTx:
 
     @classmethod
     def build(cls, raw_data: dict[str, Any]) -> SignedTx:
-        return cls(raw_data=raw_data, txid=txid_of(raw_data))
+        return cls(raw_data=raw_data, txid=proto.txid(raw_data))
 
     @property
     def expiration_ms(self) -> int:
@@ -138,7 +126,7 @@ class SignedTx:
         return {
             "txID": self.txid,
             "raw_data": self.raw_data,
-            "raw_data_hex": serialize_raw(self.raw_data).hex(),
+            "raw_data_hex": proto.raw_data_bytes(self.raw_data).hex(),
             "signature": list(self.signatures),
         }
 

@@ -7,86 +7,41 @@ only ever sees the 20-byte tail.
 
 from __future__ import annotations
 
-import hashlib
-
 from eth_keys.datatypes import PrivateKey, PublicKey, Signature
 from eth_keys.exceptions import BadSignature
 from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError as KeyValidationError
 
-#: The byte every mainnet-style TRON address starts with.
-ADDRESS_PREFIX = 0x41
-ADDRESS_SIZE = 21
+# The wire forms of an address (base58check / hex -> 21 bytes) are shared with the signing path.
+from payout.tron.proto import (
+    ADDRESS_PREFIX,
+    ADDRESS_SIZE,
+    AddressFormatError,
+    parse_address,
+    to_base58,
+)
 
-_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_INDEX = {c: i for i, c in enumerate(_ALPHABET)}
-
-
-class AddressFormatError(ValueError):
-    """A string or byte string is not a TRON address."""
-
-
-def _checksum(payload: bytes) -> bytes:
-    return hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
-
-
-def b58encode_check(payload: bytes) -> str:
-    """Base58 with a 4-byte double-SHA-256 checksum (Bitcoin alphabet)."""
-    data = payload + _checksum(payload)
-    number = int.from_bytes(data, "big")
-    out = []
-    while number:
-        number, rem = divmod(number, 58)
-        out.append(_ALPHABET[rem])
-    pad = len(data) - len(data.lstrip(b"\0"))
-    return "1" * pad + "".join(reversed(out))
-
-
-def b58decode_check(text: str) -> bytes:
-    """Inverse of :func:`b58encode_check`; raises :class:`AddressFormatError` on a bad checksum."""
-    number = 0
-    for char in text:
-        if char not in _INDEX:
-            raise AddressFormatError(f"{text!r} is not base58")
-        number = number * 58 + _INDEX[char]
-    pad = len(text) - len(text.lstrip("1"))
-    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
-    data = b"\0" * pad + body
-    if len(data) < 5 or _checksum(data[:-4]) != data[-4:]:
-        raise AddressFormatError(f"{text!r} has a bad base58check checksum")
-    return data[:-4]
-
-
-def to_base58(address: bytes) -> str:
-    """``T...`` form of a 21-byte address."""
-    return b58encode_check(address)
+__all__ = [
+    "ADDRESS_PREFIX",
+    "ADDRESS_SIZE",
+    "AddressFormatError",
+    "SignatureRecoveryError",
+    "address_of_private_key",
+    "address_of_public_key",
+    "from_evm",
+    "is_address_bytes",
+    "parse_address",
+    "recover_signer",
+    "sign_digest",
+    "to_base58",
+    "to_evm",
+    "to_hex",
+]
 
 
 def to_hex(address: bytes) -> str:
     """``41...`` hex form of a 21-byte address."""
     return address.hex()
-
-
-def parse_address(value: object) -> bytes:
-    """Accept a base58check (``T...``) or hex (``41...``, optional ``0x``) address -> 21 bytes."""
-    if isinstance(value, bytes):
-        raw = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if len(text) == 34 and text[:1] == "T":
-            raw = b58decode_check(text)
-        else:
-            if text[:2].lower() == "0x":
-                text = text[2:]
-            try:
-                raw = bytes.fromhex(text)
-            except ValueError as exc:
-                raise AddressFormatError(f"{value!r} is neither base58check nor hex") from exc
-    else:
-        raise AddressFormatError(f"{value!r} is not an address")
-    if len(raw) != ADDRESS_SIZE or raw[0] != ADDRESS_PREFIX:
-        raise AddressFormatError(f"{value!r} is not a 21-byte TRON address starting with 0x41")
-    return raw
 
 
 def is_address_bytes(raw: bytes) -> bool:

@@ -26,7 +26,8 @@ from eth_typing import Address
 from eth_utils.crypto import keccak
 
 from payout.exceptions import TronDevnetError, TronDevnetRejection
-from payout.tron.devnet import evm, proto
+from payout.tron import proto
+from payout.tron.devnet import evm
 from payout.tron.devnet.address import (
     AddressFormatError,
     address_of_private_key,
@@ -309,7 +310,7 @@ class Chain:
         except (proto.ProtoError, AddressFormatError) as exc:
             return {"Error": f"class org.tron.core.exception.BadItemException : {exc}"}
         raw_bytes = proto.encode("TransactionRaw", raw)
-        txid = proto.txid_of(raw_bytes)
+        txid = proto.raw_txid(raw_bytes)
         with self._lock:
             try:
                 self._accept(raw, raw_bytes, txid, signatures)
@@ -413,7 +414,7 @@ class Chain:
         except (proto.ProtoError, AddressFormatError) as exc:
             return {"Error": f"class org.tron.core.exception.BadItemException : {exc}"}
         raw_bytes = proto.encode("TransactionRaw", raw)
-        txid = proto.txid_of(raw_bytes)
+        txid = proto.raw_txid(raw_bytes)
         reply: dict[str, Any] = {}
         result: dict[str, Any] = {}
         with self._lock:
@@ -885,7 +886,7 @@ class Chain:
                 },
             )
             raw_bytes = proto.encode("TransactionRaw", raw)
-            txid = proto.txid_of(raw_bytes)
+            txid = proto.raw_txid(raw_bytes)
             reply["transaction"] = {
                 "ret": [{}],
                 "visible": visible,
@@ -989,7 +990,7 @@ class Chain:
             except (proto.ProtoError, AddressFormatError, ValueError) as exc:
                 return {"Error": f"class java.lang.IllegalArgumentException : {exc}"}
             raw_bytes = proto.encode("TransactionRaw", raw)
-            txid = proto.txid_of(raw_bytes)
+            txid = proto.raw_txid(raw_bytes)
             tx = {"visible": visible, **self._tx_json(raw, raw_bytes, txid, [], visible)}
             if type_name == "TriggerSmartContract":
                 return {"result": {"result": True}, "transaction": tx}
@@ -1038,7 +1039,7 @@ class Chain:
                 {"owner_address": self.faucet_address, "to_address": address, "amount": amount_sun},
             )
             raw_bytes = proto.encode("TransactionRaw", raw)
-            txid = proto.txid_of(raw_bytes)
+            txid = proto.raw_txid(raw_bytes)
             signature = sign_digest(self._faucet_key, txid)
             self._accept(raw, raw_bytes, txid, [signature])
             if self.instant:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from payout.exceptions import TronDevnetRejection
-from payout.tron.devnet import proto
+from payout.tron import proto
 from payout.tron.devnet.address import SignatureRecoveryError, recover_signer, to_base58
 from payout.tron.devnet.state import Key, Permission
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 from eth_utils.crypto import keccak
 
 from payout.exceptions import TronDevnetError
-from payout.tron.devnet import proto
+from payout.tron import proto
 from payout.tron.devnet.address import AddressFormatError, parse_address, to_base58
 from payout.tron.devnet.chain import Chain
 

@@ -1,81 +1,109 @@
-"""Known-answer vectors (real TRON transactions): serialization, txIDs, signatures, keys."""
+"""Known-answer vectors (real TRON transactions): serialization, txIDs, signatures, keys.
+
+One serializer (``payout.tron.proto``) serves the signing path and the local node, so these
+vectors are what ties it to java-tron: A (memo), C (multisig, ``Permission_id`` 2), E (a contract
+call with a fee limit) and D (the deployment address rule).
+"""
 
 from __future__ import annotations
 
+import copy
 import hashlib
+from typing import Any
 
 import pytest
+from support.tron_vectors import (
+    CONTRACT_D,
+    JSON_A,
+    JSON_C,
+    JSON_E,
+    JSON_FORMS,
+    KEYS,
+    OWNER_A,
+    OWNER_C,
+    OWNER_D,
+    OWNER_E,
+    RAW_A,
+    RAW_C,
+    RAW_E,
+    SIG_A,
+    SIG_E,
+    SIGNED_E,
+    SIGNERS_C,
+    SIGS_C,
+    TRANSACTIONS,
+    TXID_A,
+    TXID_C,
+    TXID_D,
+    TXID_E,
+)
+from tronpy.keys import to_hex_address
 
+from payout.tron import proto
 from payout.tron.deploy import contract_address_for
-from payout.tron.proto import decode_raw_data, raw_data_bytes, txid
 from payout.tron.signer import TronSigner, recover_signer
 from payout.tron.transaction import RefBlock, trigger_raw_data
 
-# A. Shasta TRX transfer with a memo.
-RAW_A = (
-    "0a026ecf22083c083e47cbea43ec40f8dfe182a82e520302c75f5a66080112620a2d747970652e676f6f676c656170"
-    "69732e636f6d2f70726f746f636f6c2e5472616e73666572436f6e747261637412310a15419cf784b4cc7531f1598c"
-    "4c322de9afdc597fe760121541340967e825557559dc46bbf0eabe5ccf99fd134e18e80770f5a2de82a82e"
-)
-TXID_A = "17821228a79904c23bd35e566f320c2d43e6940c0d44bc8d70f257f3485459bb"
-SIG_A = (
-    "c4cfe5c76bf89fe004ff59de1a33934a9419301e21fbe1f00ee5b5faf17189797a7292e872a693e7bff145e76c43ea"
-    "6f26c425be70d0e0d0440331390d0d65a401"
-)
-# C. Multisig TRX transfer under Permission_id 2, two signatures.
-RAW_C = (
-    "0a02163d220877ef4ace148b05ba40d8c5e5a6a32d5a69080112630a2d747970652e676f6f676c65617069732e636f"
-    "6d2f70726f746f636f6c2e5472616e73666572436f6e747261637412320a1541a7d8a35b260395c14aa45629766209"
-    "2ba3b76fc01215415a523b449890854c8fc460ab602df9f31fe4293f18c0843d2802709af4e1a6a32d"
-)
-TXID_C = "0ae84a8439f5aa8fd2c458879a4031a7452aebed8e6e99ffbccd26842d4323c4"
-SIGS_C = (
-    "e0bd4a60f1b3c89d4da3894d400e7e32385f6dd690aee17fdac4e016cdb294c5128b66f62f3947a7182c01554749"
-    "6eba95510c113bda2a361d811b829343c36501",
-    "596ead6439d0f381e67f30b1ed6b3687f2bd53ce5140cdb126cfe4183235804741eeaf79b4e91f251fd7042380a9"
-    "485d4d29d67f112d5387bc7457b355cd3c4200",
-)
+
+@pytest.mark.parametrize(("raw", "expected"), TRANSACTIONS)
+def test_known_transactions_round_trip_to_their_txid(raw: bytes, expected: str) -> None:
+    assert hashlib.sha256(raw).hexdigest() == expected
+    decoded = proto.decode_raw_data(raw)
+    assert proto.raw_data_bytes(decoded) == raw
+    assert proto.txid(decoded) == expected
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(RAW_A, TXID_A), (RAW_C, TXID_C)])
-def test_known_transactions_round_trip_to_their_txid(raw: str, expected: str) -> None:
-    assert hashlib.sha256(bytes.fromhex(raw)).hexdigest() == expected
-    decoded = decode_raw_data(bytes.fromhex(raw))
-    assert raw_data_bytes(decoded).hex() == raw
-    assert txid(decoded) == expected
+@pytest.mark.parametrize(("raw_json", "raw"), JSON_FORMS)
+def test_json_raw_data_serializes_to_the_real_bytes(raw_json: dict[str, Any], raw: bytes) -> None:
+    assert proto.raw_data_bytes(raw_json) == raw
+
+
+def test_visible_base58_addresses_serialize_the_same() -> None:
+    visible = copy.deepcopy(JSON_C)
+    value = visible["contract"][0]["parameter"]["value"]
+    value["owner_address"] = OWNER_C
+    value["to_address"] = proto.to_base58(bytes.fromhex(value["to_address"]))
+    assert proto.raw_data_bytes(visible, visible=True) == RAW_C
 
 
 def test_memo_and_permission_id_are_part_of_the_txid() -> None:
     """tronpy's offline builder drops both; ours must not."""
-    a = decode_raw_data(bytes.fromhex(RAW_A))
-    assert a["data"] == "02c75f"
+    a = proto.decode_raw_data(RAW_A)
+    assert a["data"] == JSON_A["data"] == "02c75f"
     del a["data"]
-    assert txid(a) != TXID_A
-    c = decode_raw_data(bytes.fromhex(RAW_C))
+    assert proto.txid(a) != TXID_A
+    c = proto.decode_raw_data(RAW_C)
     assert c["contract"][0]["Permission_id"] == 2
     del c["contract"][0]["Permission_id"]
-    assert txid(c) != TXID_C
+    assert proto.txid(c) != TXID_C
+
+
+def test_contract_call_fields_and_fee_limit() -> None:
+    e = proto.decode_raw_data(RAW_E)
+    assert e["fee_limit"] == JSON_E["fee_limit"]
+    value = e["contract"][0]["parameter"]["value"]
+    assert proto.to_base58(bytes.fromhex(value["owner_address"])) == OWNER_E
+    assert value["data"].startswith("eb91a5ff")  # addVoters(uint256)
+    cheaper = {**e, "fee_limit": e["fee_limit"] - 1}
+    assert proto.txid(cheaper) != TXID_E
+
+
+def test_signed_transaction_layout() -> None:
+    """``Transaction`` = raw_data (field 1) + signatures (field 2), as broadcast and measured."""
+    assert proto.transaction_bytes(RAW_E, [SIG_E]) == SIGNED_E
+    parsed = proto.decode("Transaction", SIGNED_E)
+    assert parsed["signature"] == [SIG_E]
+    assert proto.encode("TransactionRaw", parsed["raw_data"]) == RAW_E
 
 
 def test_signatures_recover_the_owners() -> None:
-    assert recover_signer(TXID_A, SIG_A) == "TQHAvs2ZFTbsd93ycTfw1Wuf1e4WsPZWCp"
-    assert [recover_signer(TXID_C, s) for s in SIGS_C] == [
-        "TNhXo1GbRNCuorvYu5JFWN3m2NYr9QQpVR",
-        "TKwhcDup8L2PH5r6hxp5CQvQzZqJLmKvZP",
-    ]
+    assert recover_signer(TXID_A, SIG_A.hex()) == OWNER_A
+    assert tuple(recover_signer(TXID_C, s.hex()) for s in SIGS_C) == SIGNERS_C
+    assert recover_signer(TXID_E, SIG_E.hex()) == OWNER_E
 
 
-@pytest.mark.parametrize(
-    ("key", "address"),
-    [
-        (
-            "279ff36d9bf9f305af3280034bb4187c6dd299bac6b26a3c20b999c7c0d50e6e",
-            "TPX6HK2NRN4XKRX1JAhbC827bm7gMmy5w1",
-        ),
-        ("00" * 31 + "01", "TMVQGm1qAQYVdetCeGRRkTWYYrLXuHK2HC"),
-    ],
-)
-def test_keys_map_to_their_tron_addresses(key: str, address: str) -> None:
+@pytest.mark.parametrize(("key", "address", "_hex"), KEYS)
+def test_keys_map_to_their_tron_addresses(key: str, address: str, _hex: str) -> None:
     signer = TronSigner.from_private_key(bytes.fromhex(key))
     assert signer.address == address
     signature = signer.sign_txid(TXID_A)
@@ -84,13 +112,7 @@ def test_keys_map_to_their_tron_addresses(key: str, address: str) -> None:
 
 
 def test_deployment_address_rule() -> None:
-    owner = "41dd791d6b49e190062d650e6a23c575510d35f2f9"
-    got = contract_address_for(
-        "7fe721c3f85b6c1c9491df43778c98903b565bc4210592f449f41342041729b3", owner
-    )
-    from tronpy.keys import to_hex_address
-
-    assert to_hex_address(got) == "41584587b353166787b37d1b05a4a91e59c5370bcf"
+    assert to_hex_address(contract_address_for(TXID_D, OWNER_D)) == CONTRACT_D
 
 
 def test_trigger_raw_data_round_trips() -> None:
@@ -105,7 +127,7 @@ def test_trigger_raw_data_round_trips() -> None:
         timestamp_ms=1_700_000_000_000,
     )
     assert raw["ref_block_bytes"] == "0007"
-    decoded = decode_raw_data(raw_data_bytes(raw))
+    decoded = proto.decode_raw_data(proto.raw_data_bytes(raw))
     assert decoded["contract"][0]["Permission_id"] == 2
     assert decoded["fee_limit"] == 123_000_000
-    assert txid(decoded) == txid(raw)
+    assert proto.txid(decoded) == proto.txid(raw)

@@ -1,13 +1,16 @@
-"""java-tron's JSON -> protobuf rules, as the devnet's hand-written encoder applies them."""
+"""java-tron's JSON -> protobuf rules, as the hand-written serializer (signing path and local node)
+applies them."""
 
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
-from payout.tron.devnet import proto
+from payout.tron import proto
 
 OWNER = "41a7d8a35b260395c14aa456297662092ba3b76fc0"
 CONTRACT = "415a523b449890854c8fc460ab602df9f31fe4293f"
@@ -42,14 +45,14 @@ def test_proto3_defaults_are_left_out() -> None:
     # tronpy sends call_value / call_token_value / token_id = 0; java-tron does not serialize them.
     explicit = trigger_raw(data="a9059cbb", call_value=0, call_token_value=0, token_id=0)
     bare = trigger_raw(data="a9059cbb")
-    assert proto.raw_bytes_from_json(explicit) == proto.raw_bytes_from_json(bare)
+    assert proto.raw_data_bytes(explicit) == proto.raw_data_bytes(bare)
 
 
 def test_field_order_follows_field_numbers_not_json_order() -> None:
     raw = trigger_raw(data="00", call_value=5)
     reordered = dict(reversed(list(raw.items())))
-    assert proto.raw_bytes_from_json(raw) == proto.raw_bytes_from_json(reordered)
-    encoded = proto.raw_bytes_from_json(raw)
+    assert proto.raw_data_bytes(raw) == proto.raw_data_bytes(reordered)
+    encoded = proto.raw_data_bytes(raw)
     # ref_block_bytes (1) comes first, fee_limit (18, key 0x90 0x01) last.
     assert encoded[:2] == bytes.fromhex("0a02")
     assert encoded.endswith(bytes.fromhex("9001") + proto.encode_varint(10_000_000))
@@ -61,14 +64,14 @@ def test_unknown_fields_and_nulls_are_skipped() -> None:
     noisy["unknown_field"] = {"nested": [1, 2]}
     noisy["contract"][0]["parameter"]["value"]["internalType"] = "address"
     noisy["contract"][0]["Permission_id"] = None
-    assert proto.raw_bytes_from_json(noisy) == proto.raw_bytes_from_json(raw)
+    assert proto.raw_data_bytes(noisy) == proto.raw_data_bytes(raw)
 
 
 def test_client_type_url_is_hashed_as_sent() -> None:
     raw = trigger_raw(data="00")
     other = copy.deepcopy(raw)
     other["contract"][0]["parameter"]["type_url"] = "type.googleapis.com/protocol.Other"
-    assert proto.raw_bytes_from_json(raw) != proto.raw_bytes_from_json(other)
+    assert proto.raw_data_bytes(raw) != proto.raw_data_bytes(other)
 
 
 def test_hex_is_read_like_java_tron() -> None:
@@ -161,7 +164,7 @@ def test_unsupported_contract_type_is_refused() -> None:
     raw = trigger_raw(data="00")
     raw["contract"][0]["type"] = "VoteWitnessContract"
     with pytest.raises(proto.ProtoError, match="not supported"):
-        proto.raw_bytes_from_json(raw)
+        proto.raw_data_bytes(raw)
 
 
 def test_block_id_starts_with_the_number() -> None:
@@ -169,3 +172,25 @@ def test_block_id_starts_with_the_number() -> None:
     block_id = proto.block_id(258, header)
     assert block_id[:8] == (258).to_bytes(8, "big")
     assert len(block_id) == 32
+
+
+def test_addresses_are_read_in_both_forms() -> None:
+    raw = bytes.fromhex(OWNER)
+    base58 = proto.to_base58(raw)
+    assert proto.parse_address(base58) == proto.parse_address(OWNER) == raw
+    assert proto.parse_address("0x" + OWNER) == raw
+    broken = base58[:-1] + ("1" if base58[-1] != "1" else "2")
+    with pytest.raises(proto.AddressFormatError, match="base58check"):
+        proto.parse_address(broken)
+    with pytest.raises(proto.AddressFormatError, match="21-byte"):
+        proto.parse_address(OWNER[2:])  # the 20-byte EVM form
+
+
+def test_the_signing_path_does_not_load_the_local_node() -> None:
+    """The emulator imports the serializer, never the other way round."""
+    code = (
+        "import sys, payout.tron.transaction, payout.tron.multisig, payout.tron.executor;"
+        "sys.exit('payout.tron.devnet' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr or "payout.tron.devnet was imported"
