@@ -10,6 +10,7 @@
     payout tron sign       TXFILE --keystore K                add one key's signature
     payout tron review     TXFILE                             decoded batch, txIDs, weights
     payout tron broadcast  TXFILE                             send once the threshold is met
+    payout tron report     [--payer T..] [--format json]      every payout with its proof
     payout tron demo                                          everything on a local TRON node
 
 Node: --node / PAYOUT_TRON_NODE_URL (a full node's HTTP API; `payout devnet tron` starts a
@@ -19,7 +20,10 @@ local one). Disburser: --disburser / PAYOUT_TRON_DISBURSER, else the registry fi
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,9 +32,9 @@ import click
 from payout._cli.options import (
     console,
     emit_json,
-    is_interactive,
     json_option,
     ledger_option,
+    open_signer,
     units,
 )
 
@@ -38,94 +42,197 @@ DEFAULT_NODE = "http://127.0.0.1:8090"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _node_option(f: F) -> F:
+# --- options -------------------------------------------------------------------------------------
+# click.option(...) builds a fresh Option each time it decorates, so each is declared once here.
+
+
+def node_option(
+    default: str | None = DEFAULT_NODE,
+    help_text: str = "TRON full-node HTTP API (env PAYOUT_TRON_NODE_URL).",
+) -> Callable[[F], F]:
+    """``--node URL`` (env ``PAYOUT_TRON_NODE_URL``): the TRON full node every command talks to."""
     return click.option(
         "--node",
         "node_url",
         envvar="PAYOUT_TRON_NODE_URL",
-        default=DEFAULT_NODE,
-        show_default=True,
-        help="TRON full-node HTTP API (env PAYOUT_TRON_NODE_URL).",
-    )(f)
+        default=default,
+        show_default=default is not None,
+        help=help_text,
+    )
 
 
-def _token_option(f: F) -> F:
+def payer_option(help_text: str, *, required: bool = False) -> Callable[[F], F]:
+    """``--payer T...``: the paying account where no key says it."""
+    return click.option("--payer", required=required, default=None, help=help_text)
+
+
+def keystore_option(*, required: bool = False) -> Callable[[F], F]:
+    """``--keystore FILE`` (env ``PAYOUT_KEYSTORE``): the only way a TRON key reaches a command."""
     return click.option(
+        "--keystore",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="PAYOUT_KEYSTORE",
+        required=required,
+        default=None,
+        help="Encrypted eth-account JSON keystore (a TRON key is a secp256k1 key; env "
+        "PAYOUT_KEYSTORE). Password from PAYOUT_KEYSTORE_PASSWORD or a prompt.",
+    )
+
+
+def existing_file(name: str) -> Callable[[F], F]:
+    """A positional argument naming a file that must exist."""
+    return click.argument(name, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+def directory_option(*decls: str, default: Path | None, help_text: str) -> Callable[[F], F]:
+    """An option naming a folder (created by the command when missing)."""
+    return click.option(
+        *decls,
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default,
+        show_default=default is not None,
+        help=help_text,
+    )
+
+
+def _grouped(name: str, build: Callable[..., Any], *options: Callable[[F], F]) -> Callable[[F], F]:
+    """Attach ``options`` to a command and pass their values to it as one argument ``name`` =
+    ``build(**values)`` (``build``'s parameters are the options' parameter names)."""
+    keys = tuple(inspect.signature(build).parameters)
+
+    def deco(f: F) -> F:
+        @functools.wraps(f)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            grouped = build(**{key: kwargs.pop(key) for key in keys})
+            return f(*args, **{name: grouped}, **kwargs)
+
+        for option in reversed(options):  # the first option is listed first in --help
+            command = option(command)
+        return command  # type: ignore[return-value]
+
+    return deco
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a payout goes: the node, the token and the disburser (else the registry's entry)."""
+
+    node_url: str
+    token: str
+    disburser: str | None
+    registry: Path
+
+    def disburser_address(self) -> str:
+        if self.disburser:
+            return self.disburser
+        from payout.exceptions import ConfigError
+        from payout.tron.client import connect
+        from payout.tron.deploy import chain_id, read_registry
+
+        cid = chain_id(connect(self.node_url))
+        found = read_registry(self.registry).get(cid)
+        if found is None:
+            raise ConfigError(
+                f"no TRON disburser recorded for chain {cid} in {self.registry}",
+                hint="deploy one with `payout tron deploy`, or pass --disburser T...",
+            )
+        return found
+
+    def context(self, payer: str | None) -> Any:
+        """The pipeline's context (token read, disburser code checked) for ``payer``."""
+        from payout.tron.pipeline import open_context
+
+        return open_context(
+            self.node_url, token=self.token, disburser=self.disburser_address(), payer=payer
+        )
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How batches are cut and priced, and how failing transfers are treated."""
+
+    max_batch_size: int
+    energy_margin: int
+    mode: str
+
+    def plan_kwargs(self) -> dict[str, Any]:
+        from payout.types import PayMode
+
+        return {
+            "max_batch_size": self.max_batch_size,
+            "margin_bps": self.energy_margin * 100,
+            "mode": PayMode(self.mode),
+        }
+
+    def settings(self) -> Any:
+        from payout.tron.executor import TronSendSettings
+        from payout.types import PayMode
+
+        return TronSendSettings(margin_bps=self.energy_margin * 100, mode=PayMode(self.mode))
+
+
+registry_option = click.option(
+    "--registry",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("deployments-tron.json"),
+    show_default=True,
+    help="TRON deployment registry (chain id -> disburser).",
+)
+
+#: --node, --token, --disburser, --registry -> ``target: Target``.
+target_options = _grouped(
+    "target",
+    Target,
+    node_option(),
+    click.option(
         "--token",
         envvar="PAYOUT_TRON_TOKEN",
         required=True,
         help="TRC-20 token address T... (env PAYOUT_TRON_TOKEN).",
-    )(f)
-
-
-def _disburser_option(f: F) -> F:
-    return click.option(
+    ),
+    click.option(
         "--disburser",
         envvar="PAYOUT_TRON_DISBURSER",
         default=None,
         help="Disburser address T... (env PAYOUT_TRON_DISBURSER; default: the registry entry "
         "for this chain). Its code is checked against the shipped artifact.",
-    )(f)
+    ),
+    registry_option,
+)
 
-
-def _registry_option(f: F) -> F:
-    return click.option(
-        "--registry",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=Path("deployments-tron.json"),
-        show_default=True,
-        help="TRON deployment registry (chain id -> disburser).",
-    )(f)
-
-
-def _keystore_option(required: bool = False) -> Callable[[F], F]:
-    def deco(f: F) -> F:
-        return click.option(
-            "--keystore",
-            type=click.Path(dir_okay=False, path_type=Path),
-            envvar="PAYOUT_KEYSTORE",
-            required=required,
-            default=None,
-            help="Encrypted eth-account JSON keystore (a TRON key is a secp256k1 key; env "
-            "PAYOUT_KEYSTORE). Password from PAYOUT_KEYSTORE_PASSWORD or a prompt.",
-        )(f)
-
-    return deco
-
-
-def _plan_options(f: F) -> F:
-    f = click.option(
+#: --max-batch-size, --energy-margin, --mode -> ``batching: Batching``.
+batching_options = _grouped(
+    "batching",
+    Batching,
+    click.option(
         "--max-batch-size",
         type=click.IntRange(min=1),
         default=300,
         show_default=True,
         help="Most recipients per batch (energy, 15,000 TRX fee limit and 500 KiB also bound it).",
-    )(f)
-    f = click.option(
+    ),
+    click.option(
         "--energy-margin",
         type=click.IntRange(min=0, max=500),
         default=20,
         show_default=True,
         help="Fee limit = simulated energy x (1 + margin %).",
-    )(f)
-    f = click.option(
+    ),
+    click.option(
         "--mode",
         type=click.Choice(["strict", "skip"]),
         default="strict",
         show_default=True,
         help="strict: a failing transfer reverts the batch; skip: disburseOrSkip skips and "
         "reports it.",
-    )(f)
-    return f
+    ),
+)
 
 
 def _signer(keystore: Path) -> Any:
     from payout.tron.signer import TronSigner
 
-    def prompt(label: str) -> str:
-        return str(click.prompt(label, hide_input=True, err=True))
-
-    return TronSigner.from_keystore(keystore, prompt=prompt if is_interactive() else None)
+    return TronSigner(open_signer(keystore, None))
 
 
 def _payer(payer: str | None, keystore: Path | None) -> str:
@@ -136,40 +243,6 @@ def _payer(payer: str | None, keystore: Path | None) -> str:
 
         return keystore_tron_address(keystore)
     raise click.UsageError("give --payer T... or --keystore FILE")
-
-
-def _disburser(node_url: str, disburser: str | None, registry: Path) -> str:
-    if disburser:
-        return disburser
-    from payout.exceptions import ConfigError
-    from payout.tron.client import connect
-    from payout.tron.deploy import chain_id, read_registry
-
-    cid = chain_id(connect(node_url))
-    found = read_registry(registry).get(cid)
-    if found is None:
-        raise ConfigError(
-            f"no TRON disburser recorded for chain {cid} in {registry}",
-            hint="deploy one with `payout tron deploy`, or pass --disburser T...",
-        )
-    return found
-
-
-def _context(
-    node_url: str, token: str, disburser: str | None, registry: Path, payer: str | None
-) -> Any:
-    from payout.tron.pipeline import open_context
-
-    return open_context(
-        node_url, token=token, disburser=_disburser(node_url, disburser, registry), payer=payer
-    )
-
-
-def _settings(energy_margin: int, mode: str) -> Any:
-    from payout.tron.executor import TronSendSettings
-    from payout.types import PayMode
-
-    return TronSendSettings(margin_bps=energy_margin * 100, mode=PayMode(mode))
 
 
 def _trx(sun: int) -> str:
@@ -183,13 +256,17 @@ def _trx(sun: int) -> str:
 
 @click.group()
 def tron() -> None:
-    """TRC-20 payouts on TRON: validate, plan, send, resume, native multisig, deploy, demo."""
+    """TRC-20 payouts on TRON, same pipeline as on EVM chains: hot wallet or native multisig.
+
+    validate -> plan -> send (or propose -> sign -> broadcast) -> report; resume after a crash.
+    Node: --node / PAYOUT_TRON_NODE_URL (`payout devnet tron` starts a local one).
+    """
 
 
-@tron.command()
-@_node_option
-@_keystore_option(required=True)
-@_registry_option
+@tron.command(short_help="Deploy the disburser with tronpy; record it in the registry.")
+@node_option()
+@keystore_option(required=True)
+@registry_option
 @json_option
 def deploy(node_url: str, keystore: Path, registry: Path, as_json: bool) -> None:
     """Deploy the shipped disburser with tronpy (same bytecode as on EVM chains)."""
@@ -214,28 +291,17 @@ def deploy(node_url: str, keystore: Path, registry: Path, as_json: bool) -> None
     )
 
 
-@tron.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_node_option
-@_token_option
-@_disburser_option
-@_registry_option
-@click.option("--payer", default=None, help="Payer T... (for the ledger scope; optional here).")
+@tron.command(short_help="Report every issue of a payout file (exit 2 on errors).")
+@existing_file("file")
+@target_options
+@payer_option("Payer T... (for the ledger scope; optional here).")
 @json_option
-def validate(
-    file: Path,
-    node_url: str,
-    token: str,
-    disburser: str | None,
-    registry: Path,
-    payer: str | None,
-    as_json: bool,
-) -> None:
+def validate(file: Path, target: Target, payer: str | None, as_json: bool) -> None:
     """Report every issue of a payout file for TRON (exit 2 when there are errors)."""
     from payout.exceptions import ManifestError
     from payout.tron.pipeline import validate_file
 
-    ctx = _context(node_url, token, disburser, registry, payer)
+    ctx = target.context(payer)
     manifest = validate_file(ctx, file)
     issues = [
         {
@@ -278,12 +344,12 @@ def validate(
 def _print_plan(plan: Any, ctx: Any) -> None:
     from rich.table import Table
 
+    from payout.tron.energy import disburse_tx_bytes
+
     out = console()
     table = Table(title=f"TRON plan: {plan.manifest.path}")
     for col in ("batch", "recipients", f"total {ctx.token.symbol}", "energy (worst case)", "bytes"):
         table.add_column(col, justify="right")
-    from payout.tron.energy import disburse_tx_bytes
-
     for b in plan.batches:
         table.add_row(
             str(b.index),
@@ -318,46 +384,30 @@ def _print_plan(plan: Any, ctx: Any) -> None:
         out.print(f"[yellow]{note}[/]")
 
 
-@tron.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_node_option
-@_token_option
-@_disburser_option
-@_registry_option
-@click.option("--payer", default=None, help="Payer T... (default: the keystore's address).")
-@_keystore_option()
+@tron.command(short_help="Plan batches; show energy, TRX and token pre-flight.")
+@existing_file("file")
+@target_options
+@payer_option("Payer T... (default: the keystore's address).")
+@keystore_option()
 @ledger_option
-@_plan_options
+@batching_options
 @json_option
 def plan(
     file: Path,
-    node_url: str,
-    token: str,
-    disburser: str | None,
-    registry: Path,
+    target: Target,
     payer: str | None,
     keystore: Path | None,
     ledger_url: str | None,
-    max_batch_size: int,
-    energy_margin: int,
-    mode: str,
+    batching: Batching,
     as_json: bool,
 ) -> None:
     """Plan energy- and size-bounded batches and show the TRX and token pre-flight."""
     from payout.ledger import Ledger
     from payout.tron.pipeline import plan_file
-    from payout.types import PayMode
 
-    ctx = _context(node_url, token, disburser, registry, _payer(payer, keystore))
+    ctx = target.context(_payer(payer, keystore))
     with Ledger.open(ledger_url) as ledger:
-        result = plan_file(
-            ctx,
-            ledger,
-            file,
-            max_batch_size=max_batch_size,
-            margin_bps=energy_margin * 100,
-            mode=PayMode(mode),
-        )
+        result = plan_file(ctx, ledger, file, **batching.plan_kwargs())
     if as_json:
         emit_json(result.to_json())
     else:
@@ -384,7 +434,10 @@ def _progress(as_json: bool) -> Any:
     return on_event
 
 
-def _print_report(report: Any, ctx: Any) -> None:
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(report.to_json())
+        return
     from rich.table import Table
 
     table = Table(title="TRON batches")
@@ -407,27 +460,19 @@ def _print_report(report: Any, ctx: Any) -> None:
     )
 
 
-@tron.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_node_option
-@_token_option
-@_disburser_option
-@_registry_option
-@_keystore_option(required=True)
+@tron.command(short_help="Pay a file from a hot wallet (resumable, never twice).")
+@existing_file("file")
+@target_options
+@keystore_option(required=True)
 @ledger_option
-@_plan_options
+@batching_options
 @json_option
 def send(
     file: Path,
-    node_url: str,
-    token: str,
-    disburser: str | None,
-    registry: Path,
+    target: Target,
     keystore: Path,
     ledger_url: str | None,
-    max_batch_size: int,
-    energy_margin: int,
-    mode: str,
+    batching: Batching,
     as_json: bool,
 ) -> None:
     """Pay a file from a hot wallet (settles anything in flight first; resumable)."""
@@ -435,73 +480,52 @@ def send(
     from payout.tron.pipeline import send_file
 
     signer = _signer(keystore)
-    ctx = _context(node_url, token, disburser, registry, signer.address)
+    ctx = target.context(signer.address)
     with Ledger.open(ledger_url) as ledger:
         report = send_file(
             ctx,
             ledger,
             signer,
             file,
-            settings=_settings(energy_margin, mode),
-            max_batch_size=max_batch_size,
+            settings=batching.settings(),
+            max_batch_size=batching.max_batch_size,
             on_event=_progress(as_json),
         )
-    if as_json:
-        emit_json(report.to_json())
-    else:
-        _print_report(report, ctx)
+    _print_report(report, as_json)
 
 
-@tron.command()
-@_node_option
-@_token_option
-@_disburser_option
-@_registry_option
-@_keystore_option()
-@click.option("--payer", default=None, help="Payer T... (settle only, without a key).")
+@tron.command(short_help="Settle in-flight batches from the chain, then finish.")
+@target_options
+@keystore_option()
+@payer_option("Payer T... (settle only, without a key).")
 @ledger_option
-@_plan_options
+@batching_options
 @json_option
 def resume(
-    node_url: str,
-    token: str,
-    disburser: str | None,
-    registry: Path,
+    target: Target,
     keystore: Path | None,
     payer: str | None,
     ledger_url: str | None,
-    max_batch_size: int,
-    energy_margin: int,
-    mode: str,
+    batching: Batching,
     as_json: bool,
 ) -> None:
     """Settle submitted batches from the chain (executed()? receipt? expired?), then, with a
-    key, send the batches still planned. Never pays twice."""
+    key, send the batches still planned (as they were planned). Never pays twice."""
     from payout.ledger import Ledger
     from payout.tron.pipeline import resume as do_resume
 
-    _ = max_batch_size
     signer = _signer(keystore) if keystore is not None else None
-    ctx = _context(
-        node_url, token, disburser, registry, signer.address if signer else _payer(payer, None)
-    )
+    ctx = target.context(signer.address if signer else _payer(payer, None))
     with Ledger.open(ledger_url) as ledger:
         report = do_resume(
-            ctx,
-            ledger,
-            signer,
-            settings=_settings(energy_margin, mode),
-            on_event=_progress(as_json),
+            ctx, ledger, signer, settings=batching.settings(), on_event=_progress(as_json)
         )
-    if as_json:
-        emit_json(report.to_json())
-    else:
-        _print_report(report, ctx)
+    _print_report(report, as_json)
 
 
-@tron.command()
-@_node_option
-@_keystore_option(required=True)
+@tron.command(short_help="Set the account's multisig payout permission.")
+@node_option()
+@keystore_option(required=True)
 @click.option(
     "--key",
     "keys",
@@ -542,20 +566,13 @@ def permission(
         )
 
 
-@tron.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_node_option
-@_token_option
-@_disburser_option
-@_registry_option
-@click.option("--payer", required=True, help="The multisig account T... that pays.")
+@tron.command(short_help="Write unsigned multisig transaction files, one per batch.")
+@existing_file("file")
+@target_options
+@payer_option("The multisig account T... that pays.", required=True)
 @click.option("--permission-id", type=click.IntRange(min=2, max=9), required=True)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("tron-proposals"),
-    show_default=True,
+@directory_option(
+    "--out", "out_dir", default=Path("tron-proposals"), help_text="Where the files are written."
 )
 @click.option(
     "--expiration-hours",
@@ -565,30 +582,24 @@ def permission(
     help="How long key holders have to sign (the chain allows at most 24 h).",
 )
 @ledger_option
-@_plan_options
+@batching_options
 @json_option
 def propose(
     file: Path,
-    node_url: str,
-    token: str,
-    disburser: str | None,
-    registry: Path,
+    target: Target,
     payer: str,
     permission_id: int,
     out_dir: Path,
     expiration_hours: float,
     ledger_url: str | None,
-    max_batch_size: int,
-    energy_margin: int,
-    mode: str,
+    batching: Batching,
     as_json: bool,
 ) -> None:
     """Write one unsigned multisig transaction file per batch (approve + disburse)."""
     from payout.ledger import Ledger
     from payout.tron.pipeline import propose_file
-    from payout.types import PayMode
 
-    ctx = _context(node_url, token, disburser, registry, payer)
+    ctx = target.context(payer)
     with Ledger.open(ledger_url) as ledger:
         result, files = propose_file(
             ctx,
@@ -597,9 +608,7 @@ def propose(
             out_dir,
             permission_id=permission_id,
             expiration_ms=int(expiration_hours * 3600 * 1000),
-            max_batch_size=max_batch_size,
-            margin_bps=energy_margin * 100,
-            mode=PayMode(mode),
+            **batching.plan_kwargs(),
         )
     if as_json:
         emit_json({"plan": result.to_json(), "files": [str(f) for f in files]})
@@ -610,9 +619,9 @@ def propose(
     console().print("Next: each key holder runs `payout tron sign FILE --keystore KEY`.")
 
 
-@tron.command()
-@click.argument("txfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_keystore_option(required=True)
+@tron.command(short_help="Add one key's signature to a proposal file (offline).")
+@existing_file("txfile")
+@keystore_option(required=True)
 @json_option
 def sign(txfile: Path, keystore: Path, as_json: bool) -> None:
     """Add this key's signature to every transaction of a proposal file (offline)."""
@@ -633,8 +642,8 @@ def sign(txfile: Path, keystore: Path, as_json: bool) -> None:
     )
 
 
-@tron.command()
-@click.argument("txfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@tron.command(short_help="Decode a proposal: batch, txIDs, signers and weights.")
+@existing_file("txfile")
 @json_option
 def review(txfile: Path, as_json: bool) -> None:
     """Decode a proposal: the batch (token, batch id, recipients, amounts) and the txIDs being
@@ -674,9 +683,9 @@ def review(txfile: Path, as_json: bool) -> None:
     out.print("ready to broadcast" if report.ready else "not ready")
 
 
-@tron.command()
-@click.argument("txfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_node_option
+@tron.command(short_help="Send a proposal once its signatures meet the threshold.")
+@existing_file("txfile")
+@node_option()
 @ledger_option
 @json_option
 def broadcast(txfile: Path, node_url: str, ledger_url: str | None, as_json: bool) -> None:
@@ -697,21 +706,26 @@ def broadcast(txfile: Path, node_url: str, ledger_url: str | None, as_json: bool
     )
 
 
-@tron.command()
+@tron.command(short_help="Everything end to end on a local TRON node (~5 s).")
+@node_option(None, "Use this node instead of starting a local one.")
 @click.option(
-    "--node",
-    "node_url",
-    envvar="PAYOUT_TRON_NODE_URL",
-    default=None,
-    help="Use this node instead of starting a local one.",
+    "--payees",
+    type=click.IntRange(min=1, max=5000),
+    default=300,
+    show_default=True,
+    help="Recipients to pay (new holders).",
 )
-@click.option("--payees", type=click.IntRange(min=1, max=5000), default=300, show_default=True)
-@click.option("--max-batch-size", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option(
+    "--max-batch-size",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Most recipients per batch.",
+)
+@directory_option(
     "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the payout file and ledger go (default: a temporary folder).",
+    help_text="Where the payout file and ledger go (default: a temporary folder).",
 )
 @click.option(
     "--block-interval",
@@ -747,10 +761,10 @@ def _demo_echo(line: str) -> None:
     console().print(line)
 
 
-@tron.command()
-@_node_option
+@tron.command(short_help="Every TRON payout with its on-chain proof (CSV / JSON).")
+@node_option()
 @ledger_option
-@click.option("--payer", default=None, help="Only this payer T....")
+@payer_option("Only this payer T....")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )

@@ -257,3 +257,17 @@ def test_planned_energy_bounds_the_real_cost(tron_env: TronEnv, factor: int, siz
     assert planned.cost_estimate <= result.energy_used * 3 // 2  # and not wildly above it
     assert result.energy_used == result.energy_estimate  # simulation is exact on this node
     _ = Network, TronExecutor
+
+
+def test_help_lists_every_command_on_one_line() -> None:
+    from click.testing import CliRunner
+
+    from payout._cli.main import cli
+    from payout._cli.tron import tron
+
+    result = CliRunner().invoke(cli, ["tron", "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    listing = result.output[result.output.index("Commands:") :].splitlines()[1:]
+    assert sorted(line.split()[0] for line in listing if line.strip()) == sorted(tron.commands)
+    for line in listing:
+        assert not line.rstrip().endswith("..."), f"help cut short: {line}"
