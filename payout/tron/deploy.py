@@ -21,7 +21,7 @@ mainnet 0x2b6653dc).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from payout.artifact import TRON_TOKENS, BundledContract, bundled_contract, disb
 from payout.deployment import DisburserCodeMismatch, DisburserMissing
 from payout.exceptions import DeploymentError, TronExecutionFailed
 from payout.tron.client import node_call, raw_request
+from payout.tron.record import as_json
 from payout.tron.signer import TronSigner
 from payout.tron.transaction import send_call, wait_receipt
 
@@ -68,12 +69,12 @@ class TronDeployment:
     code_hash: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "codeHash": self.code_hash,
-            "txID": self.txid,
-            "blockNumber": self.block_number,
-        }
+        """The registry entry (java-tron's key spelling)."""
+        return as_json(
+            self,
+            only=("address", "code_hash", "txid", "block_number"),
+            rename={"code_hash": "codeHash", "txid": "txID", "block_number": "blockNumber"},
+        )
 
 
 def deploy_contract(
@@ -179,14 +180,7 @@ def deploy_disburser(
         timeout_s=timeout_s,
     )
     verify_disburser(client, deployed.address)
-    return TronDeployment(
-        chain_id=deployed.chain_id,
-        address=deployed.address,
-        txid=deployed.txid,
-        block_number=deployed.block_number,
-        energy_used=deployed.energy_used,
-        code_hash="0x" + artifact.runtime_code_hash.hex(),
-    )
+    return replace(deployed, code_hash="0x" + artifact.runtime_code_hash.hex())
 
 
 # --- registry ------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from tronpy.keys import to_base58check_address
 from payout.batching import LinearBound, LinearCostModel
 from payout.exceptions import TronError, TronNodeError
 from payout.tron.client import node_call, node_url_of
+from payout.tron.record import as_json
 from payout.tron.token import constant_call
 from payout.types import TRON_MAX_TX_BYTES
 
@@ -120,7 +121,7 @@ class EnergyModel:
         return self.per_batch + self.per_fresh * fresh + self.per_warm * warm
 
     def to_json(self) -> dict[str, int]:
-        return {"per_batch": self.per_batch, "per_fresh": self.per_fresh, "per_warm": self.per_warm}
+        return as_json(self)
 
 
 def simulate_energy(
@@ -337,16 +338,7 @@ class TrxBudget:
         return max(0, self.needed_sun - self.available_sun)
 
     def to_json(self) -> dict[str, int | bool]:
-        return {
-            "energy": self.energy,
-            "bandwidth": self.bandwidth,
-            "fee_limits_sun": self.fee_limits_sun,
-            "bandwidth_sun": self.bandwidth_sun,
-            "multisig_sun": self.multisig_sun,
-            "needed_sun": self.needed_sun,
-            "available_sun": self.available_sun,
-            "ok": self.ok,
-        }
+        return {**as_json(self), "ok": self.ok}
 
 
 def trx_budget(

@@ -62,6 +62,7 @@ from payout.tron.energy import (
     fee_limit_for,
     read_prices,
 )
+from payout.tron.record import as_json
 from payout.tron.signer import TronSigner
 from payout.tron.token import allowance, encode_args
 from payout.tron.transaction import (
@@ -124,22 +125,7 @@ class BatchResult:
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "batch_id": self.batch_id,
-            "index": self.index,
-            "count": self.count,
-            "total": self.total,
-            "status": self.status.value,
-            "txid": self.txid,
-            "block_number": self.block_number,
-            "energy_used": self.energy_used,
-            "energy_estimate": self.energy_estimate,
-            "fee_limit_sun": self.fee_limit_sun,
-            "fee_sun": self.fee_sun,
-            "net_usage": self.net_usage,
-            "approvals": list(self.approvals),
-            "note": self.note,
-        }
+        return as_json(self)
 
 
 def pack_words(batch: Batch) -> list[bytes]:
@@ -148,6 +134,11 @@ def pack_words(batch: Batch) -> list[bytes]:
         address_bytes(Network.TRON, p.recipient) + p.amount.to_bytes(12, "big")
         for p in batch.payouts
     ]
+
+
+def disburse_signature(mode: PayMode) -> str:
+    """The disburser function a batch calls in ``mode``."""
+    return DISBURSE_SIGNATURE if mode is PayMode.STRICT else DISBURSE_OR_SKIP_SIGNATURE
 
 
 def disburse_calldata(batch: Batch, mode: PayMode = PayMode.STRICT) -> bytes:
@@ -330,6 +321,15 @@ class TronExecutor:
 
     # --- one transaction -------------------------------------------------------------------------
 
+    def wait(self, txid: str) -> dict[str, Any]:
+        """The receipt of ``txid`` (within the settings' timeout)."""
+        return wait_receipt(
+            self.client,
+            txid,
+            timeout_s=self.settings.receipt_timeout_s,
+            poll_s=self.settings.poll_s,
+        )
+
     def _sign(self, contract: str, data: bytes, fee_limit_sun: int) -> SignedTx:
         raw = trigger_raw_data(
             owner=self.payer,
@@ -356,12 +356,7 @@ class TronExecutor:
         )
         tx = self._sign(token, data, fee_limit)
         broadcast(self.client, tx)
-        info = wait_receipt(
-            self.client,
-            tx.txid,
-            timeout_s=self.settings.receipt_timeout_s,
-            poll_s=self.settings.poll_s,
-        )
+        info = self.wait(tx.txid)
         if _receipt_failed(info):
             raise TronExecutionFailed(
                 tx.txid, str((info.get("receipt") or {}).get("result", "FAILED")), "approve failed"
@@ -377,17 +372,13 @@ class TronExecutor:
     # --- batches ---------------------------------------------------------------------------------
 
     def simulate_batch(self, batch: Batch) -> Simulation:
-        signature = (
-            DISBURSE_SIGNATURE
-            if self.settings.mode is PayMode.STRICT
-            else DISBURSE_OR_SKIP_SIGNATURE
-        )
+        mode = self.settings.mode
         return simulate(
             self.client,
             batch.payer,
             batch.disburser,
-            signature,
-            disburse_calldata(batch, self.settings.mode)[4:],
+            disburse_signature(mode),
+            disburse_calldata(batch, mode)[4:],
         )
 
     def send_batch(self, batch: Batch) -> BatchResult:
@@ -438,12 +429,7 @@ class TronExecutor:
         broadcast(self.client, tx)
         self._emit("broadcast", batch=batch.index, txid=tx.txid)
         fault.checkpoint("after-broadcast")
-        info = wait_receipt(
-            self.client,
-            tx.txid,
-            timeout_s=self.settings.receipt_timeout_s,
-            poll_s=self.settings.poll_s,
-        )
+        info = self.wait(tx.txid)
         fault.checkpoint("after-receipt")
         result = self.settle_receipt(batch, tx.txid, info, fee_limit)
         return BatchResult(
@@ -476,9 +462,31 @@ class TronExecutor:
         energy = int(receipt.get("energy_usage_total", 0))
         block = int(info.get("blockNumber", 0))
         fee = _fee_sun(info)
+        mined: dict[str, Any] = {
+            "tx_hash": txid,
+            "block_number": block,
+            "gas_used": energy,
+            "fee_paid": fee,
+        }
+
+        def outcome(status: BatchStatus, **extra: Any) -> BatchResult:
+            return BatchResult(
+                batch_id=batch.batch_id_hex,
+                index=batch.index,
+                count=batch.count,
+                total=batch.total,
+                status=status,
+                txid=txid,
+                block_number=block,
+                energy_used=energy,
+                fee_limit_sun=fee_limit,
+                fee_sun=fee,
+                **extra,
+            )
+
+        assert self.prices is not None
         if _receipt_failed(info):
             result = str(receipt.get("result", info.get("result", "FAILED")))
-            assert self.prices is not None
             limit = fee_limit // self.prices.energy_sun if fee_limit else 0
             # A token call that runs out of energy inside the batch makes the disburser revert
             # (TransferFailed) with the little energy kept back for the caller: a revert that
@@ -490,59 +498,21 @@ class TronExecutor:
                 error = translate(_revert_data(info), context=f"batch {batch.index} reverted")
             else:
                 error = TronExecutionFailed(txid, result, str(info.get("resMessage", "")))
-            self.ledger.record_failure(
-                batch.scope,
-                batch.batch_id,
-                error=str(error),
-                tx_hash=txid,
-                block_number=block,
-                gas_used=energy,
-                fee_paid=fee,
-            )
+            self.ledger.record_failure(batch.scope, batch.batch_id, error=str(error), **mined)
             self._emit("failed", batch=batch.index, txid=txid, error=str(error))
             if raise_failure:
                 raise error
-            return BatchResult(
-                batch_id=batch.batch_id_hex,
-                index=batch.index,
-                count=batch.count,
-                total=batch.total,
-                status=BatchStatus.FAILED,
-                txid=txid,
-                block_number=block,
-                energy_used=energy,
-                fee_limit_sun=fee_limit,
-                fee_sun=fee,
-                note=str(error),
-            )
+            return outcome(BatchStatus.FAILED, note=str(error))
         outcomes, paid_total = decode_outcomes(batch, info, self.settings.mode)
         self.ledger.record_confirmation(
-            batch.scope,
-            batch.batch_id,
-            tx_hash=txid,
-            block_number=block,
-            gas_used=energy,
-            fee_paid=fee,
-            paid_total=paid_total,
-            outcomes=outcomes,
+            batch.scope, batch.batch_id, paid_total=paid_total, outcomes=outcomes, **mined
         )
         self._emit("confirmed", batch=batch.index, txid=txid, energy=energy)
-        return BatchResult(
-            batch_id=batch.batch_id_hex,
-            index=batch.index,
-            count=batch.count,
-            total=batch.total,
-            status=BatchStatus.CONFIRMED,
-            txid=txid,
-            block_number=block,
-            energy_used=energy,
-            fee_limit_sun=fee_limit,
-            fee_sun=fee,
-            # Bandwidth points: staked / free ones used, plus bytes paid for in TRX.
-            net_usage=int(receipt.get("net_usage", 0))
-            + int(receipt.get("net_fee", 0))
-            // (self.prices.bandwidth_sun if self.prices else 1000),
+        # Bandwidth points: staked / free ones used, plus bytes paid for in TRX.
+        net_usage = int(receipt.get("net_usage", 0)) + (
+            int(receipt.get("net_fee", 0)) // self.prices.bandwidth_sun
         )
+        return outcome(BatchStatus.CONFIRMED, net_usage=net_usage)
 
     # --- settling after a crash ------------------------------------------------------------------
 
@@ -577,12 +547,7 @@ class TronExecutor:
             if tx.signatures and tx.expiration_ms > clock:
                 broadcast(self.client, tx)
                 self._emit("rebroadcast", batch=batch.index, txid=tx.txid)
-                info = wait_receipt(
-                    self.client,
-                    tx.txid,
-                    timeout_s=self.settings.receipt_timeout_s,
-                    poll_s=self.settings.poll_s,
-                )
+                info = self.wait(tx.txid)
                 fee_limit = int(attempt.fees.get("fee_limit_sun", 0) or 0)
                 return self.settle_receipt(batch, tx.txid, info, fee_limit, raise_failure=False)
         if any(int(a.fees.get("expiration", 0) or 0) > clock for a in pending):

@@ -19,6 +19,7 @@ raw_data_hex, signature[]}]`` in broadcast order (``approve(0)``, ``approve(tota
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -56,9 +57,11 @@ from payout.tron.executor import (
     TronExecutor,
     TronSendSettings,
     disburse_calldata,
+    disburse_signature,
     simulate,
 )
 from payout.tron.permission import CONTRACT_TYPES, allowed_types, permission_by_id
+from payout.tron.record import as_json
 from payout.tron.signer import TronSigner, recover_signer
 from payout.tron.token import allowance
 from payout.tron.transaction import (
@@ -68,7 +71,6 @@ from payout.tron.transaction import (
     now_ms,
     ref_block,
     trigger_raw_data,
-    wait_receipt,
 )
 from payout.types import Batch, Network, PayMode
 
@@ -223,42 +225,33 @@ def propose(
     ref = ref_block(client)
     created = max(now_ms(), ref.timestamp_ms)
     txs: list[ProposalTx] = []
+    # Every transaction of the proposal: the payer's permission, one TaPoS block, one deadline.
+    build = functools.partial(
+        trigger_raw_data,
+        owner=batch.payer,
+        ref=ref,
+        expiration_ms=expiration_ms,
+        permission_id=permission_id,
+        timestamp_ms=created,
+    )
     current = allowance(client, batch.token, batch.payer, batch.disburser)
     for amount in approval_amounts(current, batch.total):
         data = encode_approve(tron_to_evm(batch.disburser), amount)
         sim = simulate(client, batch.payer, batch.token, "approve(address,uint256)", data[4:])
         fee_limit = fee_limit_for(max(sim.energy, APPROVE_ENERGY_FLOOR), prices, margin_bps)
-        raw = trigger_raw_data(
-            owner=batch.payer,
-            contract=batch.token,
-            data=data,
-            fee_limit_sun=fee_limit,
-            ref=ref,
-            expiration_ms=expiration_ms,
-            permission_id=permission_id,
-            timestamp_ms=created,
-        )
+        raw = build(contract=batch.token, data=data, fee_limit_sun=fee_limit)
         txs.append(ProposalTx(label=f"approve({amount})", tx=SignedTx.build(raw)))
     calldata = disburse_calldata(batch, mode)
     energy = batch.cost_estimate
     if current >= batch.total:  # the allowance is there: simulate exactly
-        signature = (
-            "disburse(address,bytes32,uint256,bytes32[])"
-            if mode is PayMode.STRICT
-            else "disburseOrSkip(address,bytes32,uint256,bytes32[])"
-        )
+        signature = disburse_signature(mode)
         sim = simulate(client, batch.payer, batch.disburser, signature, calldata[4:])
         if sim.ok:
             energy = sim.energy
-    raw = trigger_raw_data(
-        owner=batch.payer,
+    raw = build(
         contract=batch.disburser,
         data=calldata,
         fee_limit_sun=fee_limit_for(energy, prices, margin_bps),
-        ref=ref,
-        expiration_ms=expiration_ms,
-        permission_id=permission_id,
-        timestamp_ms=created,
     )
     disburse_tx = SignedTx.build(raw)
     txs.append(ProposalTx(label="disburse", tx=disburse_tx))
@@ -342,18 +335,7 @@ class ReviewedTx:
     details: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "txID": self.txid,
-            "function": self.function,
-            "contract": self.contract,
-            "permission_id": self.permission_id,
-            "fee_limit_sun": self.fee_limit_sun,
-            "expiration_ms": self.expiration_ms,
-            "signers": list(self.signers),
-            "weight": self.weight,
-            "details": self.details,
-        }
+        return as_json(self, rename={"txid": "txID"})
 
 
 @dataclass(frozen=True)
@@ -369,14 +351,7 @@ class Review:
         return not self.problems and all(t.weight >= self.threshold for t in self.transactions)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "payer": self.payer,
-            "permission_id": self.permission_id,
-            "threshold": self.threshold,
-            "ready": self.ready,
-            "problems": list(self.problems),
-            "transactions": [t.to_json() for t in self.transactions],
-        }
+        return {**as_json(self), "ready": self.ready}
 
 
 def _addr(word: bytes) -> str:
@@ -527,16 +502,12 @@ def broadcast_proposal(
                 hint="Broadcast the batch files in order (or that batch first), then this one.",
             )
         broadcast(client, item.tx)
-        info = wait_receipt(
-            client, item.tx.txid, timeout_s=settings.receipt_timeout_s, poll_s=settings.poll_s
-        )
+        info = executor.wait(item.tx.txid)
         if (info.get("receipt") or {}).get("result", "SUCCESS") != "SUCCESS":
             raise TronExecutionFailed(
                 item.tx.txid, str((info.get("receipt") or {}).get("result")), item.label
             )
     final = proposal.transactions[-1]
     broadcast(client, final.tx)
-    info = wait_receipt(
-        client, final.tx.txid, timeout_s=settings.receipt_timeout_s, poll_s=settings.poll_s
-    )
+    info = executor.wait(final.tx.txid)
     return executor.settle_receipt(batch, final.tx.txid, info, int(final.tx.raw_data["fee_limit"]))
