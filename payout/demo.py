@@ -1,12 +1,20 @@
-"""The end-to-end demo: a local chain, a USDC-like token, the disburser, 1,000 payees, paid.
+"""The end-to-end demos: a local chain, a USDC-like token, the disburser, 1,000 payees, paid.
 
 Everything runs from the shipped artifacts (no compiler): anvil starts on a free port, the
-disburser is deployed through the CREATE2 deployer, a ``DemoUSDC`` token is deployed and minted to
-the payer, a payout CSV is generated, and the real pipeline runs: validate -> plan -> send ->
-report -> reconcile. Then anvil is stopped.
+disburser is deployed through the CREATE2 deployer, a ``DemoUSDC`` token is deployed, a payout CSV
+is generated, and the real pipeline runs. Then anvil is stopped.
+
+* :func:`run_demo` (hot wallet): validate -> plan -> send -> report -> reconcile.
+* :func:`run_safe` (2-of-3 Safe, what ``make demo`` runs first): the Safe contracts shipped with
+  safe-eth-py, propose -> two signers sign their own copies -> merge -> execute
+  (:func:`payout.safe.demo.run_safe_demo`), then report -> reconcile.
+
+Both return a :class:`DemoResult` with the same figures: batches, gas, gas per recipient and the
+saving against paying every row with its own ``transfer`` (simulated against the state before the
+payout), and where the report and ledger were written.
 
 :func:`demo_environment` is the reusable part (chain, disburser, token, funded payer, payout file)
-for other demos (Safe, benchmarks).
+for other demos and benchmarks.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ from payout.deployment import Deployment, deploy_disburser, verify_disburser
 from payout.devnet import Devnet, dev_private_key, start_anvil
 from payout.disburser import Disburser
 from payout.executor import ExecutionEvent
+from payout.ledger import Ledger
 from payout.signer import LocalSigner
+from payout.types import Network, Scope
 from payout.wallet import SendSettings, Wallet
 
 #: Account 0 deploys; account 1 pays (anvil's public test keys: local chains only).
@@ -127,6 +137,8 @@ def demo_environment(
 
 @dataclass
 class DemoResult:
+    """The figures of a demo run (hot wallet or Safe)."""
+
     chain_id: int
     rpc_url: str
     disburser: str
@@ -137,6 +149,7 @@ class DemoResult:
     total_base_units: int
     batches: list[dict[str, Any]] = field(default_factory=list)
     gas_used: int = 0
+    #: Separate approval transactions (hot wallet); a Safe approves inside each batch transaction.
     approval_gas: int = 0
     separate_gas: int | None = None
     fee_wei: int = 0
@@ -144,6 +157,14 @@ class DemoResult:
     report_path: str = ""
     ledger_path: str = ""
     seconds: float = 0.0
+    #: ``wallet`` or ``safe``.
+    executor: str = "wallet"
+    #: The paying address: the hot wallet or the Safe.
+    payer: str = ""
+    #: Safe runs: "2 of 3", the owners who signed, the signed proposal file.
+    threshold: str | None = None
+    signers: list[str] = field(default_factory=list)
+    proposal_path: str | None = None
 
     @property
     def gas_per_recipient(self) -> float:
@@ -166,14 +187,9 @@ def run_demo(
 ) -> DemoResult:
     """The whole demo; returns its figures. ``workdir`` receives the file, ledger and report."""
     from payout import pipeline
-    from payout.ledger import Ledger
-    from payout.reconcile import reconcile
-    from payout.report import report_rows, write_csv
 
     started = time.monotonic()
-    ledger_path = workdir / "ledger.sqlite"
-    for stale in (ledger_path, workdir / "ledger.sqlite-wal", workdir / "ledger.sqlite-shm"):
-        stale.unlink(missing_ok=True)
+    ledger_path = _fresh_ledger(workdir)
     with demo_environment(workdir, payees=payees, blacklisted=blacklisted, on_step=on_step) as env:
         address = verify_disburser(env.chain, env.deployment.address)
         target = pipeline.Target(env.chain, Disburser(env.chain, address))
@@ -197,6 +213,7 @@ def run_demo(
             excluded=0,
             total_base_units=env.total,
             ledger_path=str(ledger_path),
+            payer=env.payer.address,
         )
         with Ledger.open(f"sqlite:///{ledger_path.resolve()}") as ledger:
             on_step("plan: gas-bounded batches, each simulated with eth_simulateV1")
@@ -235,22 +252,141 @@ def run_demo(
                 result.gas_used += r.gas_used or 0
                 result.fee_wei += r.fee_wei or 0
             result.paid = report.paid_rows
-            report_path = workdir / "report.csv"
-            scopes = [p.scope for p in report.plans]
-            with open(report_path, "w", encoding="utf-8", newline="") as fh:
-                rows = write_csv(
-                    report_rows(ledger, scopes, lambda _t: (env.token.symbol, env.token.decimals)),
-                    fh,
-                )
-            result.report_path = str(report_path)
-            on_step(f"report: {rows} rows written to {report_path}")
-            checks = [reconcile(env.chain, target.disburser, ledger, s) for s in scopes]
-            result.reconcile_ok = all(c.ok for c in checks)
-            on_step(
-                "reconcile: ledger and chain agree"
-                if result.reconcile_ok
-                else f"reconcile: {sum(len(c.mismatches) for c in checks)} mismatch(es)!"
+            _report_and_reconcile(
+                result,
+                env.chain,
+                target.disburser,
+                ledger,
+                [p.scope for p in report.plans],
+                (env.token.symbol, env.token.decimals),
+                workdir,
+                on_step,
             )
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _fresh_ledger(workdir: Path) -> Path:
+    """The demo ledger's path, with any earlier run's ledger removed (its chain is gone)."""
+    ledger_path = workdir / "ledger.sqlite"
+    for stale in (ledger_path, workdir / "ledger.sqlite-wal", workdir / "ledger.sqlite-shm"):
+        stale.unlink(missing_ok=True)
+    return ledger_path
+
+
+def _report_and_reconcile(
+    result: DemoResult,
+    chain: Chain,
+    disburser: Disburser,
+    ledger: Ledger,
+    scopes: list[Scope],
+    token: tuple[str, int],
+    workdir: Path,
+    on_step: Step,
+) -> None:
+    """Write ``report.csv`` from the ledger and reconcile it with the chain (into ``result``)."""
+    from payout.reconcile import reconcile
+    from payout.report import report_rows, write_csv
+
+    report_path = workdir / "report.csv"
+    with open(report_path, "w", encoding="utf-8", newline="") as fh:
+        rows = write_csv(report_rows(ledger, scopes, lambda _t: token), fh)
+    result.report_path = str(report_path)
+    on_step(f"report: {rows} rows written to {report_path}")
+    checks = [reconcile(chain, disburser, ledger, s) for s in scopes]
+    result.reconcile_ok = all(c.ok for c in checks)
+    on_step(
+        "reconcile: ledger and chain agree"
+        if result.reconcile_ok
+        else f"reconcile: {sum(len(c.mismatches) for c in checks)} mismatch(es)!"
+    )
+
+
+def run_safe(
+    workdir: Path,
+    *,
+    payees: int = 1000,
+    owners: int = 3,
+    threshold: int = 2,
+    on_step: Step = _quiet,
+) -> DemoResult:
+    """The Safe demo on a fresh anvil: a ``threshold``-of-``owners`` Safe pays ``payees``.
+
+    The flow itself is :func:`payout.safe.demo.run_safe_demo`; this adds the chain, the report,
+    reconciliation and the comparison with separate transfers (simulated against the block before
+    the first Safe transaction: the Safe still funded, every payee still fresh).
+    """
+    from payout import pipeline
+    from payout.safe.demo import run_safe_demo
+
+    started = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    ledger_path = _fresh_ledger(workdir)
+    on_step("starting anvil (local chain, 16,777,216 gas per transaction cap)")
+    node = start_anvil(log_path=workdir / "anvil.log")
+    try:
+        chain = Chain(node.url)
+        on_step(f"anvil at {node.url}, chain id {chain.chain_id}")
+        safe_run = run_safe_demo(
+            node.url,
+            workdir,
+            payees=payees,
+            owners=owners,
+            threshold=threshold,
+            ledger_url=f"sqlite:///{ledger_path.resolve()}",
+            on_step=on_step,
+        )
+        receipts = [r.receipt for r in safe_run.results if r.receipt is not None]
+        result = DemoResult(
+            chain_id=chain.chain_id,
+            rpc_url=node.url,
+            disburser=safe_run.disburser,
+            token=safe_run.token,
+            payees=payees,
+            paid=sum(1 for rc in receipts for row in rc.rows if row.paid),
+            excluded=0,
+            total_base_units=safe_run.total,
+            batches=[
+                {
+                    "batch_id": "0x" + r.batch_id.hex(),
+                    "safe_nonce": r.nonce,
+                    "tx_hash": r.tx_hash,
+                    "paid": sum(1 for row in r.receipt.rows if row.paid) if r.receipt else 0,
+                    "gas_used": r.gas_used,
+                    "block": r.block_number,
+                }
+                for r in safe_run.results
+            ],
+            gas_used=safe_run.gas_used,
+            fee_wei=sum(rc.fee_wei for rc in receipts),
+            ledger_path=str(ledger_path),
+            executor="safe",
+            payer=safe_run.safe,
+            threshold=f"{safe_run.threshold} of {len(safe_run.owners)}",
+            signers=safe_run.signers,
+            proposal_path=str(safe_run.signed_path),
+        )
+        scope = Scope(Network.EVM, chain.chain_id, safe_run.safe, safe_run.token)
+        with Ledger.open(f"sqlite:///{ledger_path.resolve()}") as ledger:
+            first_block = min((rc.block_number for rc in receipts), default=0)
+            if first_block:
+                rows = [r.to_payout() for r in ledger.payouts(scope)]
+                result.separate_gas = pipeline.separate_transfer_gas(
+                    chain, safe_run.safe, safe_run.token, rows, block=hex(first_block - 1)
+                )
+            _report_and_reconcile(
+                result,
+                chain,
+                Disburser(chain, safe_run.disburser),
+                ledger,
+                [scope],
+                (safe_run.token_symbol, safe_run.decimals),
+                workdir,
+                on_step,
+            )
+    finally:
+        node.stop()
+        on_step("anvil stopped")
     result.seconds = time.monotonic() - started
     return result
 

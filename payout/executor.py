@@ -200,6 +200,36 @@ def executed_receipt(
     return receipt
 
 
+def record_signed(
+    ledger: Ledger,
+    batch: Batch,
+    prepared: PreparedTx,
+    *,
+    extra_fees: dict[str, int | str] | None = None,
+    safe_nonce: int | None = None,
+    safe_tx_hash: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Write-ahead for any EVM executor: record the signed transaction carrying ``batch`` (hash,
+    nonce, signed bytes, fee fields) before it is broadcast, so a crash can always be settled."""
+    ledger.record_submission(
+        batch.scope,
+        batch.batch_id,
+        tx_hash=prepared.tx_hash,
+        nonce=prepared.nonce,
+        raw_tx="0x" + prepared.signed.raw.hex(),
+        fees={
+            "maxFeePerGas": prepared.fees.max_fee,
+            "maxPriorityFeePerGas": prepared.fees.max_priority_fee,
+            "gas": prepared.gas,
+            **(extra_fees or {}),
+        },
+        safe_nonce=safe_nonce,
+        safe_tx_hash=safe_tx_hash,
+        note=note,
+    )
+
+
 # --- the hot wallet -------------------------------------------------------------------------------
 
 
@@ -350,18 +380,11 @@ class HotWalletExecutor:
         self, batch: Batch, mode: PayMode | None = None
     ) -> Callable[[PreparedTx], None]:
         def record(prepared: PreparedTx) -> None:
-            self.ledger.record_submission(
-                batch.scope,
-                batch.batch_id,
-                tx_hash=prepared.tx_hash,
-                nonce=prepared.nonce,
-                raw_tx="0x" + prepared.signed.raw.hex(),
-                fees={
-                    "maxFeePerGas": prepared.fees.max_fee,
-                    "maxPriorityFeePerGas": prepared.fees.max_priority_fee,
-                    "gas": prepared.gas,
-                    "mode": (mode or _mode_of(prepared.data)).value,
-                },
+            record_signed(
+                self.ledger,
+                batch,
+                prepared,
+                extra_fees={"mode": (mode or _mode_of(prepared.data)).value},
                 note="replacement" if self._is_replacement(batch, prepared) else None,
             )
             if self._is_replacement(batch, prepared):

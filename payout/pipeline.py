@@ -35,7 +35,7 @@ from payout.disburser import (
 )
 from payout.exceptions import FundsError, InputError, PayoutError, PlanError
 from payout.executor import Allowance, BatchResult, ExecutionEvent, HotWalletExecutor, OnEvent
-from payout.ledger import Ledger
+from payout.ledger import BatchRecord, Ledger
 from payout.manifest import Manifest, ManifestOptions, read_manifest
 from payout.types import (
     TX_GAS_CAP,
@@ -119,9 +119,12 @@ class Target:
 
 def open_target(rpc_url: str, disburser: str | None = None) -> Target:
     """Connect and check the disburser's code against the shipped artifact (refuses otherwise)."""
-    chain = Chain(rpc_url)
-    address = verify_disburser(chain, disburser)
-    return Target(chain, Disburser(chain, address))
+    return target_on(Chain(rpc_url), disburser)
+
+
+def target_on(chain: Chain, disburser: str | None = None) -> Target:
+    """:func:`open_target` on an open connection."""
+    return Target(chain, Disburser(chain, verify_disburser(chain, disburser)))
 
 
 def _manifest_token(info: TokenInfo, chain_id: int) -> ManifestToken:
@@ -293,17 +296,20 @@ def _simulate_all(
     return out
 
 
-def _separate_transfer_gas(
-    chain: Chain, payer: str, token: str, rows: Sequence[Payout]
+def separate_transfer_gas(
+    chain: Chain, payer: str, token: str, rows: Sequence[Payout], *, block: str = "latest"
 ) -> int | None:
-    """Gas of paying ``rows`` with one plain ``transfer`` transaction each (sampled, simulated)."""
+    """Gas of paying ``rows`` with one plain ``transfer`` transaction each (sampled, simulated
+    against ``block``'s state: before a payout, to compare with what it cost)."""
     if not rows:
         return 0
     step = max(1, len(rows) // SEPARATE_TRANSFER_SAMPLE)
     sample = list(rows[::step])[:SEPARATE_TRANSFER_SAMPLE]
     try:
         results = chain.simulate(
-            payer, [{"to": token, "data": encode_transfer(p.recipient, p.amount)} for p in sample]
+            payer,
+            [{"to": token, "data": encode_transfer(p.recipient, p.amount)} for p in sample],
+            block=block,
         )
     except PayoutError:
         return None
@@ -410,7 +416,7 @@ def plan_scope(
             f"{fees.max_fee} wei/gas (short by {fee_needed - native} wei)"
         )
     preflight = Preflight(balance, total, native, fee_needed, allowance, approvals, shortfalls)
-    separate = _separate_transfer_gas(
+    separate = separate_transfer_gas(
         chain, payer, token.address, [p for b in batches for p in b.payouts]
     )
     return ScopePlan(
@@ -612,6 +618,226 @@ def resume(
         report.results.append(executor.execute(batch, record.mode))
         by_token[record.scope.token] -= record.total
     return report
+
+
+# --- resume every kind of open batch ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettledBatch:
+    """An open Safe or TRON batch after :func:`resume_ledger` asked its chain."""
+
+    executor: ExecutorKind
+    scope: Scope
+    batch_id: str
+    index: int
+    #: ``confirmed``, ``failed`` (still owed), ``abandoned`` (released, still owed), ``pending``
+    #: (still waiting in the node), ``submitted`` (TRON: not yet expired), ``open``.
+    outcome: str
+    tx_hash: str | None = None
+    paid: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LeftOpen:
+    """A batch :func:`resume_ledger` did not settle or send, and what settles it."""
+
+    executor: ExecutorKind
+    scope: Scope
+    batch_id: str
+    index: int
+    status: BatchStatus
+    reason: str
+
+
+@dataclass
+class ResumeReport:
+    """What ``payout resume`` did for each executor kind of the ledger."""
+
+    #: The hot wallet's settle-and-send (None without a signer).
+    wallet: SendReport | None = None
+    safe: list[SettledBatch] = field(default_factory=list)
+    tron: list[SettledBatch] = field(default_factory=list)
+    left_open: list[LeftOpen] = field(default_factory=list)
+
+    def left(self, kind: ExecutorKind) -> list[LeftOpen]:
+        return [b for b in self.left_open if b.executor is kind]
+
+
+def _left(record: BatchRecord, reason: str) -> LeftOpen:
+    return LeftOpen(
+        record.executor, record.scope, record.batch_id, record.index, record.status, reason
+    )
+
+
+def resume_ledger(
+    ledger: Ledger,
+    *,
+    rpc_url: str,
+    disburser: str | None = None,
+    wallet_of: Callable[[Chain], Wallet] | None = None,
+    tron_node_url: str | None = None,
+    approval: str = "run",
+    on_event: OnEvent | None = None,
+) -> ResumeReport:
+    """Settle every open batch of the ledger by executor kind, then send the hot wallet's rest.
+
+    * Safe batches on the EVM endpoint's chain: settled from the chain
+      (:func:`payout.safe.pipeline.settle_safe_batches`; never sends anything).
+    * TRON batches, when ``tron_node_url`` is given: settled per scope by the TRON pipeline's
+      resume without a key (a recorded, unexpired transaction is re-broadcast as signed; nothing
+      new is signed). Planned TRON batches are left to ``payout tron resume --keystore``.
+    * Hot-wallet batches of the payer ``wallet_of`` signs for (it builds the wallet on the EVM
+      chain; None: no signer): :func:`resume` (settle, then send the saved plan's rest).
+
+    Everything not handled is listed in :attr:`ResumeReport.left_open` with what to run. The EVM
+    endpoint is only contacted when an EVM batch or a signer needs it, so a TRON-only ledger
+    resumes without one.
+    """
+    report = ResumeReport()
+    open_batches = ledger.open_batches()
+    planned = ledger.batches(status=BatchStatus.PLANNED)
+    chain: Chain | None = None
+
+    def evm() -> Chain:
+        nonlocal chain
+        if chain is None:
+            chain = Chain(rpc_url)
+        return chain
+
+    safe_open = [r for r in open_batches if r.executor is ExecutorKind.SAFE]
+    if safe_open:
+        report.safe, left = _resume_safe(evm(), ledger, safe_open)
+        report.left_open += left
+    tron_records = [r for r in open_batches if r.executor is ExecutorKind.TRON]
+    report.tron, left = _resume_tron(ledger, tron_records, tron_node_url)
+    report.left_open += left
+    report.left_open += [
+        _left(r, "planned for a TRON hot wallet: `payout tron resume --keystore FILE` sends it")
+        for r in planned
+        if r.executor is ExecutorKind.TRON
+    ]
+    report.left_open += [
+        _left(
+            r,
+            "proposed to the Safe, not executed yet: collect the signatures, then "
+            "`payout safe execute FILE`",
+        )
+        for r in planned
+        if r.executor is ExecutorKind.SAFE
+    ]
+    wallet_records = [r for r in open_batches + planned if r.executor is ExecutorKind.WALLET]
+    if wallet_of is None:
+        report.left_open += [
+            _left(r, "needs the payer's key: `payout resume --keystore FILE` (or --account)")
+            for r in wallet_records
+        ]
+        return report
+    target = target_on(evm(), disburser)
+    wallet = wallet_of(target.chain)
+    report.wallet = resume(target, wallet, ledger, approval=approval, on_event=on_event)
+    for r in wallet_records:
+        if r.scope.network is not Network.EVM or r.scope.chain_id != target.chain_id:
+            report.left_open.append(
+                _left(r, f"on chain {r.scope.chain_id}: pass --rpc-url of that chain")
+            )
+        elif r.scope.payer != wallet.address:
+            report.left_open.append(
+                _left(r, f"paid by {r.scope.payer}: run `payout resume` with that payer's key")
+            )
+    return report
+
+
+def _resume_safe(
+    chain: Chain, ledger: Ledger, records: Sequence[BatchRecord]
+) -> tuple[list[SettledBatch], list[LeftOpen]]:
+    from payout.safe.pipeline import settle_safe_batch
+
+    here = [r for r in records if r.scope.chain_id == chain.chain_id]
+    left = [
+        _left(r, f"a Safe batch on chain {r.scope.chain_id}: pass --rpc-url of that chain")
+        for r in records
+        if r.scope.chain_id != chain.chain_id
+    ]
+    for address in {r.disburser for r in here}:
+        verify_disburser(chain, address)
+    settled = []
+    for r in here:
+        outcome = settle_safe_batch(chain, ledger, r.scope, r.batch_id).outcome
+        after = ledger.batch(r.scope, r.batch_id)
+        detail = {
+            "confirmed": "executed by the Safe",
+            "failed": "not executed; the Safe nonce is unused: `payout safe execute FILE` runs "
+            "the signed proposal again",
+            "pending": "its execTransaction is still in the node's pool: resume again later",
+        }.get(outcome, "")
+        settled.append(
+            SettledBatch(
+                ExecutorKind.SAFE,
+                r.scope,
+                r.batch_id,
+                r.index,
+                outcome,
+                after.tx_hash,
+                r.count if outcome == "confirmed" else 0,
+                detail,
+            )
+        )
+    return settled, left
+
+
+def _resume_tron(
+    ledger: Ledger, records: Sequence[BatchRecord], node_url: str | None
+) -> tuple[list[SettledBatch], list[LeftOpen]]:
+    if not records:
+        return [], []
+    if node_url is None:
+        return [], [
+            _left(
+                r,
+                "run `payout tron resume` (or give `payout resume` --tron-node / "
+                "PAYOUT_TRON_NODE_URL)",
+            )
+            for r in records
+        ]
+    from payout.tron.pipeline import open_context
+    from payout.tron.pipeline import resume as tron_resume
+
+    by_scope: dict[Scope, list[BatchRecord]] = {}
+    for r in records:
+        by_scope.setdefault(r.scope, []).append(r)
+    settled: list[SettledBatch] = []
+    left: list[LeftOpen] = []
+    for scope, group in by_scope.items():
+        try:
+            ctx = open_context(
+                node_url, token=scope.token, disburser=group[0].disburser, payer=scope.payer
+            )
+            if ctx.chain_id != scope.chain_id:
+                left += [
+                    _left(r, f"on TRON chain {scope.chain_id}; {node_url} is {ctx.chain_id}")
+                    for r in group
+                ]
+                continue
+            result = tron_resume(ctx, ledger, None)
+        except PayoutError as exc:
+            left += [_left(r, f"could not settle it through {node_url}: {exc}") for r in group]
+            continue
+        settled += [
+            SettledBatch(
+                ExecutorKind.TRON,
+                scope,
+                b.batch_id,
+                b.index,
+                b.status.value,
+                b.txid,
+                b.count if b.status is BatchStatus.CONFIRMED else 0,
+                b.note,
+            )
+            for b in result.settled
+        ]
+    return settled, left
 
 
 def describe_event(event: ExecutionEvent) -> str:

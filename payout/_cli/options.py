@@ -15,9 +15,11 @@ Environment variables (every option below can also come from them):
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -121,6 +123,40 @@ class AddressType(click.ParamType):
 
 
 ADDRESS = AddressType()
+
+
+class AnyAddressType(click.ParamType):
+    """An EVM (``0x``, EIP-55 when mixed case) or TRON (``T...``) address, in canonical form."""
+
+    name = "ADDRESS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from payout.address import normalize_address
+        from payout.exceptions import PayoutError
+        from payout.types import Network
+
+        text = str(value).strip()
+        network = Network.EVM if text[:2].lower() == "0x" else Network.TRON
+        try:
+            return normalize_address(network, text)
+        except PayoutError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+#: Filters over a ledger that may hold EVM and TRON scopes.
+ANY_ADDRESS = AnyAddressType()
+
+
+def tron_node_option(f: F) -> F:
+    """``--tron-node URL`` for commands that also look at TRON scopes of the ledger."""
+    return click.option(
+        "--tron-node",
+        "tron_node_url",
+        envvar="PAYOUT_TRON_NODE_URL",
+        default=None,
+        help="TRON full-node HTTP endpoint for the ledger's TRON scopes "
+        "(env PAYOUT_TRON_NODE_URL).",
+    )(f)
 
 
 def token_option(required: bool = True) -> Callable[[F], F]:
@@ -265,16 +301,95 @@ def send_options(f: F) -> F:
         show_default=True,
         help="Blocks that must include/follow a batch before it counts as confirmed.",
     )(f)
-    f = click.option(
+    return approve_option(
+        "Approve the disburser for what the whole run still needs (one approval), or for each "
+        "batch's total just before it."
+    )(f)
+
+
+def approve_option(help: str) -> Callable[[F], F]:
+    """``--approve run|batch`` (how the disburser is approved; ``plan`` simulates it)."""
+    return click.option(
         "--approve",
         "approval",
         type=click.Choice(["run", "batch"]),
         default="run",
         show_default=True,
-        help="Approve the disburser for what the whole run still needs (one approval), or for "
-        "each batch's total just before it.",
-    )(f)
-    return f
+        help=help,
+    )
+
+
+@dataclass(frozen=True)
+class PayoutFileArgs:
+    """The options ``plan`` and ``send`` share (see :func:`payout_file_options`)."""
+
+    file: Path
+    rpc_url: str
+    token: str | None
+    disburser: str | None
+    keystore: Path | None
+    account_alias: str | None
+    ledger_url: str | None
+    on_failure: str
+    gas_margin: int | None
+    max_batch_size: int | None
+
+
+def payout_file_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """FILE, --rpc-url, --token, --disburser, the signer, the ledger and the batch bounds, handed
+    to the command as one :class:`PayoutFileArgs` (its first argument, ``args``)."""
+    names = tuple(PayoutFileArgs.__dataclass_fields__)
+
+    @functools.wraps(f)
+    def command(**kwargs: Any) -> Any:
+        args = PayoutFileArgs(**{name: kwargs.pop(name) for name in names})
+        return f(args, **kwargs)
+
+    decorated: Callable[..., Any] = command
+    for deco in reversed(
+        (
+            click.argument("file", type=click.Path(dir_okay=False, path_type=Path)),
+            rpc_option,
+            token_option(required=False),
+            disburser_option,
+            signer_options,
+            ledger_option,
+            plan_options,
+        )
+    ):
+        decorated = deco(decorated)
+    return decorated
+
+
+@dataclass
+class PayoutFile:
+    """A payout file ready to plan: settings, plan options, the checked disburser, the rows."""
+
+    settings: Any
+    opts: Any
+    target: Any
+    manifest: Any
+
+
+def open_payout_file(args: PayoutFileArgs, *, approval: str) -> PayoutFile:
+    """Load the settings, check the disburser's code and validate the file with the token's
+    decimals from the chain; notes on stderr the TRON rows this EVM command leaves alone."""
+    from payout import pipeline
+    from payout.config import load_settings
+
+    settings = load_settings(
+        ledger_url=args.ledger_url, max_batch_size=args.max_batch_size, gas_margin=args.gas_margin
+    )
+    opts = pipeline.PlanOptions.from_settings(
+        settings, on_failure=args.on_failure, approval=approval
+    )
+    target = pipeline.open_target(args.rpc_url, args.disburser)
+    manifest = pipeline.validate(
+        args.file, target.chain, args.token, disburser=target.disburser.address
+    )
+    if other := pipeline.other_network_rows(manifest):
+        click.echo(f"Note: {other} TRON row(s) are left to `payout tron`.", err=True)
+    return PayoutFile(settings, opts, target, manifest)
 
 
 def send_settings(

@@ -8,7 +8,8 @@ from payout._cli.options import eth, gwei, units
 from payout.disburser import RowFailure
 from payout.executor import BatchResult, ExecutionEvent
 from payout.manifest import Manifest
-from payout.pipeline import ScopePlan, SendReport
+from payout.pipeline import LeftOpen, ResumeReport, ScopePlan, SendReport, SettledBatch
+from payout.types import ExecutorKind
 
 
 def manifest_json(m: Manifest) -> dict[str, Any]:
@@ -217,6 +218,113 @@ def send_json(report: SendReport) -> dict[str, Any]:
         "paid_rows": report.paid_rows,
         "gas_used": report.gas_used,
     }
+
+
+def _batch_ref(b: SettledBatch | LeftOpen) -> dict[str, Any]:
+    return {
+        "network": b.scope.network.value,
+        "chain_id": b.scope.chain_id,
+        "payer": b.scope.payer,
+        "token": b.scope.token,
+        "batch_id": b.batch_id,
+        "index": b.index,
+    }
+
+
+def _settled_json(b: SettledBatch) -> dict[str, Any]:
+    return {
+        **_batch_ref(b),
+        "status": b.outcome,
+        "tx_hash": b.tx_hash,
+        "paid": b.paid,
+        "detail": b.detail,
+    }
+
+
+def _left_json(b: LeftOpen) -> dict[str, Any]:
+    return {**_batch_ref(b), "status": b.status.value, "reason": b.reason}
+
+
+def resume_json(
+    report: ResumeReport, *, signer: str | None, tron_node: str | None
+) -> dict[str, Any]:
+    """``payout resume --json``: one section per executor kind; the hot wallet's figures also
+    stay at the top level, where the first version of this output put them."""
+    wallet = report.wallet or SendReport()
+    left = {kind: [_left_json(b) for b in report.left(kind)] for kind in ExecutorKind}
+    return {
+        **send_json(wallet),
+        "wallet": {
+            "signer": signer,
+            "settled": [result_json(r) for r in wallet.settled],
+            "sent": [result_json(r) for r in wallet.results],
+            "left_open": left[ExecutorKind.WALLET],
+        },
+        "safe": {
+            "settled": [_settled_json(b) for b in report.safe],
+            "left_open": left[ExecutorKind.SAFE],
+        },
+        "tron": {
+            "node": tron_node,
+            "settled": [_settled_json(b) for b in report.tron],
+            "left_open": left[ExecutorKind.TRON],
+        },
+        "left_open": len(report.left_open),
+    }
+
+
+def print_resume(console: Any, report: ResumeReport) -> None:
+    """One section per executor kind: what was settled, sent, and left open (and why)."""
+    from rich.table import Table
+
+    wallet = report.wallet
+    done: dict[ExecutorKind, list[tuple[str, str, str, str, str]]] = {k: [] for k in ExecutorKind}
+    if wallet is not None:
+        for how, results in (("settled", wallet.settled), ("sent", wallet.results)):
+            done[ExecutorKind.WALLET] += [
+                (how, r.batch_id, r.status.value, r.tx_hash or "", f"{r.paid} paid {r.detail}")
+                for r in results
+            ]
+    for b in report.safe + report.tron:
+        done[b.executor].append(
+            ("settled", b.batch_id, b.outcome, b.tx_hash or "", f"{b.paid} paid {b.detail}")
+        )
+    if not report.left_open and not any(done.values()):
+        console.print("Nothing to resume: no batch in flight or left to send.")
+        return
+    for kind in ExecutorKind:
+        entries, left = done[kind], report.left(kind)
+        if not entries and not left:
+            continue
+        counts = [f"{sum(1 for e in entries if e[0] == how)} {how}" for how in ("settled", "sent")]
+        console.print(f"[bold]{kind.value}[/]: " + ", ".join([*counts, f"{len(left)} left open"]))
+        if entries:
+            table = Table(show_edge=False, pad_edge=False)
+            for col in ("", "batch", "status", "tx", "detail"):
+                table.add_column(col)
+            for how, batch_id, state, tx, detail in entries:
+                table.add_row(how, batch_id, state, tx, detail.strip())
+            console.print(table)
+        by_reason: dict[str, list[LeftOpen]] = {}
+        for lo in left:
+            by_reason.setdefault(lo.reason, []).append(lo)
+        for reason, batches in by_reason.items():
+            console.print(f"  [yellow]left open[/]: {reason}")
+            for lo in batches:
+                console.print(
+                    f"    batch {lo.index} {lo.batch_id} ({lo.status.value}; payer "
+                    f"{lo.scope.payer}, chain {lo.scope.chain_id})"
+                )
+    settled_paid = sum(b.paid for b in report.safe + report.tron)
+    console.print(
+        (
+            f"[green]Done[/]: {wallet.paid_rows} recipients paid by the hot wallet; "
+            if wallet
+            else ""
+        )
+        + f"{settled_paid} recipients of Safe/TRON batches settled as paid; "
+        f"{len(report.left_open)} batch(es) left open."
+    )
 
 
 class EventPrinter:

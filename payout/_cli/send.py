@@ -3,48 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from payout._cli.options import (
+    PayoutFileArgs,
     console,
     disburser_option,
     emit_json,
     is_interactive,
     json_option,
     ledger_option,
+    open_payout_file,
     open_signer,
-    plan_options,
+    payout_file_options,
     rpc_option,
     send_options,
     send_settings,
     signer_options,
-    token_option,
+    tron_node_option,
 )
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@rpc_option
-@token_option(required=False)
-@disburser_option
-@signer_options
-@ledger_option
-@plan_options
+@payout_file_options
 @send_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 def send(
-    file: Path,
-    rpc_url: str,
-    token: str | None,
-    disburser: str | None,
-    keystore: Path | None,
-    account_alias: str | None,
-    ledger_url: str | None,
-    on_failure: str,
-    gas_margin: int | None,
-    max_batch_size: int | None,
+    args: PayoutFileArgs,
     approval: str,
     confirmations: int,
     replace_after: float,
@@ -62,24 +50,18 @@ def send(
     """
     from payout import pipeline
     from payout._cli.render import EventPrinter, print_plan, send_json
-    from payout.config import load_settings
     from payout.exceptions import InputError
     from payout.ledger import Ledger
     from payout.wallet import Wallet
 
-    settings = load_settings(
-        ledger_url=ledger_url, max_batch_size=max_batch_size, gas_margin=gas_margin
-    )
-    opts = pipeline.PlanOptions.from_settings(settings, on_failure=on_failure, approval=approval)
-    target = pipeline.open_target(rpc_url, disburser)
-    signer = open_signer(keystore, account_alias)
+    run = open_payout_file(args, approval=approval)
+    run.manifest.raise_for_errors()
+    signer = open_signer(args.keystore, args.account_alias)
     wallet = Wallet(
-        target.chain, signer, send_settings(confirmations, replace_after, fee_bump, max_fee_gwei)
+        run.target.chain,
+        signer,
+        send_settings(confirmations, replace_after, fee_bump, max_fee_gwei),
     )
-    manifest = pipeline.validate(file, target.chain, token, disburser=target.disburser.address)
-    manifest.raise_for_errors()
-    if other := pipeline.other_network_rows(manifest):
-        click.echo(f"Note: {other} TRON row(s) are not paid here: use `payout tron`.", err=True)
     if not yes and not is_interactive():
         raise InputError(
             "refusing to send without confirmation in a non-interactive shell",
@@ -101,10 +83,17 @@ def send(
         if p.batches and p.preflight.ok:
             printer.start(p.count)
 
-    with Ledger.open(settings.ledger_url) as ledger:
+    with Ledger.open(run.settings.ledger_url) as ledger:
         try:
             report = pipeline.send(
-                manifest, target, wallet, ledger, token, opts, on_event=printer, on_plan=on_plan
+                run.manifest,
+                run.target,
+                wallet,
+                ledger,
+                args.token,
+                run.opts,
+                on_event=printer,
+                on_plan=on_plan,
             )
         finally:
             printer.stop()
@@ -124,6 +113,7 @@ def send(
 @signer_options
 @ledger_option
 @send_options
+@tron_node_option
 @json_option
 def resume(
     rpc_url: str,
@@ -136,37 +126,54 @@ def resume(
     replace_after: float,
     fee_bump: int,
     max_fee_gwei: float | None,
+    tron_node_url: str | None,
     as_json: bool,
 ) -> None:
-    """Finish interrupted sends: settle in-flight batches from the chain, then pay the rest.
+    """Finish interrupted payouts: settle every open batch of the ledger from its chain, then
+    send the hot wallet's remaining planned batches.
 
-    For every batch the ledger has in flight, the chain decides: executed (batch id and event)
-    -> recorded as paid; reverted -> marked failed; still pending -> waited for (and replaced
-    with a fee bump when stuck); never broadcast -> the recorded signed transaction is sent.
-    Nothing is ever paid twice.
+    Hot wallet (needs --keystore/--account): executed (batch id and event) -> recorded as paid;
+    reverted -> failed; still pending -> waited for (and replaced with a fee bump when stuck);
+    never broadcast -> the recorded signed transaction is sent. Safe batches are settled from the
+    chain (nothing is sent). TRON batches are settled through --tron-node / PAYOUT_TRON_NODE_URL,
+    otherwise left open for `payout tron resume`. Nothing is ever paid twice.
     """
     from payout import pipeline
-    from payout._cli.render import EventPrinter, send_json
+    from payout._cli.render import EventPrinter, print_resume, resume_json
     from payout.config import load_settings
     from payout.ledger import Ledger
     from payout.wallet import Wallet
 
     settings = load_settings(ledger_url=ledger_url)
-    target = pipeline.open_target(rpc_url, disburser)
-    signer = open_signer(keystore, account_alias)
-    wallet = Wallet(
-        target.chain, signer, send_settings(confirmations, replace_after, fee_bump, max_fee_gwei)
+    signer = (
+        open_signer(keystore, account_alias)
+        if keystore is not None or account_alias is not None
+        else None
     )
+    sending = send_settings(confirmations, replace_after, fee_bump, max_fee_gwei)
+
+    def wallet_of(chain: Any) -> Wallet:
+        assert signer is not None
+        return Wallet(chain, signer, sending)
+
     out = console(stderr=as_json)
-    printer = EventPrinter(out, show_progress=False)
     with Ledger.open(settings.ledger_url) as ledger:
-        report = pipeline.resume(target, wallet, ledger, approval=approval, on_event=printer)
-    if as_json:
-        emit_json(send_json(report))
-    elif not report.settled and not report.results:
-        out.print("Nothing to resume: no batch in flight or left to send for this payer.")
-    else:
-        out.print(
-            f"[green]Done[/]: settled {len(report.settled)} in-flight batch(es), sent "
-            f"{len(report.results)} more; {report.paid_rows} recipients paid."
+        report = pipeline.resume_ledger(
+            ledger,
+            rpc_url=rpc_url,
+            disburser=disburser,
+            wallet_of=wallet_of if signer is not None else None,
+            tron_node_url=tron_node_url,
+            approval=approval,
+            on_event=EventPrinter(out, show_progress=False),
         )
+    if as_json:
+        emit_json(
+            resume_json(
+                report,
+                signer=signer.address if signer is not None else None,
+                tron_node=tron_node_url,
+            )
+        )
+    else:
+        print_resume(out, report)

@@ -1,4 +1,9 @@
-"""``payout status`` and ``payout report``: what the ledger knows, per payer and token."""
+"""``payout status`` and ``payout report``: what the ledger knows, per network, payer and token.
+
+A ledger may mix EVM scopes (hot wallet, Safe) and TRON scopes. Token symbols and decimals come
+from each scope's own chain (``--rpc-url`` for the EVM chain it serves, ``--tron-node`` for TRON);
+a scope whose chain cannot be read is shown in base units, labelled, with the reason.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,25 @@ from typing import Any
 import click
 
 from payout._cli.options import (
-    ADDRESS,
+    ANY_ADDRESS,
     console,
     emit_json,
     json_option,
     ledger_option,
     rpc_option,
+    tron_node_option,
     units,
 )
 
 
 def _scope_filters(f: Any) -> Any:
     f = click.option("--chain-id", type=int, default=None, help="Only this chain.")(f)
-    f = click.option("--token", type=ADDRESS, default=None, help="Only this token.")(f)
-    f = click.option("--payer", type=ADDRESS, default=None, help="Only this payer.")(f)
+    f = click.option(
+        "--token", type=ANY_ADDRESS, default=None, help="Only this token (0x... or T...)."
+    )(f)
+    f = click.option(
+        "--payer", type=ANY_ADDRESS, default=None, help="Only this payer (0x... or T...)."
+    )(f)
     return f
 
 
@@ -36,63 +46,55 @@ def _scopes(ledger: Any, payer: str | None, token: str | None, chain_id: int | N
     ]
 
 
-def _token_lookup(rpc_url: str) -> Any:
-    """(symbol, decimals) from the chain, or None (amounts then stay in base units)."""
-    from payout.chain import Chain
-    from payout.exceptions import ChainError
+def _resolver(rpc_url: str, tron_node_url: str | None) -> Any:
+    from payout.report import TokenResolver
 
-    chain = Chain(rpc_url, timeout=5, retries=0)
-    cache: dict[str, tuple[str, int] | None] = {}
-    warned: list[bool] = []
+    return TokenResolver(rpc_url, tron_node_url)
 
-    def lookup(token: str) -> tuple[str, int] | None:
-        if not token.startswith("0x"):
-            return None  # a TRON token: `payout tron report` reads it from the TRON node
-        if token not in cache:
-            try:
-                info = chain.token(token)
-                cache[token] = (info.symbol, info.decimals)
-            except ChainError as exc:
-                cache[token] = None
-                if not warned:
-                    warned.append(True)
-                    click.echo(
-                        f"Note: token decimals unavailable ({exc}); amounts in base units.",
-                        err=True,
-                    )
-        return cache[token]
 
-    return lookup
+def _print_notes(resolver: Any) -> None:
+    for note in resolver.notes:
+        click.echo(f"Note: amounts in base units where {note}.", err=True)
+
+
+#: What to run for batches in flight, by executor.
+_RESUME_HINT = {
+    "wallet": "`payout resume` settles them from the chain",
+    "safe": "`payout resume` settles them from the chain",
+    "tron": "`payout resume --tron-node URL` (or `payout tron resume`) settles them",
+}
 
 
 @click.command()
 @ledger_option
 @rpc_option
+@tron_node_option
 @_scope_filters
 @json_option
 def status(
     ledger_url: str | None,
     rpc_url: str,
+    tron_node_url: str | None,
     payer: str | None,
     token: str | None,
     chain_id: int | None,
     as_json: bool,
 ) -> None:
-    """Rows per status with totals, batches in flight (resume them) and batches still to send."""
+    """Rows per status with totals, batches in flight (resume them) and batches still to send,
+    for every scope of the ledger (EVM hot wallet, Safe, TRON)."""
     from payout.config import resolve_ledger_url
     from payout.ledger import Ledger
     from payout.report import status as ledger_status
 
     with Ledger.open(resolve_ledger_url(ledger_url)) as ledger:
         summaries = ledger_status(ledger, _scopes(ledger, payer, token, chain_id))
-    lookup = _token_lookup(rpc_url) if summaries else None
+    resolver = _resolver(rpc_url, tron_node_url)
+    facts = [(s, resolver(s.scope)) for s in summaries]
     if as_json:
         emit_json(
             {
                 "ledger": resolve_ledger_url(ledger_url).split("://")[0],
-                "scopes": [
-                    _status_json(s, lookup(s.scope.token) if lookup else None) for s in summaries
-                ],
+                "scopes": [_status_json(s, info, resolver.reason(s.scope)) for s, info in facts],
             }
         )
         return
@@ -102,31 +104,42 @@ def status(
         return
     from rich.table import Table
 
-    for s in summaries:
-        info = lookup(s.scope.token) if lookup else None
-        sym = info[0] if info else "base units"
+    for s, info in facts:
+        if info:
+            label, unit = f"{info[0]}, {info[1]} decimals", info[0]
+        else:
+            label, unit = "symbol unknown: amounts in base units", "base units"
         out.print(
             f"[bold]{s.scope.network.value} chain {s.scope.chain_id}[/] payer {s.scope.payer} "
-            f"token {s.scope.token} ({sym})"
+            f"token {s.scope.token} ({label})"
         )
         table = Table(show_edge=False, pad_edge=False)
         table.add_column("status")
         table.add_column("rows", justify="right")
-        table.add_column(f"amount {sym}", justify="right")
+        table.add_column(f"amount ({unit})", justify="right")
         for st, (count, amount) in sorted(s.counts.items(), key=lambda kv: kv[0].value):
             table.add_row(st.value, str(count), units(amount, info[1]) if info else str(amount))
         out.print(table)
         out.print(
-            f"  batches: {s.confirmed_batches} confirmed ({s.gas_used:,} gas), "
+            f"  batches: {s.confirmed_batches} confirmed ({s.gas_used:,} {s.cost_unit}), "
             f"{len(s.open_batches)} in flight, {len(s.planned_batches)} planned"
         )
-        if s.open_batches:
-            out.print("  [yellow]in flight[/]: run `payout resume` to settle them from the chain")
-            for b in s.open_batches:
-                out.print(f"    batch {b.index} {b.batch_id} tx {b.tx_hash} nonce {b.nonce}")
+        for kind in dict.fromkeys(b.executor.value for b in s.open_batches):
+            out.print(f"  [yellow]in flight[/] ({kind}): {_RESUME_HINT[kind]}")
+        for b in s.open_batches:
+            where = (
+                f" Safe nonce {b.safe_nonce}"
+                if b.safe_nonce is not None
+                else (f" nonce {b.nonce}" if b.nonce is not None else "")
+            )
+            out.print(f"    batch {b.index} {b.batch_id} tx {b.tx_hash}{where}")
+    _print_notes(resolver)
 
 
-def _status_json(s: Any, info: tuple[str, int] | None) -> dict[str, Any]:
+def _status_json(s: Any, info: tuple[str, int] | None, reason: str | None) -> dict[str, Any]:
+    def amount(base: int) -> dict[str, Any]:
+        return {"amount_base_units": base, "amount": units(base, info[1]) if info else None}
+
     return {
         "network": s.scope.network.value,
         "chain_id": s.scope.chain_id,
@@ -134,24 +147,37 @@ def _status_json(s: Any, info: tuple[str, int] | None) -> dict[str, Any]:
         "token": s.scope.token,
         "symbol": info[0] if info else None,
         "decimals": info[1] if info else None,
-        "rows": {st.value: {"count": c, "amount_base_units": a} for st, (c, a) in s.counts.items()},
-        "owed": {"count": s.owed[0], "amount_base_units": s.owed[1]},
+        "token_unknown_reason": reason,
+        "rows": {st.value: {"count": c, **amount(a)} for st, (c, a) in s.counts.items()},
+        "owed": {"count": s.owed[0], **amount(s.owed[1])},
         "batches": {
             "confirmed": s.confirmed_batches,
             "in_flight": [
-                {"index": b.index, "batch_id": b.batch_id, "tx_hash": b.tx_hash, "nonce": b.nonce}
+                {
+                    "index": b.index,
+                    "batch_id": b.batch_id,
+                    "executor": b.executor.value,
+                    "tx_hash": b.tx_hash,
+                    "nonce": b.nonce,
+                    "safe_nonce": b.safe_nonce,
+                }
                 for b in s.open_batches
             ],
             "planned": len(s.planned_batches),
         },
+        "cost_unit": s.cost_unit,
         "gas_used": s.gas_used,
-        "fee_paid_wei": s.fee_paid,
+        "fee_unit": s.fee_unit,
+        "fee_paid": s.fee_paid,
+        # Kept for EVM consumers of the first version of this output.
+        "fee_paid_wei": s.fee_paid if s.fee_unit == "wei" else None,
     }
 
 
 @click.command()
 @ledger_option
 @rpc_option
+@tron_node_option
 @_scope_filters
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
@@ -167,6 +193,7 @@ def _status_json(s: Any, info: tuple[str, int] | None) -> dict[str, Any]:
 def report(
     ledger_url: str | None,
     rpc_url: str,
+    tron_node_url: str | None,
     payer: str | None,
     token: str | None,
     chain_id: int | None,
@@ -175,15 +202,19 @@ def report(
     as_json: bool,
 ) -> None:
     """Every payout with its proof: payout id, recipient, amount, token, chain, tx hash, block,
-    log index, batch id, gas share, status (CSV or JSON; --json is --format json)."""
+    log index, batch id, gas share, status (CSV or JSON; --json is --format json).
+
+    Rows of every scope (EVM hot wallet, Safe, TRON). Where a scope's chain cannot be read the
+    `amount`, `symbol` and `decimals` columns are empty and `amount_base_units` is exact."""
     from payout.config import resolve_ledger_url
     from payout.ledger import Ledger
-    from payout.report import report_rows, write_csv, write_json
+    from payout.report import scope_report_rows, write_csv, write_json
 
     fmt = "json" if as_json else fmt
+    resolver = _resolver(rpc_url, tron_node_url)
     with Ledger.open(resolve_ledger_url(ledger_url)) as ledger:
         scopes = _scopes(ledger, payer, token, chain_id)
-        rows = report_rows(ledger, scopes, _token_lookup(rpc_url))
+        rows = scope_report_rows(ledger, scopes, resolver)
         writer = write_json if fmt == "json" else write_csv
         if output is None:
             writer(rows, sys.stdout)
@@ -191,3 +222,4 @@ def report(
             with open(output, "w", encoding="utf-8", newline="") as fh:
                 n = writer(rows, fh)
             click.echo(f"Wrote {n} rows to {output}", err=True)
+    _print_notes(resolver)

@@ -42,7 +42,7 @@ from payout.exceptions import (
     SafeNonceNotReady,
     SafeThresholdNotMet,
 )
-from payout.executor import outcomes_of
+from payout.executor import outcomes_of, record_signed
 from payout.ledger import Ledger
 from payout.safe.gs_code import GS_CODES, decode_gs_revert, find_gs_code
 from payout.safe.multisend import decode_multisend
@@ -370,16 +370,10 @@ class LedgerRecorder:
             self.ledger.save_plan([batch], executor=ExecutorKind.SAFE, mode=record.mode)
 
     def submitted(self, batch: Batch, signed: PreparedTx) -> None:
-        self.ledger.record_submission(
-            batch.scope,
-            batch.batch_id,
-            tx_hash=signed.tx_hash,
-            nonce=signed.nonce,
-            raw_tx="0x" + signed.signed.raw.hex(),
-            fees={
-                "maxFeePerGas": signed.fees.max_fee,
-                "maxPriorityFeePerGas": signed.fees.max_priority_fee,
-            },
+        record_signed(
+            self.ledger,
+            batch,
+            signed,
             safe_nonce=batch.extra.get("safe_nonce"),
             safe_tx_hash=self.safe_tx_hashes.get(batch.batch_id),
         )

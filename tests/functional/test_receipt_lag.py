@@ -8,7 +8,6 @@ the first look-ups of chosen hashes); the chain itself is the real anvil of ape'
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,43 +127,31 @@ def test_a_nonce_used_by_another_transaction_still_raises(
 # --- the Safe path relies on the wallet -----------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def safe_env(evm: Chain, disburser: str) -> SafeEnv:
-    return setup_safe_env(evm, disburser)
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger.open("sqlite:///" + str(tmp_path / "ledger.sqlite")) as led:
-        yield led
-
-
 def test_a_large_safe_execution_with_a_late_receipt_is_recorded_as_paid(
-    chain: Chain,
-    safe_env: SafeEnv,
-    ledger: Ledger,
-    monkeypatch: pytest.MonkeyPatch,
+    chain: Chain, disburser: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    safe_env: SafeEnv = setup_safe_env(chain, disburser)
     owners = [signer(i) for i in (1, 2)]
     safe = safe_env.new_safe("1.4.1", [o.address for o in owners], 1)
     rows = payouts(200, prefix="late-receipt")
     token = safe_env.token(DemoToken.USDC, fund=safe, amount=sum(p.amount for p in rows))
-    proposal = propose_payouts(
-        chain, ledger, safe=safe, payouts=rows, token=token, disburser=safe_env.disburser
-    ).proposal
-    assert proposal is not None and len(proposal.transactions) == 1
-    proposal, _ = sign_proposal(chain, proposal, owners[0])
-    lag = LaggingReceipts(chain, hidden=10)
-    monkeypatch.setattr(chain, "receipt", lag)
+    with Ledger.open("sqlite:///" + str(tmp_path / "ledger.sqlite")) as ledger:
+        proposal = propose_payouts(
+            chain, ledger, safe=safe, payouts=rows, token=token, disburser=safe_env.disburser
+        ).proposal
+        assert proposal is not None and len(proposal.transactions) == 1
+        proposal, _ = sign_proposal(chain, proposal, owners[0])
+        lag = LaggingReceipts(chain, hidden=10)
+        monkeypatch.setattr(chain, "receipt", lag)
 
-    results = execute_proposal(
-        chain, proposal, _wallet(chain, EXECUTOR_INDEX), recorder=LedgerRecorder(ledger)
-    )
+        results = execute_proposal(
+            chain, proposal, _wallet(chain, EXECUTOR_INDEX), recorder=LedgerRecorder(ledger)
+        )
 
-    assert [r.outcome for r in results] == ["paid"]
-    assert lag.calls[str(results[0].tx_hash)] > lag.hidden
-    scope = Scope(Network.EVM, chain.chain_id, safe, token.address)
-    assert len(ledger.payouts(scope, status=PayoutStatus.CONFIRMED)) == 200
+        assert [r.outcome for r in results] == ["paid"]
+        assert lag.calls[str(results[0].tx_hash)] > lag.hidden
+        scope = Scope(Network.EVM, chain.chain_id, safe, token.address)
+        assert len(ledger.payouts(scope, status=PayoutStatus.CONFIRMED)) == 200
     assert [chain.token_balance(token.address, p.recipient) for p in rows[:3]] == [
         p.amount for p in rows[:3]
     ]

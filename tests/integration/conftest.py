@@ -187,3 +187,30 @@ def run(
 
 def as_json(text: str) -> Any:
     return json.loads(text)
+
+
+def send(
+    env: dict[str, str],
+    payer: Payer,
+    token: str,
+    file: Path,
+    *extra: str,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``payout send FILE --token TOKEN --keystore PAYER --yes [EXTRA]`` as a real subprocess."""
+    args = ("send", str(file), "--token", token, "--keystore", str(payer.keystore), "--yes")
+    return run(*args, *extra, env=env, extra_env=extra_env)
+
+
+@pytest.fixture
+def paid(
+    env: dict[str, str],
+    payer: Payer,
+    usdc: str,
+    payout_file: Callable[..., tuple[Path, list[tuple[str, str, str]]]],
+) -> list[tuple[str, str, str]]:
+    """15 rows paid in USDC by ``payout send`` in two batches (8 + 7); returns the rows."""
+    file, rows = payout_file(15)
+    proc = send(env, payer, usdc, file, "--max-batch-size", "8")
+    assert proc.returncode == 0, proc.stderr
+    return rows

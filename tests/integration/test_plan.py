@@ -11,7 +11,7 @@ from payout.chain import Chain
 from payout.demo_token import blacklist
 from payout.wallet import Wallet
 
-from .conftest import Payer, as_json, invoke, run, write_csv
+from .conftest import Payer, as_json, invoke, run, send, write_csv
 
 
 def test_validate_reads_decimals_from_the_chain_and_reports_every_error(
@@ -134,18 +134,7 @@ def test_skip_mode_send_reports_the_skipped_row(
 ) -> None:
     file, rows = payout_file(6)
     blacklist(deployer, usdc, rows[2][0])
-    proc = run(
-        "send",
-        str(file),
-        "--token",
-        usdc,
-        "--keystore",
-        str(payer.keystore),
-        "--yes",
-        "--on-failure",
-        "skip",
-        env=env,
-    )
+    proc = send(env, payer, usdc, file, "--on-failure", "skip")
     assert proc.returncode == 0, proc.stderr
     report = as_json(run("report", "--json", env=env).stdout)
     status = {r["payout_id"]: r["status"] for r in report}
@@ -166,9 +155,7 @@ def test_preflight_names_the_token_shortfall(
     assert result.exit_code == 5
     pf = as_json(result.stdout)["scopes"][0]["preflight"]
     assert not pf["ok"] and "short by" in pf["shortfalls"][0] and "USDC" in pf["shortfalls"][0]
-    sent = run(
-        "send", str(file), "--token", usdc, "--keystore", str(poor.keystore), "--yes", env=env
-    )
+    sent = send(env, poor, usdc, file)
     assert sent.returncode == 5
     assert "cannot cover" in sent.stderr and "short by" in sent.stderr
 

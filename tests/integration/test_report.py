@@ -7,31 +7,10 @@ import io
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from payout.chain import Chain
 from payout.report import REPORT_COLUMNS
 
-from .conftest import Payer, as_json, base_units, invoke, run
-
-
-@pytest.fixture
-def paid(env: dict[str, str], payer: Payer, usdc: str, payout_file) -> list[tuple[str, str, str]]:
-    file, rows = payout_file(15)
-    proc = run(
-        "send",
-        str(file),
-        "--token",
-        usdc,
-        "--keystore",
-        str(payer.keystore),
-        "--yes",
-        "--max-batch-size",
-        "8",
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return rows
+from .conftest import Payer, as_json, base_units, invoke
 
 
 def test_report_csv_and_json_carry_the_proof_of_every_payout(
