@@ -278,6 +278,15 @@ def decode_outcomes(
         outcomes.append(
             PayoutOutcome(p.payout_id, PayoutStatus.CONFIRMED, log_index, shares[position])
         )
+    # The batch event is the chain's own total: rows are only recorded as paid when they add up
+    # to it (a skip the logs did not name must never become a payment in the ledger).
+    not_skipped = sum(p.amount for i, p in enumerate(batch.payouts) if i not in skipped)
+    if not_skipped != paid_total:
+        raise TronError(
+            f"batch {batch.batch_id_hex}: BatchDisbursed reports {paid_total} paid but the rows "
+            f"not reported skipped add up to {not_skipped}",
+            hint="The ledger was left unchanged; reconcile this batch before paying again.",
+        )
     _ = mode
     return outcomes, paid_total
 

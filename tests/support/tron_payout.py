@@ -10,23 +10,34 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from tronpy import Tron
 
 from payout._cli.main import cli
+from payout.address import tron_to_evm
 from payout.signer import write_keystore
 from payout.tron.client import connect
-from payout.tron.deploy import deploy_disburser, deploy_usdt_mock, mint
+from payout.tron.deploy import (
+    TronDeployment,
+    deploy_contract,
+    deploy_disburser,
+    deploy_usdt_mock,
+    mint,
+)
 from payout.tron.devnet import TronDevnet
 from payout.tron.signer import TronSigner
 from payout.tron.token import balance_of
+from payout.tron.transaction import send_call
+from support.tron_node import probe_artifact
 
 PASSWORD = "tron test password"
 #: TRON USDT's dynamic energy factor (x4.4).
@@ -121,18 +132,20 @@ def units(text: str) -> int:
     return int(whole) * 10**6 + int((frac + "000000")[:6])
 
 
-@pytest.fixture
-def tron_env(tmp_path: Path) -> Iterator[TronEnv]:
-    """A fresh node; the disburser and a USDT-on-TRON mock (factor x4.4) deployed with tronpy;
-    the payer (dev account 0) holds 1,000,000 USDT and an encrypted keystore."""
+@contextmanager
+def _environment(
+    workdir: Path, deploy_token: Callable[[Tron, TronSigner], TronDeployment]
+) -> Iterator[TronEnv]:
+    """A fresh node; the disburser and ``deploy_token``'s token (factor x4.4) deployed with
+    tronpy; the payer (dev account 0) holds 1,000,000 tokens and an encrypted keystore."""
     with TronDevnet() as node:
         client = connect(node.url)
         payer = TronSigner.from_private_key(node.accounts[0].private_key)
         disburser = deploy_disburser(client, payer).address
-        token = deploy_usdt_mock(client, payer).address
+        token = deploy_token(client, payer).address
         node.set_energy_factor(token, USDT_FACTOR)
         mint(client, payer, token, payer.address, 1_000_000 * 10**6)
-        keystore = keystore_for(tmp_path, "payer", node.accounts[0].private_key)
+        keystore = keystore_for(workdir, "payer", node.accounts[0].private_key)
         yield TronEnv(
             node=node,
             client=client,
@@ -140,9 +153,44 @@ def tron_env(tmp_path: Path) -> Iterator[TronEnv]:
             payer_keystore=keystore,
             disburser=disburser,
             token=token,
-            ledger_url=f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-            workdir=tmp_path,
+            ledger_url=f"sqlite:///{workdir / 'ledger.sqlite'}",
+            workdir=workdir,
         )
+
+
+@pytest.fixture
+def tron_env(tmp_path: Path) -> Iterator[TronEnv]:
+    """The payout environment with the shipped USDT-on-TRON mock."""
+    with _environment(tmp_path, deploy_usdt_mock) as env:
+        yield env
+
+
+def deploy_recipient_blocking_usdt(client: Tron, signer: TronSigner) -> TronDeployment:
+    """The test-only ``RecipientBlockingUSDT`` (tests/support/tron_contracts/Probe.sol): TRON
+    USDT's behaviour plus ``blockRecipient(address)``."""
+    artifact = probe_artifact()["RecipientBlockingUSDT"]
+    return deploy_contract(
+        client,
+        signer,
+        name="RecipientBlockingUSDT",
+        init_code=bytes.fromhex(artifact["bytecode"]),
+        abi=artifact["abi"],
+    )
+
+
+def block_recipient(env: TronEnv, recipient: str) -> None:
+    """Make every transfer of the env's ``RecipientBlockingUSDT`` to ``recipient`` revert."""
+    data = keccak(text="blockRecipient(address)")[:4] + abi_encode(
+        ["address"], [tron_to_evm(recipient)]
+    )
+    send_call(env.client, env.payer, env.token, data, fee_limit_sun=100 * 1_000_000)
+
+
+@pytest.fixture
+def tron_blocking_env(tmp_path: Path) -> Iterator[TronEnv]:
+    """The payout environment with ``RecipientBlockingUSDT`` (see :func:`block_recipient`)."""
+    with _environment(tmp_path, deploy_recipient_blocking_usdt) as env:
+        yield env
 
 
 def parse_json(text: str) -> Any:
