@@ -271,3 +271,20 @@ def test_help_lists_every_command_on_one_line() -> None:
     assert sorted(line.split()[0] for line in listing if line.strip()) == sorted(tron.commands)
     for line in listing:
         assert not line.rstrip().endswith("..."), f"help cut short: {line}"
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from payout._cli.main import cli
+
+    args = ["tron", "demo", "--payees", "40", "--max-batch-size", "15"]
+    result = CliRunner().invoke(cli, [*args, "--workdir", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    demo = json.loads(result.output)
+    assert (demo["paid"], demo["batches"]) == (40, 3)
+    assert demo["ledger"] == {"confirmed": 40} and demo["first_payee_paid"] is True
+    # A batch pays USDT's own transfer energy per recipient, plus a small batch share.
+    assert demo["single_transfer_energy"] < demo["energy_per_recipient"]
+    assert demo["energy_per_recipient"] < demo["single_transfer_energy"] * 5 // 4
+    assert demo["fee_sun"] >= demo["energy_used"] * 100
