@@ -99,12 +99,7 @@ def demo_environment(
     anvil is stopped when the block exits (also on errors and Ctrl-C).
     """
     settings = settings or SendSettings(poll_interval=0.02, receipt_timeout=120)
-    workdir.mkdir(parents=True, exist_ok=True)
-    on_step("starting anvil (local chain, 16,777,216 gas per transaction cap)")
-    node = start_anvil(log_path=workdir / "anvil.log")
-    try:
-        chain = Chain(node.url)
-        on_step(f"anvil at {node.url}, chain id {chain.chain_id}")
+    with local_chain(workdir, on_step) as (node, chain):
         deployer = Wallet(
             chain, LocalSigner(dev_private_key(DEPLOYER_INDEX), label="dev 0"), settings
         )
@@ -130,6 +125,19 @@ def demo_environment(
         yield DemoEnvironment(
             node, chain, deployer, payer, deployment, token, payout_file, recipients, total
         )
+
+
+@contextlib.contextmanager
+def local_chain(workdir: Path, on_step: Step = _quiet) -> Iterator[tuple[Devnet, Chain]]:
+    """A fresh anvil (its log in ``workdir``), stopped when the block exits (errors and Ctrl-C
+    included)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    on_step("starting anvil (local chain, 16,777,216 gas per transaction cap)")
+    node = start_anvil(log_path=workdir / "anvil.log")
+    try:
+        chain = Chain(node.url)
+        on_step(f"anvil at {node.url}, chain id {chain.chain_id}")
+        yield node, chain
     finally:
         node.stop()
         on_step("anvil stopped")
@@ -322,11 +330,7 @@ def run_safe(
     started = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     ledger_path = _fresh_ledger(workdir)
-    on_step("starting anvil (local chain, 16,777,216 gas per transaction cap)")
-    node = start_anvil(log_path=workdir / "anvil.log")
-    try:
-        chain = Chain(node.url)
-        on_step(f"anvil at {node.url}, chain id {chain.chain_id}")
+    with local_chain(workdir, on_step) as (node, chain):
         safe_run = run_safe_demo(
             node.url,
             workdir,
@@ -384,9 +388,6 @@ def run_safe(
                 workdir,
                 on_step,
             )
-    finally:
-        node.stop()
-        on_step("anvil stopped")
     result.seconds = time.monotonic() - started
     return result
 

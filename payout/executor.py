@@ -120,6 +120,20 @@ def outcomes_of(decoded: BatchReceipt) -> list[PayoutOutcome]:
     ]
 
 
+def record_paid(ledger: Ledger, batch: Batch, decoded: BatchReceipt) -> None:
+    """Record ``batch`` as executed from its decoded receipt (per-row log index and gas share)."""
+    ledger.record_confirmation(
+        batch.scope,
+        batch.batch_id,
+        tx_hash=decoded.tx_hash,
+        block_number=decoded.block_number,
+        gas_used=decoded.gas_used,
+        fee_paid=decoded.fee_wei,
+        paid_total=decoded.event.total if decoded.event else None,
+        outcomes=outcomes_of(decoded),
+    )
+
+
 def settle_from_receipt(
     ledger: Ledger, disburser: Disburser, batch: Batch, receipt: dict[str, Any]
 ) -> BatchResult:
@@ -145,16 +159,7 @@ def settle_from_receipt(
             detail="reverted",
         )
     assert decoded.event is not None
-    ledger.record_confirmation(
-        batch.scope,
-        batch.batch_id,
-        tx_hash=decoded.tx_hash,
-        block_number=decoded.block_number,
-        gas_used=decoded.gas_used,
-        fee_paid=decoded.fee_wei,
-        paid_total=decoded.event.total,
-        outcomes=outcomes_of(decoded),
-    )
+    record_paid(ledger, batch, decoded)
     paid = sum(1 for r in decoded.rows if r.paid)
     return BatchResult(
         batch.batch_id_hex,

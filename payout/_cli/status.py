@@ -25,7 +25,8 @@ from payout._cli.options import (
 )
 
 
-def _scope_filters(f: Any) -> Any:
+def _ledger_view(f: Any) -> Any:
+    """The ledger, where to read token facts (EVM endpoint, TRON node) and the scope filters."""
     f = click.option("--chain-id", type=int, default=None, help="Only this chain.")(f)
     f = click.option(
         "--token", type=ANY_ADDRESS, default=None, help="Only this token (0x... or T...)."
@@ -33,7 +34,7 @@ def _scope_filters(f: Any) -> Any:
     f = click.option(
         "--payer", type=ANY_ADDRESS, default=None, help="Only this payer (0x... or T...)."
     )(f)
-    return f
+    return ledger_option(rpc_option(tron_node_option(f)))
 
 
 def _scopes(ledger: Any, payer: str | None, token: str | None, chain_id: int | None) -> list[Any]:
@@ -66,10 +67,7 @@ _RESUME_HINT = {
 
 
 @click.command()
-@ledger_option
-@rpc_option
-@tron_node_option
-@_scope_filters
+@_ledger_view
 @json_option
 def status(
     ledger_url: str | None,
@@ -175,10 +173,7 @@ def _status_json(s: Any, info: tuple[str, int] | None, reason: str | None) -> di
 
 
 @click.command()
-@ledger_option
-@rpc_option
-@tron_node_option
-@_scope_filters
+@_ledger_view
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )

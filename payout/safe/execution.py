@@ -42,7 +42,7 @@ from payout.exceptions import (
     SafeNonceNotReady,
     SafeThresholdNotMet,
 )
-from payout.executor import outcomes_of, record_signed
+from payout.executor import record_paid, record_signed
 from payout.ledger import Ledger
 from payout.safe.gs_code import GS_CODES, decode_gs_revert, find_gs_code
 from payout.safe.multisend import decode_multisend
@@ -394,17 +394,7 @@ class LedgerRecorder:
                 safe_tx_hash=self.safe_tx_hashes.get(batch.batch_id),
                 note="found executed on chain",
             )
-        outcomes = outcomes_of(receipt)
-        self.ledger.record_confirmation(
-            batch.scope,
-            batch.batch_id,
-            tx_hash=receipt.tx_hash,
-            block_number=receipt.block_number,
-            gas_used=receipt.gas_used,
-            fee_paid=receipt.fee_wei,
-            paid_total=receipt.event.total if receipt.event else None,
-            outcomes=outcomes,
-        )
+        record_paid(self.ledger, batch, receipt)
 
     def failed(self, batch: Batch, tx_hash: str, reason: str) -> None:
         self.ledger.record_failure(batch.scope, batch.batch_id, error=reason, tx_hash=tx_hash)
