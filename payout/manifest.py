@@ -702,7 +702,7 @@ def _read_json(reader: _HashingReader, v: _Validator) -> tuple[str, ...]:
     record = 0
     columns: dict[str, None] = {}
     try:
-        for item in ijson.items(stream, prefix, use_float=False):
+        for item in ijson.items(stream, prefix, use_float=False, map_type=_JsonObject):
             record += 1
             _json_record(item, record, v, columns)
     except ijson.JSONError as exc:
@@ -725,13 +725,42 @@ def _read_jsonl(lines: Iterator[str], v: _Validator) -> tuple[str, ...]:
         if line in v.bad_lines or not text.strip():
             continue
         try:
-            item = json.loads(text, parse_float=Decimal)
+            item = json.loads(text, parse_float=Decimal, object_pairs_hook=_json_object)
         except json.JSONDecodeError as exc:
             v.add(line, "", E_SYNTAX, f"invalid JSON at column {exc.colno}: {exc.msg}")
             v.rows += 1
             continue
         _json_record(item, line, v, columns)
     return tuple(columns)
+
+
+class _JsonObject(dict[str, Any]):
+    """A JSON object that remembers keys written more than once.
+
+    JSON parsers keep the last value of a repeated key, so ``{"amount": "1", "amount": "1000"}``
+    would silently pay 1000; the validator refuses such a record instead of guessing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repeated: list[str] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self:
+            self.repeated.append(key)
+        super().__setitem__(key, value)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> _JsonObject:
+    obj = _JsonObject()
+    for key, value in pairs:
+        obj[key] = value
+    return obj
+
+
+#: A JSON number whose integer part has more digits than this is refused from its exponent
+#: instead of being written out (``1e300000000`` would be a 300 MB string).
+_MAX_JSON_NUMBER_DIGITS = 100
 
 
 def _json_text(value: Any) -> str | None:
@@ -744,6 +773,8 @@ def _json_text(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal):
+        if value.is_finite() and value.adjusted() > _MAX_JSON_NUMBER_DIGITS:
+            return str(value)  # exponent form: the amount check refuses it
         return format_decimal(value)
     return None
 
@@ -756,6 +787,9 @@ def _json_record(item: Any, where: int, v: _Validator, columns: dict[str, None])
     values = dict.fromkeys(COLUMN_ALIASES, "")
     names: dict[str, str] = {}
     bad = False
+    for key in dict.fromkeys(getattr(item, "repeated", ())):
+        v.add(where, key, E_HEADER_DUPLICATE, f"field '{key}' appears more than once")
+        bad = True
     for key, value in item.items():
         columns.setdefault(key, None)
         norm = _norm_header(key)
