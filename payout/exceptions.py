@@ -806,3 +806,21 @@ class UnknownShippedContractError(DeploymentError):
         )
         self.name = name
         self.contract = contract
+
+
+# --- review fixes (red-team review helper) --------------------------------------------------------
+
+
+class BatchInFlightElsewhere(LedgerError):
+    """A hot-wallet batch is already in flight with another nonce (another process sends it)."""
+
+    def __init__(self, batch_id: str, nonce: int, other: int) -> None:
+        super().__init__(
+            f"batch {batch_id} is already in flight with payer nonce {nonce}; refusing to send it "
+            f"again with nonce {other} (only one of the two could execute)",
+            hint="Another `payout send`/`resume` is paying it: let it finish, then run "
+            "`payout resume`.",
+        )
+        self.batch_id = batch_id
+        self.nonce = nonce
+        self.other = other

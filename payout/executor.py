@@ -140,6 +140,12 @@ def settle_from_receipt(
     """Record a mined batch transaction (success: per-row outcomes; revert: failed rows)."""
     decoded = disburser.decode_receipt(batch, receipt)
     if not decoded.status:
+        # A revert proves nothing was paid only if no other transaction executed the batch id
+        # (a second process sending the same planned batch with another nonce loses the race
+        # and reverts). Recording such rows as failed would make paid rows owed again.
+        executed = executed_receipt(disburser.chain, disburser, batch, [])
+        if executed is not None:
+            return settle_from_receipt(ledger, disburser, batch, executed)
         ledger.record_failure(
             batch.scope,
             batch.batch_id,

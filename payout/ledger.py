@@ -58,6 +58,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from payout.config import redact_url, resolve_ledger_url
 from payout.exceptions import (
+    BatchInFlightElsewhere,
     InvalidTransitionError,
     LedgerConflictError,
     LedgerError,
@@ -907,6 +908,14 @@ class Ledger:
             pk, status = self._batch_pk(conn, scope, batch_id)
             if status not in (BatchStatus.PLANNED, BatchStatus.SUBMITTED):
                 raise InvalidTransitionError("batch", _hex_id(batch_id), status.value, "submitted")
+            if status is BatchStatus.SUBMITTED and nonce is not None:
+                # A hot wallet's transactions all come from the payer, so another nonce for a batch
+                # in flight is not a fee bump but a second process sending the same batch.
+                kind, current = conn.execute(
+                    select(batches.c.executor, batches.c.nonce).where(batches.c.id == pk)
+                ).one()
+                if kind == ExecutorKind.WALLET.value and current is not None and current != nonce:
+                    raise BatchInFlightElsewhere(_hex_id(batch_id), int(current), nonce)
             conn.execute(
                 attempts.insert().values(
                     batch_pk=pk,
