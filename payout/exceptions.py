@@ -449,9 +449,7 @@ class SafeExecutionFailed(SafeError):
 
     def __init__(self, nonce: int, code: str | None, meaning: str, hint: str) -> None:
         where = f"{code}: " if code else ""
-        super().__init__(
-            f"Safe transaction nonce {nonce} would fail: {where}{meaning}", hint=hint
-        )
+        super().__init__(f"Safe transaction nonce {nonce} would fail: {where}{meaning}", hint=hint)
         self.nonce = nonce
         self.code = code
 

@@ -22,6 +22,7 @@ from payout.chain import Chain
 from payout.deployment import verify_disburser
 from payout.disburser import BatchSimulation, Disburser, RowFailure
 from payout.exceptions import ContractError, FundsError, InputError, LedgerNotFoundError
+from payout.executor import executed_receipt
 from payout.ledger import Ledger, Registration
 from payout.safe.execution import ExecutionResult, LedgerRecorder, execute_proposal, pipeline_batch
 from payout.safe.proposal import Proposal, build_proposal, load_proposal, save_proposal
@@ -122,14 +123,15 @@ def settle_safe_batch(chain: Chain, ledger: Ledger, scope: Scope, batch_id: str)
     recorder = LedgerRecorder(ledger)
     if record.status is BatchStatus.CONFIRMED:
         return Settlement(batch_id, "confirmed")
-    if disburser.executed(scope.payer, batch.batch_id):
-        event = disburser.find_batch(scope.payer, batch.batch_id)
-        receipt = chain.receipt(event.tx_hash) if event else None
-        if receipt is not None:
-            recorder.confirmed(
-                _with_nonce(batch, record.safe_nonce), disburser.decode_receipt(batch, receipt)
-            )
-            return Settlement(batch_id, "confirmed")
+    # The chain is the authority: once the batch id executed, its rows are paid, and a missing
+    # event or receipt (pruned logs, a flaky node) must stop us, never mark the rows failed.
+    hashes = [a.tx_hash for a in record.attempts if a.tx_hash is not None]
+    receipt = executed_receipt(chain, disburser, batch, hashes)
+    if receipt is not None:
+        recorder.confirmed(
+            _with_nonce(batch, record.safe_nonce), disburser.decode_receipt(batch, receipt)
+        )
+        return Settlement(batch_id, "confirmed")
     if record.status is not BatchStatus.SUBMITTED:
         return Settlement(batch_id, "open")
     for attempt in reversed(record.attempts):
