@@ -444,20 +444,9 @@ def execute_one(
 ) -> ExecutionResult:
     """Execute one Safe transaction (see the module docstring for the steps)."""
     batch = pipeline_batch(proposal, tx)
-    if disburser.executed(proposal.safe, batch.batch_id):
-        decoded = _find_receipt_of_event(chain, disburser, proposal, batch)
-        if recorder is not None and decoded is not None:
-            recorder.confirmed(batch, decoded)
-        return ExecutionResult(
-            tx.nonce,
-            batch.index,
-            batch.batch_id,
-            "already paid",
-            decoded.tx_hash if decoded else None,
-            decoded.block_number if decoded else None,
-            decoded.gas_used if decoded else None,
-            decoded,
-        )
+    done = _already_paid(chain, disburser, proposal, tx, batch, recorder)
+    if done is not None:
+        return done
     state = read_safe(chain, proposal.safe)
     if tx.nonce < state.nonce:
         raise SafeNonceConsumed(tx.nonce, state.nonce, batch.batch_id_hex)
@@ -488,6 +477,11 @@ def execute_one(
         int(str(receipt["status"]), 16) != 1
         or _safe_outcome(receipt, proposal.safe, safe_tx_hash) is not True
     ):
+        # Another executor may have paid this batch first (same Safe nonce, earlier in the block):
+        # our revert then proves nothing, and recording a failure would make paid rows owed again.
+        done = _already_paid(chain, disburser, proposal, tx, batch, recorder)
+        if done is not None:
+            return done
         reason = "execTransaction reverted on chain"
         if recorder is not None:
             recorder.failed(batch, tx_hash, reason)
@@ -510,6 +504,32 @@ def execute_one(
         decoded.gas_used,
         decoded,
         prepared.checks,
+    )
+
+
+def _already_paid(
+    chain: Chain,
+    disburser: Disburser,
+    proposal: Proposal,
+    tx: ProposedTx,
+    batch: Batch,
+    recorder: BatchRecorder | None,
+) -> ExecutionResult | None:
+    """The result for a batch the chain already executed (recorded when its event is found)."""
+    if not disburser.executed(proposal.safe, batch.batch_id):
+        return None
+    decoded = _find_receipt_of_event(chain, disburser, proposal, batch)
+    if recorder is not None and decoded is not None:
+        recorder.confirmed(batch, decoded)
+    return ExecutionResult(
+        tx.nonce,
+        batch.index,
+        batch.batch_id,
+        "already paid",
+        decoded.tx_hash if decoded else None,
+        decoded.block_number if decoded else None,
+        decoded.gas_used if decoded else None,
+        decoded,
     )
 
 

@@ -3,6 +3,8 @@ the node cannot show its event (pruned logs)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from payout.demo_token import DemoToken
 from payout.disburser import Disburser
 from payout.exceptions import LedgerError
 from payout.ledger import Ledger
-from payout.safe.execution import execute_proposal
+from payout.safe.execution import LedgerRecorder, execute_proposal
 from payout.safe.pipeline import propose_payouts, settle_safe_batch
 from payout.safe.signature import sign_proposal
 from payout.types import BatchStatus, PayoutStatus, Scope
@@ -74,3 +76,67 @@ def test_executed_batch_whose_event_is_missing_is_never_marked_failed(
     assert {r.payout_id: r.status for r in ledger.payouts(scope)} == before
     assert PayoutStatus.FAILED not in before.values()
     assert ledger.batch(scope, batch_id).status is not BatchStatus.FAILED
+
+
+def test_losing_executor_of_a_race_records_the_batch_as_paid(
+    evm: Chain, safe_env: SafeEnv, ledger: Ledger
+) -> None:
+    """Two executors send the same signed Safe transaction into one block: the second reverts
+    (GS026, the nonce moved). Its revert must not make the rows owed again."""
+    owners = [signer(i) for i in (1, 2, 3)]
+    safe = safe_env.new_safe("1.4.1", [o.address for o in owners], 2)
+    rows = payouts(4, prefix="settle-race")
+    token = safe_env.token(DemoToken.USDC, fund=safe, amount=sum(p.amount for p in rows))
+    outcome = propose_payouts(
+        evm, ledger, safe=safe, payouts=rows, token=token, disburser=safe_env.disburser
+    )
+    proposal = outcome.proposal
+    assert proposal is not None
+    for owner in owners[:2]:
+        proposal, _ = sign_proposal(evm, proposal, owner)
+
+    executors = [wallet(evm, EXECUTOR_INDEX), wallet(evm, 0)]
+    start = {
+        w.address: evm.request("eth_getTransactionCount", [w.address, "latest"]) for w in executors
+    }
+    results: dict[int, object] = {}
+
+    def run(i: int) -> None:
+        try:
+            results[i] = execute_proposal(
+                evm, proposal, executors[i], recorder=LedgerRecorder(ledger)
+            )
+        except Exception as exc:  # the assertion below shows it
+            results[i] = exc
+
+    evm.request("evm_setAutomine", [False])
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        # Both transactions must be waiting in the node before one block takes them together.
+        deadline = 60.0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < deadline:
+            pending = [
+                evm.request("eth_getTransactionCount", [w.address, "pending"]) for w in executors
+            ]
+            if all(p != start[w.address] for p, w in zip(pending, executors, strict=True)):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the two executions never reached the node")
+        evm.request("evm_mine", [])
+    finally:
+        evm.request("evm_setAutomine", [True])
+    for t in threads:
+        t.join(timeout=120)
+        assert not t.is_alive()
+
+    errors = [r for r in results.values() if isinstance(r, Exception)]
+    assert not errors, errors
+    outcomes = sorted(r[0].outcome for r in results.values())  # type: ignore[index]
+    assert outcomes == ["already paid", "paid"], results
+    assert [evm.token_balance(token.address, p.recipient) for p in rows] == [p.amount for p in rows]
+    scope = Scope(rows[0].network, evm.chain_id, safe, token.address)
+    assert {r.status for r in ledger.payouts(scope)} == {PayoutStatus.CONFIRMED}
