@@ -10,13 +10,13 @@ export PATH := $(CURDIR)/tools/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc-bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test bench lint fmt clean postgres
+.PHONY: help setup demo test bench lint check fmt clean postgres
 
 help:
 	@echo "make demo   - set up, pay 1,000 payees through a 2-of-3 Safe on anvil, then 300 on a local TRON node"
 	@echo "make test   - set up (venv, npm toolchain, PostgreSQL) and run the whole test suite"
 	@echo "make bench  - gas and throughput benchmarks (writes build/bench/)"
-	@echo "make lint   - ruff + mypy (strict on payout/)"
+	@echo "make lint   - ruff + mypy (strict on payout/) + shipped artifacts up to date (make test runs it too)"
 
 $(STAMPS)/venv: pyproject.toml constraints.txt
 	@mkdir -p $(STAMPS)
@@ -39,8 +39,15 @@ demo: setup
 	payout demo
 	payout tron demo
 
-test: setup postgres
+test: setup postgres check
 	python -m pytest $(PYTEST_ARGS)
+
+# Static checks that run with the tests: lint, format, strict types, shipped artifacts up to date.
+check: setup
+	ruff check payout tests scripts
+	ruff format --check payout tests scripts
+	mypy
+	python scripts/build_artifacts.py --check
 
 bench: setup
 	python scripts/bench_gas.py
@@ -48,10 +55,7 @@ bench: setup
 	python scripts/bench_safe.py
 	python scripts/bench_tron.py
 
-lint: setup
-	ruff check payout tests scripts
-	ruff format --check payout tests scripts
-	mypy
+lint: check
 
 fmt: setup
 	ruff format payout tests scripts
