@@ -105,8 +105,8 @@ class TronNodeUnreachable(TronError):
 class TronNodeError(TronError):
     """The TRON node answered with an API error."""
 
-    def __init__(self, url: str, detail: str) -> None:
-        super().__init__(f"TRON node {url} returned an error: {detail}")
+    def __init__(self, url: str, detail: str, *, hint: str | None = None) -> None:
+        super().__init__(f"TRON node {url} returned an error: {detail}", hint=hint)
         self.url = url
         self.detail = detail
 

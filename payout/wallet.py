@@ -270,7 +270,8 @@ class Wallet:
             if "insufficient funds" in detail:
                 raise FundsError(
                     f"{self.address} cannot pay the gas of transaction nonce {prepared.nonce}",
-                    hint="send gas coin (ETH) to the payer, then `payout resume`",
+                    hint=f"send gas coin (ETH) to {self.address}, then run the command again "
+                    "(`payout resume` for an interrupted `payout send`)",
                 ) from exc
             raise
 

@@ -73,12 +73,19 @@ def keys_import(keystore: Path, as_json: bool) -> None:
 
 @keys.command("address")
 @click.argument("keystore", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--tron", "as_tron", is_flag=True, help="Print the key's TRON address (T...) instead."
+)
 @json_option
-def keys_address(keystore: Path, as_json: bool) -> None:
-    """Print a keystore's address (no password needed)."""
+def keys_address(keystore: Path, as_tron: bool, as_json: bool) -> None:
+    """Print a keystore's address (no password needed); --tron for its TRON address."""
     from payout.signer import keystore_address
 
     address = keystore_address(keystore)
+    if as_tron:
+        from payout.tron.signer import tron_address_of_evm
+
+        address = tron_address_of_evm(address)
     if as_json:
         emit_json({"keystore": str(keystore), "address": address})
     else:

@@ -298,7 +298,6 @@ def deploy(node_url: str, keystore: Path, registry: Path, as_json: bool) -> None
 @json_option
 def validate(file: Path, target: Target, payer: str | None, as_json: bool) -> None:
     """Report every issue of a payout file for TRON (exit 2 when there are errors)."""
-    from payout.exceptions import ManifestError
     from payout.tron.pipeline import validate_file
 
     ctx = target.context(payer)
@@ -337,8 +336,12 @@ def validate(file: Path, target: Target, payer: str | None, as_json: bool) -> No
             f"errors, {manifest.warning_count} warnings; total "
             f"{units(total, ctx.token.decimals)} {ctx.token.symbol}"
         )
+        if manifest.error_count:
+            out.print(f"Fix every listed row and run `payout tron validate {file}` again.")
     if manifest.error_count:
-        raise ManifestError(str(file), manifest.issues, manifest.error_count)
+        # The issues are already on stdout (once; one JSON document with --json), as for
+        # `payout validate`: exit 2 without repeating them as an error.
+        raise click.exceptions.Exit(2)
 
 
 def _print_plan(plan: Any, ctx: Any) -> None:

@@ -52,8 +52,14 @@ def node_call(client: Tron, fn: Callable[[], T], *, url: str | None = None) -> T
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise TronNodeUnreachable(where, str(exc)) from exc
     except requests.HTTPError as exc:
+        # ``is not None``: a Response is falsy for every 4xx/5xx status.
+        status = exc.response.status_code if exc.response is not None else "?"
         raise TronNodeError(
-            where, f"HTTP {exc.response.status_code if exc.response else '?'}"
+            where,
+            f"HTTP {status}",
+            hint="Check --node / PAYOUT_TRON_NODE_URL: it must be a TRON full node's HTTP API "
+            "(java-tron, usually port 8090; `payout devnet tron` starts a local one), not an "
+            "EVM JSON-RPC endpoint.",
         ) from exc
     except tronpy_errors.BadSignature as exc:
         raise TronTransactionRejected("SIGERROR", str(exc)) from exc

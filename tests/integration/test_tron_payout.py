@@ -118,6 +118,7 @@ def test_wrong_network_addresses_are_refused(tron_env: TronEnv) -> None:
     result = tron_env.cli("validate", str(path), "--json")
     assert result.exit_code == 2
     report, _end = json.JSONDecoder().raw_decode(result.output)
+    assert json.loads(result.output) == report  # one JSON document: the issues, no error object
     issues = report["issues"]
     assert [(i["line"], i["code"]) for i in issues] == [(3, "address_other_network")]
     assert "EVM" in issues[0]["message"] or "Ethereum" in issues[0]["message"]
