@@ -82,6 +82,8 @@ DISBURSE_OR_SKIP_SIGNATURE = "disburseOrSkip(address,bytes32,uint256,bytes32[])"
 TRANSFER_TOPIC_HEX = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 #: Fee limit of an approve: a TRC-20 approve is ~25-50 k energy even with a token energy factor.
 APPROVE_ENERGY_FLOOR = 30_000
+#: Ledger txID of a batch the chain executed by a transaction this ledger holds no receipt of.
+EXECUTED_ELSEWHERE = "unknown"
 
 
 @dataclass(frozen=True)
@@ -494,6 +496,13 @@ class TronExecutor:
             )
 
         assert self.prices is not None
+        if _receipt_failed(info) and executed(
+            self.client, batch.disburser, batch.payer, batch.batch_id
+        ):
+            # This transaction reverted because another one executed the batch id (a second
+            # sender of the same payer, a copy of a multisig file): the rows were paid. Recording
+            # them as failed would make them owed, and a re-plan under another batch id pays twice.
+            return self._settle_executed_elsewhere(batch, note=f"{txid} reverted")
         if _receipt_failed(info):
             result = str(receipt.get("result", info.get("result", "FAILED")))
             limit = fee_limit // self.prices.energy_sun if fee_limit else 0
@@ -523,6 +532,29 @@ class TronExecutor:
         )
         return outcome(BatchStatus.CONFIRMED, net_usage=net_usage)
 
+    def _settle_executed_elsewhere(self, batch: Batch, *, note: str) -> BatchResult:
+        """Record a batch that ``executed(payer, batchId)`` says ran, by a transaction whose
+        receipt this ledger does not hold. Strict mode pays every row or none, so its rows are
+        confirmed; in skip mode only that receipt could say which rows were skipped (still owed),
+        so the ledger is left unchanged and the command stops."""
+        record = self.ledger.batch(batch.scope, batch.batch_id)
+        if record.mode is not PayMode.STRICT:
+            raise LedgerError(
+                f"batch {batch.batch_id_hex} was executed on chain by a transaction this ledger "
+                f"did not record ({note}); in {record.mode.value} mode its skipped rows are known "
+                "only from that transaction's TransferSkipped logs",
+                hint="Find the executing transaction and reconcile this batch before paying again; "
+                "the ledger was left unchanged.",
+            )
+        self.ledger.record_confirmation(
+            batch.scope, batch.batch_id, tx_hash=EXECUTED_ELSEWHERE, block_number=0
+        )
+        self._emit("confirmed", batch=batch.index, txid=EXECUTED_ELSEWHERE, energy=0)
+        return _result_of(
+            self.ledger.batch(batch.scope, batch.batch_id),
+            note=f"executed on chain by another transaction ({note})",
+        )
+
     # --- settling after a crash ------------------------------------------------------------------
 
     def settle(self, record: BatchRecord) -> BatchResult:
@@ -540,12 +572,7 @@ class TronExecutor:
         if executed(self.client, batch.disburser, batch.payer, batch.batch_id):
             # Paid by a transaction this ledger did not record (e.g. a copy of a multisig file
             # broadcast elsewhere): the chain is the source of truth.
-            self.ledger.record_confirmation(
-                record.scope, record.batch_id, tx_hash=record.tx_hash or "unknown", block_number=0
-            )
-            return _result_of(
-                self.ledger.batch(record.scope, record.batch_id), note="executed on chain"
-            )
+            return self._settle_executed_elsewhere(batch, note="no receipt of this ledger's")
         # Time as the chain sees it; the wall clock covers a node whose head is stale (a devnet
         # producing blocks on demand). A transaction can never be included once it is expired.
         clock = max(_head_time_ms(self.client), now_ms())
