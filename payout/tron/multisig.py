@@ -407,6 +407,13 @@ def review(proposal: Proposal, *, now: int | None = None) -> Review:
         if function == "approve":
             if target != batch.get("token") or details["spender"] != batch.get("disburser"):
                 problems.append(f"{item.label}: approves {details['spender']} on {target}")
+            if details["amount"] not in (0, int(batch.get("total", -1))):
+                # Only approve(0) (USDT's rule) and approve(total) are ever proposed: any other
+                # amount leaves an allowance the batch does not use.
+                problems.append(
+                    f"{item.label}: approves {details['amount']}, not 0 or the batch total "
+                    f"{batch.get('total')}"
+                )
         elif function in ("disburse", "disburseOrSkip"):
             got = [(r["recipient"], r["amount"]) for r in details["recipients"]]
             if target != batch.get("disburser"):
@@ -484,6 +491,18 @@ def broadcast_proposal(
     batch_id = proposal.batch_id
     key = (Network.TRON, int(proposal.batch["chain_id"]), proposal.payer)
     batch = ledger.load_batch(key, batch_id)  # LedgerNotFoundError when it is another ledger's
+    # The file is checked against itself above, but nothing in it is secret: whoever edits a
+    # recipient can recompute the txIDs and the batch listing (and the batch id, which binds payout
+    # ids only, stays the same). The ledger recorded the disburse txID when it proposed the batch.
+    proposed = {a.tx_hash for a in ledger.batch(key, batch_id).attempts if a.tx_hash}
+    final_txid = proposal.transactions[-1].tx.txid
+    if final_txid not in proposed:
+        raise TronTransactionFileError(
+            "proposal",
+            f"its disburse transaction {final_txid} is not one this ledger proposed for batch "
+            f"{batch.batch_id_hex} ({', '.join(sorted(proposed)) or 'none'}): the file was altered "
+            "after it was proposed, or comes from another proposal; nothing was sent",
+        )
     executor = TronExecutor(client, ledger, None, proposal.batch["disburser"], settings=settings)
     token, disburser = str(proposal.batch["token"]), str(proposal.batch["disburser"])
     for item, decoded in zip(proposal.transactions[:-1], checked.transactions[:-1], strict=True):
