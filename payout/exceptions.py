@@ -115,10 +115,14 @@ class TronTransactionRejected(TronError):
     """The node refused a transaction (bad signature, TaPoS, expiration, validation...)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(
-            f"TRON node rejected the transaction: {code}: {message}",
-            hint="Nothing was executed. Fix the cause (keys, permission, expiration) and retry.",
-        )
+        hint = "Nothing was executed. Fix the cause (keys, permission, expiration) and retry."
+        if "account does not exist" in message.lower():
+            # A TRON account exists only once it has received TRX: the usual first-run stumble.
+            hint = (
+                "Nothing was executed. The sending account has never received TRX: send it TRX "
+                "first (local node: `payout devnet tron-fund T...`), then retry."
+            )
+        super().__init__(f"TRON node rejected the transaction: {code}: {message}", hint=hint)
         self.code = code
         self.node_message = message
 
@@ -201,7 +205,11 @@ class TronSignerNotAllowed(SignerError):
     """The key is not one of the permission's keys (or has already signed)."""
 
     def __init__(self, address: str, reason: str) -> None:
-        super().__init__(f"{address} cannot sign this transaction: {reason}")
+        super().__init__(
+            f"{address} cannot sign this transaction: {reason}",
+            hint="Sign with another key of the payer's permission that has not signed yet "
+            "(`payout tron review FILE` shows who signed); nothing was changed in the file.",
+        )
         self.address = address
 
 
