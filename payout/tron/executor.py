@@ -48,6 +48,7 @@ from payout.exceptions import (
     TronError,
     TronExecutionFailed,
     TronOutOfEnergy,
+    TronTransactionRejected,
     TrxShortfall,
 )
 from payout.ledger import BatchRecord, Ledger, PayoutOutcome
@@ -561,6 +562,11 @@ class TronExecutor:
         """Settle a ``submitted`` batch from the chain (see the module doc)."""
         batch = self.ledger.load_batch(record.scope, record.batch_id)
         pending = [a for a in record.attempts if a.tx_hash and a.status == "pending"]
+        # Time as the chain sees it; the wall clock covers a node whose head is stale (a devnet
+        # producing blocks on demand). A transaction can never be included once it is expired.
+        # Read BEFORE asking the chain: a transaction mined between the checks below and a later
+        # clock reading (in the last block before its expiration) would look expired and unmined.
+        clock = max(_head_time_ms(self.client), now_ms())
         for attempt in reversed(pending):
             assert attempt.tx_hash is not None
             info = transaction_info(self.client, attempt.tx_hash)
@@ -573,15 +579,17 @@ class TronExecutor:
             # Paid by a transaction this ledger did not record (e.g. a copy of a multisig file
             # broadcast elsewhere): the chain is the source of truth.
             return self._settle_executed_elsewhere(batch, note="no receipt of this ledger's")
-        # Time as the chain sees it; the wall clock covers a node whose head is stale (a devnet
-        # producing blocks on demand). A transaction can never be included once it is expired.
-        clock = max(_head_time_ms(self.client), now_ms())
         for attempt in reversed(pending):
             if not attempt.raw_tx:
                 continue
             tx = _signed_from_json(attempt.raw_tx)
             if tx.signatures and tx.expiration_ms > clock:
-                broadcast(self.client, tx)
+                try:
+                    broadcast(self.client, tx)
+                except TronTransactionRejected:
+                    # Refused (e.g. expired by now) possibly because it was mined meanwhile.
+                    if transaction_info(self.client, tx.txid) is None:
+                        raise
                 self._emit("rebroadcast", batch=batch.index, txid=tx.txid)
                 info = self.wait(tx.txid)
                 fee_limit = int(attempt.fees.get("fee_limit_sun", 0) or 0)
