@@ -649,10 +649,15 @@ def execute(
     if as_json:
         emit_json({"executor": wallet.address, "results": data})
         return
-    paid = sum(d["paid"] or 0 for d in data)  # type: ignore[misc]
+    # "already paid": found executed on chain (an earlier run or another executor), not by this run.
+    now = [d for d in data if d["outcome"] == "paid"]
+    before = [d for d in data if d["outcome"] != "paid"]
+    paid = sum(d["paid"] or 0 for d in now)  # type: ignore[misc]
+    earlier = sum(d["paid"] or 0 for d in before)  # type: ignore[misc]
     console().print(
-        f"Done: {len(results)} Safe transaction(s), {paid} payouts paid. "
-        "See `payout report` for the per-row ledger."
+        f"Done: {len(now)} Safe transaction(s) executed now, {paid} payouts paid"
+        + (f"; {len(before)} already executed before ({earlier} payouts)" if before else "")
+        + ". See `payout report` for the per-row ledger."
     )
 
 

@@ -153,6 +153,11 @@ def test_propose_review_sign_merge_execute(
         "safe", "execute", "signed.json", "--keystore", str(keystores[EXECUTOR_INDEX]), "--json"
     )
     assert [r["outcome"] for r in json.loads(again.output)["results"]] == ["already paid"] * 2
+    # The summary does not claim this run paid anyone.
+    text = run("safe", "execute", "signed.json", "--keystore", str(keystores[EXECUTOR_INDEX]))
+    assert text.exit_code == 0, text.output
+    assert "0 Safe transaction(s) executed now, 0 payouts paid" in text.output
+    assert "2 already executed before (30 payouts)" in text.output
     assert _paid(evm, token, rows) == [p.amount for p in rows]
     nothing = run(
         "safe", "propose", str(funded_safe["csv"]), "--safe", safe, "--token", token, "--json"
