@@ -45,6 +45,8 @@ class ExecutionEvent:
 
     ``kind``: ``approve``, ``settled`` (an open batch settled from the chain), ``batch-signed``,
     ``batch-confirmed``, ``batch-skipped-already-paid``, ``batch-failed``, ``replaced``.
+    ``count`` is recipients, except for ``approve``: the approved amount in base units, with the
+    token's ``symbol`` and ``decimals`` so a reader can show token units.
     """
 
     kind: str
@@ -53,6 +55,8 @@ class ExecutionEvent:
     tx_hash: str | None = None
     count: int = 0
     detail: str = ""
+    symbol: str = ""
+    decimals: int | None = None
 
 
 OnEvent = Callable[[ExecutionEvent], None]
@@ -283,8 +287,15 @@ class HotWalletExecutor:
             receipt = self.wallet.transact(
                 token, encode_approve(self.disburser.address, amount), label=f"approve {amount}"
             )
+            info = self.chain.token(token)  # cached: planning read it already
             self.on_event(
-                ExecutionEvent("approve", tx_hash=str(receipt["transactionHash"]), count=amount)
+                ExecutionEvent(
+                    "approve",
+                    tx_hash=str(receipt["transactionHash"]),
+                    count=amount,
+                    symbol=info.symbol,
+                    decimals=info.decimals,
+                )
             )
 
     # --- settling open batches ----------------------------------------------------------------

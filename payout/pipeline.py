@@ -34,7 +34,7 @@ from payout.disburser import (
     encode_transfer,
 )
 from payout.exceptions import FundsError, InputError, PayoutError, PlanError
-from payout.executor import Allowance, BatchResult, ExecutionEvent, HotWalletExecutor, OnEvent
+from payout.executor import Allowance, BatchResult, HotWalletExecutor, OnEvent
 from payout.ledger import BatchRecord, Ledger
 from payout.manifest import Manifest, ManifestOptions, read_manifest
 from payout.types import (
@@ -838,11 +838,3 @@ def _resume_tron(
             for b in result.settled
         ]
     return settled, left
-
-
-def describe_event(event: ExecutionEvent) -> str:
-    """One human line per executor event (the CLI and the demo print these)."""
-    if event.kind == "approve":
-        return f"approved {event.count} base units ({event.tx_hash})"
-    where = f"batch {event.batch_index}" if event.batch_index is not None else "batch"
-    return f"{where}: {event.kind} {event.detail} {event.tx_hash or ''}".strip()

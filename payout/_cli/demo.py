@@ -64,7 +64,7 @@ def demo(executor: str, payees: int, blacklisted: int, workdir: Path, as_json: b
         out.print(("[bold]»[/] " if not text.startswith("  ") else "") + text)
 
     def event(e: object) -> None:
-        from payout.pipeline import describe_event
+        from payout._cli.render import describe_event
 
         kind = getattr(e, "kind", "")
         if kind in ("batch-confirmed", "approve"):

@@ -327,6 +327,47 @@ def print_resume(console: Any, report: ResumeReport) -> None:
     )
 
 
+def token_amount(amount: int, decimals: int | None, symbol: str) -> str:
+    """``120.623457 USDC``; base units, labelled, when the token's decimals are unknown."""
+    from payout.amount import format_amount
+
+    if decimals is None:
+        return f"{amount} base units (token decimals unknown)"
+    return format_amount(amount, decimals, symbol=symbol or "tokens")
+
+
+def _tx(tx_hash: str | None) -> str:
+    return f" (tx {tx_hash})" if tx_hash else ""
+
+
+def describe_event(event: ExecutionEvent) -> str:
+    """One line in plain words per executor event (``batch-confirmed`` -> ``batch 0 confirmed on chain: ...``)."""
+    where = f"batch {event.batch_index}" if event.batch_index is not None else "a batch"
+    recipients = f"{event.count} recipient(s)"
+    kind = event.kind
+    if kind == "approve":
+        amount = token_amount(event.count, event.decimals, event.symbol)
+        return f"approved {amount} for the disburser{_tx(event.tx_hash)}"
+    if kind == "batch-signed":
+        return f"{where} signed and recorded ({recipients}), sending{_tx(event.tx_hash)}"
+    if kind == "batch-confirmed":
+        return f"{where} confirmed on chain: {event.detail or recipients}{_tx(event.tx_hash)}"
+    if kind == "batch-skipped-already-paid":
+        return (
+            f"{where} was already executed on chain: recorded as paid ({recipients}), nothing "
+            f"sent{_tx(event.tx_hash)}"
+        )
+    if kind == "batch-failed":
+        return f"{where} reverted on chain: its recipients are still owed{_tx(event.tx_hash)}"
+    if kind == "replaced":
+        return f"{where} was slow to confirm: re-sent with a higher fee{_tx(event.tx_hash)}"
+    if kind == "settled":
+        status, _sep, how = event.detail.partition(": ")
+        outcome = f"{status} ({how})" if how else status
+        return f"{where} from an earlier run settled from the chain: {outcome}{_tx(event.tx_hash)}"
+    return f"{where}: {kind} {event.detail}{_tx(event.tx_hash)}".strip()
+
+
 class EventPrinter:
     """Prints executor events and drives a progress bar (recipients paid / planned)."""
 
@@ -355,8 +396,6 @@ class EventPrinter:
         self.progress.start()
 
     def __call__(self, event: ExecutionEvent) -> None:
-        from payout.pipeline import describe_event
-
         counts = event.kind in ("batch-confirmed", "batch-skipped-already-paid", "settled")
         if counts and self.progress is not None and self.task is not None:
             self.progress.advance(self.task, event.count)

@@ -8,7 +8,7 @@ from payout.chain import Chain
 from payout.disburser import encode_approve
 from payout.wallet import Wallet
 
-from .conftest import FAST, Payer, as_json, base_units, run
+from .conftest import FAST, Payer, as_json, base_units, run, send, write_csv
 
 
 def _send(env: dict[str, str], payer: Payer, token: str, file: Path, *extra: str):
@@ -106,3 +106,33 @@ def test_a_lost_ledger_does_not_pay_twice(
     report = as_json(run("report", "--json", env=fresh).stdout)
     assert {r["status"] for r in report} == {"confirmed"}
     assert all(r["tx_hash"] and r["log_index"] is not None for r in report)
+
+
+def test_human_output_shows_token_units_and_plain_words(
+    env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file, tmp_path: Path
+) -> None:
+    """The approval reads "approved 120.623457 USDC", not base units, and progress lines say
+    what happened in words, not the executor's event names."""
+    _file, fresh = payout_file(2)
+    rows = [(fresh[0][0], "100.123457", "h-0"), (fresh[1][0], "20.5", "h-1")]
+    file = write_csv(tmp_path / "human.csv", rows)
+    proc = send(env, payer, usdc, file, "--max-batch-size", "1")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "approved 120.623457 USDC for the disburser (tx 0x" in out
+    assert "base units" not in out
+    assert "batch 0 confirmed on chain: 1 paid, 0 skipped (tx 0x" in out
+    assert "batch 1 confirmed on chain: 1 paid, 0 skipped (tx 0x" in out
+    for internal in ("batch-confirmed", "batch-signed", "approve ", ": settled"):
+        assert internal not in out
+
+    # A lost ledger: the batches are found executed on chain and recorded, nothing is sent.
+    lost = {**env, "PAYOUT_LEDGER_URL": f"sqlite:///{tmp_path / 'lost.sqlite'}"}
+    again = send(lost, payer, usdc, file, "--max-batch-size", "1")
+    assert again.returncode == 0, again.stderr
+    assert "batch 0 was already executed on chain: recorded as paid (1 recipient(s)), " in (
+        again.stdout
+    )
+    assert "batch-skipped-already-paid" not in again.stdout
+    for r, a, _i in rows:
+        assert chain.token_balance(usdc, r) == base_units(a)
