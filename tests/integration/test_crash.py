@@ -84,6 +84,9 @@ def test_killed_send_is_finished_by_resume_without_double_payment(
     again = run("send", str(file), "--token", usdc, "--yes", "--json", *common, env=env)
     assert again.returncode == 0, again.stderr
     assert as_json(again.stdout)["paid_rows"] == 0
+    for r, a, _i in rows:
+        assert chain.token_balance(usdc, r) == base_units(a), r
+    assert start_balance - chain.token_balance(usdc, payer.address) == total
     check = run("reconcile", "--json", env=env)
     assert check.returncode == 0, check.stdout
     assert as_json(check.stdout)["ok"] is True
@@ -94,6 +97,7 @@ def test_send_after_a_crash_settles_before_paying(
 ) -> None:
     """Running `send` again (instead of `resume`) after a crash is just as safe."""
     file, rows = payout_file(12)
+    start_balance = chain.token_balance(usdc, payer.address)
     common = ("--keystore", str(payer.keystore), "--token", usdc, "--yes")
     crashed = run(
         "send",
@@ -115,3 +119,8 @@ def test_send_after_a_crash_settles_before_paying(
     assert [b["paid"] for b in out["batches"]] == [2]
     for r, a, _i in rows:
         assert chain.token_balance(usdc, r) == base_units(a)
+    # The payer paid each row exactly once.
+    total = sum(base_units(a) for _r, a, _i in rows)
+    assert start_balance - chain.token_balance(usdc, payer.address) == total
+    with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
+        assert ledger.status_counts() == {PayoutStatus.CONFIRMED: (12, total)}

@@ -11,7 +11,7 @@ from pathlib import Path
 from payout.chain import Chain
 from payout.deployment import disburser_address, shipped_code
 from payout.devnet import dev_private_key, start_anvil
-from payout.signer import write_keystore
+from payout.signer import keystore_address, write_keystore
 
 from .conftest import PASSWORD, Payer, as_json, invoke, run
 
@@ -38,6 +38,7 @@ def test_deploy_on_a_new_chain_then_again_is_a_no_op(tmp_path: Path) -> None:
         out = as_json(first.stdout)
         assert out["deployedNow"] is True and out["address"] == disburser_address()
         assert Chain(other.url).code(out["address"])
+        deployer_nonce = Chain(other.url).nonce(keystore_address(keystore))
         second = run(
             "deploy",
             "--keystore",
@@ -47,7 +48,11 @@ def test_deploy_on_a_new_chain_then_again_is_a_no_op(tmp_path: Path) -> None:
             "--json",
             env=env,
         )
+        assert second.returncode == 0, second.stderr
         assert as_json(second.stdout)["deployedNow"] is False
+        assert as_json(second.stdout)["address"] == disburser_address()
+        # A no-op: the second run sent no transaction.
+        assert Chain(other.url).nonce(keystore_address(keystore)) == deployer_nonce
         check = run("deploy", "--check", env=env)
         assert check.returncode == 0 and "runs the shipped disburser" in check.stdout
     entry = json.loads(registry.read_text())["deployments"]["424242"]
@@ -57,12 +62,14 @@ def test_deploy_on_a_new_chain_then_again_is_a_no_op(tmp_path: Path) -> None:
 
 
 def test_code_check_refuses_another_contract_everywhere(
-    env: dict[str, str], usdc: str, payer: Payer, payout_file
+    env: dict[str, str], chain: Chain, usdc: str, payer: Payer, payout_file
 ) -> None:
     check = invoke("deploy", "--check", "--disburser", usdc)
     assert check.exit_code == 8
     assert "not this toolkit's disburser" in check.stderr
-    file, _rows = payout_file(2)
+    file, rows = payout_file(2)
+    nonce = chain.nonce(payer.address)
+    held = chain.token_balance(usdc, payer.address)
     sent = run(
         "send",
         str(file),
@@ -76,6 +83,10 @@ def test_code_check_refuses_another_contract_everywhere(
         env=env,
     )
     assert sent.returncode == 8 and "refusing to pay" in sent.stderr
+    # Refused before anything left: no approval of the foreign contract, nobody paid.
+    assert chain.nonce(payer.address) == nonce
+    assert chain.token_balance(usdc, payer.address) == held
+    assert chain.token_balance(usdc, rows[0][0]) == 0 and chain.token_balance(usdc, rows[1][0]) == 0
 
 
 def test_standard_json_export(tmp_path: Path) -> None:

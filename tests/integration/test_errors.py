@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from payout.chain import Chain
 from payout.devnet import free_port
 
 from .conftest import Payer, as_json, run
@@ -32,8 +33,11 @@ def test_dead_rpc_is_one_line_and_a_hint(payer: Payer, tmp_path: Path) -> None:
     assert err["category"] == "ChainError" and err["exit_code"] == 4 and err["hint"]
 
 
-def test_wrong_keystore_password(env: dict[str, str], payer: Payer, usdc: str, payout_file) -> None:
-    file, _rows = payout_file(1)
+def test_wrong_keystore_password(
+    env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file
+) -> None:
+    file, rows = payout_file(1)
+    nonce = chain.nonce(payer.address)
     proc = run(
         "send",
         str(file),
@@ -48,14 +52,34 @@ def test_wrong_keystore_password(env: dict[str, str], payer: Payer, usdc: str, p
     assert proc.returncode == 7
     assert "wrong password" in proc.stderr
     assert "wrong" not in proc.stdout  # nothing echoed
+    # Nothing was signed or sent: no approval, no batch, nobody paid.
+    assert chain.nonce(payer.address) == nonce
+    assert chain.token_balance(usdc, rows[0][0]) == 0
 
 
 def test_no_signer_and_both_signers_are_refused(
-    env: dict[str, str], usdc: str, payout_file
+    env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file
 ) -> None:
-    file, _rows = payout_file(1)
+    file, rows = payout_file(1)
     proc = run("send", str(file), "--token", usdc, "--yes", env=env)
     assert proc.returncode == 7 and "--keystore" in proc.stderr
+    nonce = chain.nonce(payer.address)
+    both = run(
+        "send",
+        str(file),
+        "--token",
+        usdc,
+        "--keystore",
+        str(payer.keystore),
+        "--account",
+        "treasury",
+        "--yes",
+        env=env,
+    )
+    assert both.returncode == 7, both.stderr
+    assert "exactly one signer" in both.stderr
+    assert chain.nonce(payer.address) == nonce
+    assert chain.token_balance(usdc, rows[0][0]) == 0
 
 
 def test_invalid_file_is_an_input_error_listing_rows(
@@ -68,6 +92,8 @@ def test_invalid_file_is_an_input_error_listing_rows(
     )
     assert proc.returncode == 2
     assert "bad.csv" in proc.stderr
+    # Every bad row is named by its line (header is line 1), not just the first one.
+    assert "bad.csv:2" in proc.stderr and "bad.csv:3" in proc.stderr
 
 
 def test_every_command_has_json(env: dict[str, str]) -> None:

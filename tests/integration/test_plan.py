@@ -11,7 +11,7 @@ from payout.chain import Chain
 from payout.demo_token import blacklist
 from payout.wallet import Wallet
 
-from .conftest import Payer, as_json, invoke, run, send, write_csv
+from .conftest import Payer, as_json, base_units, invoke, run, send, write_csv
 
 
 def test_validate_reads_decimals_from_the_chain_and_reports_every_error(
@@ -36,6 +36,15 @@ def test_validate_reads_decimals_from_the_chain_and_reports_every_error(
     codes = {(i["line"], i["code"]) for i in out["issues"] if i["severity"] == "error"}
     lines = {line for line, _code in codes}
     assert {3, 4, 5, 6, 7} <= lines
+    # Each bad row is reported for its own reason, the good row (line 2) for none.
+    assert codes == {
+        (3, "address_checksum"),
+        (4, "address_other_network"),
+        (5, "amount_decimals"),
+        (6, "recipient_forbidden"),
+        (7, "amount_not_positive"),
+        (7, "id_duplicate"),
+    }
     assert out["tokens"][usdc]["decimals"] == 6 or any(
         t["decimals"] == 6 for t in out["tokens"].values()
     )
@@ -140,8 +149,20 @@ def test_skip_mode_send_reports_the_skipped_row(
     status = {r["payout_id"]: r["status"] for r in report}
     assert status["id-2"] == "skipped" and list(status.values()).count("confirmed") == 5
     assert chain.token_balance(usdc, rows[2][0]) == 0
+    for i, (r, a, _i) in enumerate(rows):
+        assert chain.token_balance(usdc, r) == (0 if i == 2 else base_units(a))
+    total = sum(base_units(a) for _r, a, _i in rows)
+    assert chain.token_balance(usdc, payer.address) == 1_000_000 * 10**6 - (
+        total - base_units(rows[2][1])
+    )  # the skipped amount came back to the payer
     # The skipped row stays owed: the ledger does not call it paid, and re-sending with the
-    # default mode refuses it again rather than silently retrying.
+    # default mode does not silently retry it (nor pay anyone twice).
+    again = send(env, payer, usdc, file)
+    assert chain.token_balance(usdc, rows[2][0]) == 0, again.stdout + again.stderr
+    for i, (r, a, _i) in enumerate(rows):
+        assert chain.token_balance(usdc, r) == (0 if i == 2 else base_units(a))
+    report = as_json(run("report", "--json", env=env).stdout)
+    assert {r["payout_id"]: r["status"] for r in report}["id-2"] == "skipped"
 
 
 def test_preflight_names_the_token_shortfall(
@@ -150,14 +171,17 @@ def test_preflight_names_the_token_shortfall(
     from .conftest import make_payer
 
     poor = make_payer(chain, keystores)  # holds ETH but no USDC
-    file, _rows = payout_file(3)
+    file, rows = payout_file(3)
     result = invoke("plan", str(file), "--token", usdc, "--keystore", str(poor.keystore), "--json")
     assert result.exit_code == 5
     pf = as_json(result.stdout)["scopes"][0]["preflight"]
     assert not pf["ok"] and "short by" in pf["shortfalls"][0] and "USDC" in pf["shortfalls"][0]
+    nonce = chain.nonce(poor.address)
     sent = send(env, poor, usdc, file)
     assert sent.returncode == 5
     assert "cannot cover" in sent.stderr and "short by" in sent.stderr
+    assert chain.nonce(poor.address) == nonce  # refused before sending anything (no approval)
+    assert all(chain.token_balance(usdc, r) == 0 for r, _a, _i in rows)
 
 
 def test_preflight_names_the_gas_coin_shortfall(
