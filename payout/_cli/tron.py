@@ -417,22 +417,31 @@ def plan(
         _print_plan(result, ctx)
 
 
-def _progress(as_json: bool) -> Any:
+def _progress(as_json: bool, token: Any) -> Any:
+    """Progress lines on stderr in plain words; amounts in ``token``'s units with its symbol."""
     if as_json:
         return None
+    from payout.amount import format_amount
+    from payout.tron.executor import EXECUTED_ELSEWHERE
+
     err = console(stderr=True)
 
     def on_event(what: str, data: dict[str, Any]) -> None:
+        batch = f"batch {data.get('batch')}"
         if what == "confirmed":
-            err.print(
-                f"batch {data['batch']} confirmed: {data['txid']} ({data['energy']:,} energy)"
-            )
+            if data["txid"] == EXECUTED_ELSEWHERE:
+                err.print(f"{batch} was already executed on chain by another transaction")
+            else:
+                err.print(f"{batch} confirmed: txID {data['txid']} ({data['energy']:,} energy)")
         elif what == "approved":
-            err.print(f"approved {data['amount']} for the disburser: {data['txid']}")
-        elif what in ("failed", "released", "rebroadcast"):
-            err.print(
-                f"batch {data.get('batch')} {what}: {data.get('error', data.get('txid', ''))}"
-            )
+            amount = format_amount(data["amount"], token.decimals, symbol=token.symbol)
+            err.print(f"approved {amount} for the disburser: txID {data['txid']}")
+        elif what == "failed":
+            err.print(f"{batch} failed on chain: {data.get('error', '')}")
+        elif what == "rebroadcast":
+            err.print(f"{batch} from an earlier run sent again as signed: txID {data['txid']}")
+        elif what == "released":
+            err.print(f"{batch} expired without executing: its rows are owed again")
 
     return on_event
 
@@ -492,7 +501,7 @@ def send(
             file,
             settings=batching.settings(),
             max_batch_size=batching.max_batch_size,
-            on_event=_progress(as_json),
+            on_event=_progress(as_json, ctx.token),
         )
     _print_report(report, as_json)
 
@@ -521,7 +530,11 @@ def resume(
     ctx = target.context(signer.address if signer else _payer(payer, None))
     with Ledger.open(ledger_url) as ledger:
         report = do_resume(
-            ctx, ledger, signer, settings=batching.settings(), on_event=_progress(as_json)
+            ctx,
+            ledger,
+            signer,
+            settings=batching.settings(),
+            on_event=_progress(as_json, ctx.token),
         )
     _print_report(report, as_json)
 
@@ -645,42 +658,101 @@ def sign(txfile: Path, keystore: Path, as_json: bool) -> None:
     )
 
 
+def _proposal_token(proposal: Any, report: Any, node_url: str) -> tuple[Any, str]:
+    """The token a proposal pays (as its signed disburse call names it), read through
+    ``node_url``: (TokenInfo, "") or (None, why not).
+
+    Review works offline too: without a readable node, amounts stay in base units, labelled."""
+    from payout.exceptions import PayoutError
+    from payout.tron.client import connect
+    from payout.tron.token import token_info
+
+    signed = [t.details["token"] for t in report.transactions if "token" in t.details]
+    token = signed[0] if signed else proposal.batch.get("token")
+    if not token:
+        return None, "the proposal names no token"
+    try:
+        return token_info(connect(node_url, timeout=10.0), str(token)), ""
+    except (PayoutError, ValueError) as exc:
+        return None, f"the token's decimals could not be read from {node_url} ({exc})"
+
+
 @tron.command(short_help="Decode a proposal: batch, txIDs, signers and weights.")
 @existing_file("txfile")
+@node_option(
+    help_text="TRON full node to read the token's symbol and decimals from (env "
+    "PAYOUT_TRON_NODE_URL); unreachable: amounts in base units."
+)
 @json_option
-def review(txfile: Path, as_json: bool) -> None:
+def review(txfile: Path, node_url: str, as_json: bool) -> None:
     """Decode a proposal: the batch (token, batch id, recipients, amounts) and the txIDs being
-    signed, recomputed from raw_data; signers and weights so far."""
+    signed, recomputed from raw_data; signers and weights so far. Amounts in token units when
+    the node answers (the token's decimals and symbol), else in base units."""
     from rich.table import Table
 
+    from payout.amount import format_amount
     from payout.tron import multisig
 
     proposal = multisig.read_proposal(txfile)
     report = multisig.review(proposal)
+    token, unread = _proposal_token(proposal, report, node_url)
+
+    def amount(base: int) -> str:
+        if token is None:
+            return f"{base} base units"
+        return format_amount(base, token.decimals, symbol=token.symbol)
+
     if as_json:
-        emit_json(report.to_json())
+        data = report.to_json()
+        # Base units stay the machine-readable figures; token units are added next to them.
+        data["token"] = (
+            {"address": token.address, "symbol": token.symbol, "decimals": token.decimals}
+            if token is not None
+            else {"address": proposal.batch.get("token"), "unread": unread}
+        )
+        if token is not None:
+            for t in data["transactions"]:
+                details = t["details"]
+                for key in ("amount", "total"):
+                    if key in details:
+                        details[f"{key}_units"] = format_amount(details[key], token.decimals)
+                for r in details.get("recipients", []):
+                    r["amount_units"] = format_amount(r["amount"], token.decimals)
+        emit_json(data)
         return
     out = console()
     out.print(
         f"Payer {report.payer}, permission {report.permission_id} "
         f"({proposal.permission_name}), threshold {report.threshold}"
     )
+    if token is None:
+        out.print(f"[yellow]amounts in base units[/]: {unread}")
     for t in report.transactions:
         out.print(
             f"[bold]{t.label}[/] -> {t.function} on {t.contract}\n  txID {t.txid}\n"
             f"  fee limit {_trx(t.fee_limit_sun)} TRX; signed by {len(t.signers)} key(s), "
             f"weight {t.weight}/{report.threshold}"
         )
+        if t.function == "approve":
+            out.print(f"  approve {amount(t.details['amount'])} to {t.details['spender']}")
         if t.function in ("disburse", "disburseOrSkip"):
             out.print(f"  token {t.details['token']}, batch id {t.details['batch_id']}")
             table = Table()
             table.add_column("#", justify="right")
             table.add_column("recipient")
-            table.add_column("amount (base units)", justify="right")
+            table.add_column(
+                f"amount ({token.symbol})" if token is not None else "amount (base units)",
+                justify="right",
+            )
             for i, r in enumerate(t.details["recipients"]):
-                table.add_row(str(i), r["recipient"], str(r["amount"]))
+                shown = (
+                    format_amount(r["amount"], token.decimals)
+                    if token is not None
+                    else str(r["amount"])
+                )
+                table.add_row(str(i), r["recipient"], shown)
             out.print(table)
-            out.print(f"  total {t.details['total']} base units")
+            out.print(f"  total {amount(t.details['total'])}")
     for p in report.problems:
         out.print(f"[red]problem:[/] {p}")
     out.print("ready to broadcast" if report.ready else "not ready")

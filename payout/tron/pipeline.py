@@ -16,7 +16,7 @@ id, payer, token), so a payout id is paid at most once per payer and token, acro
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -222,8 +222,9 @@ def plan_file(
         token=ctx.token.address,
         cost_model=planner,
         max_batch_size=max_batch_size,
-        start_index=_next_index(ledger, scope),
+        start_index=0,
     )
+    batches = _ledger_indexes(ledger, scope, batches)
     if batches:
         ledger.save_plan(batches, executor=ExecutorKind.TRON, mode=mode, run_id=run_id)
     total = sum(b.total for b in batches)
@@ -293,9 +294,20 @@ def _approval_count(current: int, batches: list[Batch]) -> int:
     return count
 
 
-def _next_index(ledger: Ledger, scope: Scope) -> int:
+def _ledger_indexes(ledger: Ledger, scope: Scope, batches: list[Batch]) -> list[Batch]:
+    """Number ``batches`` as the ledger will: a batch already planned under the same batch id
+    (``tron plan`` stored it, ``tron send`` plans the same rows again) keeps its index, so both
+    commands show the same batch numbers; a new batch gets the next unused index."""
     existing = ledger.batches(scope)
-    return max((b.index for b in existing), default=-1) + 1
+    planned = {b.batch_id: b.index for b in existing if b.status is BatchStatus.PLANNED}
+    fresh = max((b.index for b in existing), default=-1) + 1
+    numbered = []
+    for b in batches:
+        index = planned.get(b.batch_id_hex)
+        if index is None:
+            index, fresh = fresh, fresh + 1
+        numbered.append(replace(b, index=index))
+    return numbered
 
 
 def preflight(ctx: TronContext, plan: TronPlan) -> None:

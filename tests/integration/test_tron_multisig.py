@@ -82,6 +82,21 @@ def test_two_of_three_propose_sign_review_broadcast(tron_env: TronEnv, tmp_path:
     assert [(r["recipient"], r["amount"]) for r in disburse["details"]["recipients"]] == [
         (r, units(a)) for r, a, _i in rows
     ]
+    # Token units next to the base units, read from the node (symbol and decimals).
+    assert review["token"]["symbol"] == "USDT" and review["token"]["decimals"] == 6
+    assert [r["amount_units"] for r in disburse["details"]["recipients"]] == [
+        a for _r, a, _i in rows
+    ]
+    assert disburse["details"]["total_units"] == "4.10"
+    shown = tron_env.cli("review", txfile)
+    assert shown.exit_code == 0, shown.output
+    assert "amount (USDT)" in shown.output and "total 4.10 USDT" in shown.output
+    assert "approve 4.10 USDT to " in shown.output and "base units" not in shown.output
+    # No node answering: base units, saying so.
+    offline = tron_env.cli("review", txfile, "--node", "http://127.0.0.1:1")
+    assert offline.exit_code == 0, offline.output
+    assert "amounts in base units: the token's decimals could not be read" in offline.output
+    assert "total 4100000 base units" in offline.output and "USDT" not in offline.output
     document = json.loads(Path(txfile).read_text())
     assert disburse["txID"] == document["transactions"][1]["txID"]
     assert document["transactions"][1]["raw_data"]["contract"][0]["Permission_id"] == permission_id

@@ -20,6 +20,7 @@ from support.tron_payout import (
     units,
 )
 
+from payout.amount import format_amount
 from payout.deployment import DisburserCodeMismatch
 from payout.exceptions import (
     BatchAlreadyExecutedError,
@@ -238,6 +239,44 @@ def test_plan_reports_energy_budget_and_bounds(tron_env: TronEnv) -> None:
     assert plan["separate_transfers"]["energy"] > 0
     # Planning sends nothing: recipients still hold nothing.
     assert all(tron_env.balance(r) == 0 for r in recipients(12, "plan"))
+
+
+def test_plan_then_send_number_batches_alike_and_show_token_units(tron_env: TronEnv) -> None:
+    """`tron plan` stores its plan in the ledger; a later `tron send` of the same file must
+    show the same batch numbers (the ledger's index), and the approval in token units."""
+    people = recipients(5, "plan-send")
+    rows = [(a, f"{i + 6}.923456", f"ps-{i}") for i, a in enumerate(people)]
+    path = tron_env.write_file(rows, "plan-send.csv")
+    planned = tron_env.cli(
+        "plan", str(path), "--payer", tron_env.payer.address, "--max-batch-size", "2", "--json"
+    )
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.output)
+    indexes = [b["index"] for b in plan["batches"]]
+    assert len(indexes) == 3 and indexes == list(range(indexes[0], indexes[0] + 3))
+    # Planning again (as people do before sending) keeps the numbers too.
+    table = tron_env.cli(
+        "plan", str(path), "--payer", tron_env.payer.address, "--max-batch-size", "2"
+    )
+    assert table.exit_code == 0, table.output
+    sent = tron_env.cli(
+        "send", str(path), "--keystore", str(tron_env.payer_keystore), "--max-batch-size", "2"
+    )
+    assert sent.exit_code == 0, sent.output
+    # The walkthrough saw "approved 34623456": now token units with the symbol, in words.
+    for b in plan["batches"]:
+        amount = format_amount(b["total"], 6, symbol="USDT")
+        assert f"approved {amount} for the disburser: txID " in sent.output
+    for i in indexes:
+        assert f"batch {i} confirmed: txID " in sent.output
+    with Ledger.open(tron_env.ledger_url) as ledger:
+        records = ledger.batches(scope_of(_ctx(tron_env)))
+    by_id = {r.batch_id: r for r in records}
+    for b in plan["batches"]:
+        assert by_id[b["batch_id"]].index == b["index"]
+        assert by_id[b["batch_id"]].status is BatchStatus.CONFIRMED
+    # No other (abandoned) copy of the plan under the same numbers.
+    assert {r.status for r in records if r.index in indexes} == {BatchStatus.CONFIRMED}
 
 
 @pytest.mark.parametrize(("factor", "size"), [(34_000, 1), (34_000, 40), (0, 1), (0, 40)])
