@@ -472,6 +472,7 @@ def test_stray_tokens_in_the_disburser_are_left_alone(
     r = addresses(2, seed=18)
     disburser.disburse(erc20, batch_id("stray"), 100, words(r, [50, 50]), sender=payer)
     assert int(erc20.balanceOf(disburser)) == 7
+    assert balances(erc20, r) == [50, 50]  # the batch paid exactly its amounts, no stray extra
     # Amounts above the declared total cannot dip into them either.
     fund(erc20, 100)
     expect(
@@ -480,6 +481,7 @@ def test_stray_tokens_in_the_disburser_are_left_alone(
             erc20, batch_id("stray2"), 100, words(r, [50, 55]), sender=payer
         ),
     )
+    assert balances(erc20, r) == [50, 50] and int(erc20.balanceOf(disburser)) == 7
 
 
 # --- replay protection ---------------------------------------------------------------------------

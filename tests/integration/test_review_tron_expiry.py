@@ -82,4 +82,7 @@ def test_transaction_mined_just_before_expiry_during_resume_is_not_released(
     assert result.status is BatchStatus.CONFIRMED
     statuses = {r.status for r in ledger.payouts(scope_of(ctx))}
     assert PayoutStatus.PLANNED not in statuses, statuses
+    # Paid on chain, so every row is confirmed (not merely "not planned").
+    assert statuses == {PayoutStatus.CONFIRMED}, statuses
+    assert ledger.batch(scope_of(ctx), batch.batch_id).status is BatchStatus.CONFIRMED
     ledger.close()

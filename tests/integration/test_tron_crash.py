@@ -64,6 +64,9 @@ def test_killed_send_is_finished_by_resume(tron_env: TronEnv, point: str) -> Non
     again = tron_env.run("send", str(path), "--keystore", keystore, "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["paid"] == 0
+    for address, amount, _id in rows:
+        assert tron_env.balance(address) == units(amount)
+    assert tron_env.balance(tron_env.payer.address) == before - sum(units(a) for _r, a, _i in rows)
 
 
 def test_unsent_transaction_that_expired_is_released_and_paid_later(tron_env: TronEnv) -> None:
@@ -85,3 +88,5 @@ def test_unsent_transaction_that_expired_is_released_and_paid_later(tron_env: Tr
     assert sent.returncode == 0, sent.stderr
     for address, amount, _id in rows:
         assert tron_env.balance(address) == units(amount)
+    statuses, _batches = _statuses(tron_env)
+    assert statuses == {PayoutStatus.CONFIRMED}
