@@ -38,6 +38,7 @@ def test_send_with_an_ape_account_alias(
     # An ape keyfile account is an eth-account keystore named <alias>.json in ape's data folder.
     (data / "accounts" / "treasury.json").write_text(payer.keystore.read_text())
     file, rows = payout_file(3)
+    held = chain.token_balance(usdc, payer.address)
     proc = run(
         "send",
         str(file),
@@ -54,5 +55,9 @@ def test_send_with_an_ape_account_alias(
     assert as_json(proc.stdout)["paid_rows"] == 3
     for r, a, _i in rows:
         assert chain.token_balance(usdc, r) == base_units(a)
+    # The alias resolved to the keystore's account: that account paid the total.
+    assert held - chain.token_balance(usdc, payer.address) == sum(
+        base_units(a) for _r, a, _i in rows
+    )
     assert json.loads(payer.keystore.read_text())["address"].lower() in payer.address.lower()
     assert os.environ.get("APE_DATA_FOLDER") != str(data)
