@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from payout._cli.options import (
@@ -13,6 +15,9 @@ from payout._cli.options import (
     ledger_option,
     rpc_option,
 )
+
+if TYPE_CHECKING:
+    from payout.types import Scope
 
 
 @click.command()
@@ -46,21 +51,19 @@ def reconcile(
     from payout.config import resolve_ledger_url
     from payout.ledger import Ledger
     from payout.reconcile import reconcile as run
-    from payout.types import Network
 
     target = pipeline.open_target(rpc_url, disburser)
     with Ledger.open(resolve_ledger_url(ledger_url)) as ledger:
-        scopes = [
+        wanted = [
             s
             for s in ledger.scopes()
-            if s.network is Network.EVM
-            and s.chain_id == target.chain_id
-            and (payer is None or s.payer == payer)
-            and (token is None or s.token == token)
+            if (payer is None or s.payer == payer) and (token is None or s.token == token)
         ]
+        scopes = [s for s in wanted if _not_reconciled(s, target.chain_id) is None]
         reports = [
             run(target.chain, target.disburser, ledger, s, from_block=from_block) for s in scopes
         ]
+    skipped = [(s, why) for s in wanted if (why := _not_reconciled(s, target.chain_id))]
     if as_json:
         emit_json(
             {
@@ -81,12 +84,29 @@ def reconcile(
                     }
                     for r in reports
                 ],
+                # Scopes of the ledger this run did not compare with any chain, and why; they
+                # do not make ``ok`` false (nothing was found wrong), but they were not checked.
+                "not_reconciled": [
+                    {
+                        "network": s.network.value,
+                        "chain_id": s.chain_id,
+                        "payer": s.payer,
+                        "token": s.token,
+                        "reason": why,
+                    }
+                    for s, why in skipped
+                ],
             }
         )
     else:
         out = console()
         if not reports:
             out.print(f"No payouts in the ledger for chain {target.chain_id}.")
+        for s, why in skipped:
+            out.print(
+                f"[yellow]not reconciled[/] {s.network.value} chain {s.chain_id} payer "
+                f"{s.payer} token {s.token}: {why}"
+            )
         for r in reports:
             verdict = "[green]OK[/]" if r.ok else f"[red]{len(r.mismatches)} mismatch(es)[/]"
             out.print(
@@ -104,3 +124,17 @@ def reconcile(
                 out.print(f"  ... {len(r.mismatches) - 200} more (use --json)")
     if not all(r.ok for r in reports):
         raise click.exceptions.Exit(6)
+
+
+def _not_reconciled(scope: Scope, chain_id: int) -> str | None:
+    """Why ``payout reconcile`` on ``chain_id`` leaves ``scope`` out (None: it reconciles it)."""
+    from payout.types import Network
+
+    if scope.network is Network.TRON:
+        return (
+            "TRON reconciliation is not implemented; `payout tron report` lists every TRON "
+            "payout with its txID, block and log index"
+        )
+    if scope.chain_id != chain_id:
+        return f"on chain {scope.chain_id}, not {chain_id}: run again with --rpc-url of that chain"
+    return None

@@ -211,6 +211,33 @@ def test_status_and_report_show_every_scope_of_a_mixed_ledger(
     assert {r["symbol"] for r in tron_rows} == {"USDT"}
     assert sorted(r["amount"] for r in tron_rows) == sorted(a for _r, a, _i in mixed.tron_rows)
 
+    # reconcile checks the EVM endpoint's scopes and names every scope it left out, and why.
+    checked = run("reconcile", "--json", env=env)
+    assert checked.returncode in (0, 6), checked.stderr  # 6: the crashed batches are unsettled
+    result = as_json(checked.stdout)
+    assert {(s["payer"], s["token"]) for s in result["scopes"]} == {
+        (mixed.wallet.payer, mixed.wallet.token),
+        (mixed.safe.payer, mixed.safe.token),
+    }
+    left = {
+        (s["network"], s["chain_id"], s["payer"]): s["reason"] for s in result["not_reconciled"]
+    }
+    assert set(left) == {
+        ("tron", mixed.tron.chain_id, mixed.tron.payer),
+        ("evm", ELSEWHERE_CHAIN, mixed.elsewhere.payer),
+    }
+    tron_reason = left[("tron", mixed.tron.chain_id, mixed.tron.payer)]
+    assert "TRON reconciliation is not implemented" in tron_reason
+    assert "`payout tron report`" in tron_reason
+    assert "--rpc-url" in left[("evm", ELSEWHERE_CHAIN, mixed.elsewhere.payer)]
+    table = run("reconcile", env=env)
+    assert table.returncode == checked.returncode, table.stderr
+    assert table.stdout.count("not reconciled") == 2
+    assert f"not reconciled tron chain {mixed.tron.chain_id} payer {mixed.tron.payer}" in (
+        table.stdout
+    )
+    assert "TRON reconciliation is not implemented" in table.stdout
+
 
 def test_resume_settles_every_open_batch_by_executor_kind(
     env: dict[str, str], chain: Chain, mixed: Mixed, payer: Payer, tron_env: TronEnv
