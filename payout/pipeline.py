@@ -183,12 +183,15 @@ class ScopePlan:
     excluded: list[RowFailure]
     already_paid: int
     in_flight: int
+    #: Rows the ledger has as skipped (set aside earlier) that this plan leaves out: still owed.
     previously_skipped: int
     fees: FeeData
     gas_total: int
     approval_gas: int
     separate_gas_total: int | None
     preflight: Preflight
+    #: Rows the ledger had as skipped that this plan pays again (``retry_skipped``).
+    retried_skipped: int = 0
 
     @property
     def count(self) -> int:
@@ -225,6 +228,8 @@ class PlanOptions:
     base_gas: int = 60_000
     per_recipient_gas: int = 26_500
     approval: str = "run"
+    #: Plan rows the ledger has as ``skipped`` (excluded or skipped on chain earlier) again.
+    retry_skipped: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> PlanOptions:
@@ -331,18 +336,22 @@ def plan_scope(
 ) -> ScopePlan:
     """Plan one (payer, token) group of rows: batches, simulations, cost, pre-flight. Read-only.
 
-    With a ledger, rows already paid or in flight are left out (and counted).
+    With a ledger, rows already paid or in flight are left out (and counted); rows set aside as
+    skipped are left out and counted too, unless ``opts.retry_skipped`` plans them again.
     """
     chain = target.chain
     payer = to_checksum_address(payer)
     scope = Scope(Network.EVM, target.chain_id, payer, token.address)
     known = _known(ledger, scope, rows)
     todo: list[Payout] = []
-    paid = in_flight = skipped_before = 0
+    paid = in_flight = skipped_before = retried = 0
     for p in rows:
         record = known.get(p.payout_id)
         if record is None or record.status in (PayoutStatus.PLANNED, PayoutStatus.FAILED):
             todo.append(p)
+        elif record.status is PayoutStatus.SKIPPED and opts.retry_skipped:
+            todo.append(p)
+            retried += 1
         elif record.status is PayoutStatus.CONFIRMED:
             paid += 1
         elif record.status is PayoutStatus.SUBMITTED:
@@ -435,6 +444,7 @@ def plan_scope(
         approval_gas=approval_gas,
         separate_gas_total=separate,
         preflight=preflight,
+        retried_skipped=retried,
     )
 
 
@@ -487,6 +497,11 @@ class SendReport:
     results: list[BatchResult] = field(default_factory=list)
     plans: list[ScopePlan] = field(default_factory=list)
     already_paid: int = 0
+    #: Rows of the file the ledger has as skipped after this run: still owed, paid only by a
+    #: run with ``retry_skipped``.
+    skipped_still_owed: int = 0
+    #: Rows set aside as skipped before this run that it planned again (``retry_skipped``).
+    retried_skipped: int = 0
 
     @property
     def paid_rows(self) -> int:
@@ -544,14 +559,19 @@ def send(
         source_sha256=manifest.sha256,
         rows=len(manifest.payouts),
     )
+    scoped: list[tuple[Scope, list[Payout]]] = []
     for token_address, rows in groups.items():
         token = target.chain.token(token_address)
         scope = Scope(Network.EVM, target.chain_id, wallet.address, token.address)
+        scoped.append((scope, rows))
         registration = ledger.register(rows, scope, run_id=run_id)
         report.already_paid += len(registration.paid)
-        scope_plan = plan_scope(
-            target, wallet.address, token, registration.to_plan, opts, ledger=ledger
-        )
+        # Rows set aside as skipped go to the planner too, in file order: it counts them as
+        # still owed, or plans them again when the operator asked (retry_skipped).
+        retry = {p.payout_id for p in registration.skipped}
+        owed = {p.payout_id for p in registration.to_plan} | retry
+        to_plan = [p for p in rows if p.payout_id in owed]
+        scope_plan = plan_scope(target, wallet.address, token, to_plan, opts, ledger=ledger)
         if scope_plan.failures and opts.on_failure == "refuse":
             raise PredictedFailures(scope_plan.failures)
         if scope_plan.excluded:
@@ -568,13 +588,33 @@ def send(
             raise Shortfall(wallet.address, scope_plan.preflight.shortfalls)
         if not scope_plan.batches:
             continue
+        if opts.retry_skipped and retry:
+            # Only now, with nothing left to refuse: a refused run leaves them set aside.
+            again = [
+                p.payout_id for b in scope_plan.batches for p in b.payouts if p.payout_id in retry
+            ]
+            ledger.set_payout_status(scope, again, PayoutStatus.PLANNED)
+            report.retried_skipped += len(again)
         ledger.save_plan(
             scope_plan.batches, executor=ExecutorKind.WALLET, mode=scope_plan.mode, run_id=run_id
         )
         executor.allowance.remaining = scope_plan.total
         for batch in scope_plan.batches:
             report.results.append(executor.execute(batch, scope_plan.mode))
+    report.skipped_still_owed = _skipped_still_owed(ledger, scoped)
     return report
+
+
+def _skipped_still_owed(ledger: Ledger, scoped: Sequence[tuple[Scope, list[Payout]]]) -> int:
+    """Rows of the file the ledger has as skipped (excluded, or skipped on chain): still owed."""
+    count = 0
+    for scope, rows in scoped:
+        count += len(
+            ledger.payouts(
+                scope, status=PayoutStatus.SKIPPED, payout_ids=[p.payout_id for p in rows]
+            )
+        )
+    return count
 
 
 def resume(

@@ -245,8 +245,21 @@ def resolve_payer(
     return None
 
 
+def retry_skipped_option(f: F) -> F:
+    """``--retry-skipped``: plan the rows the ledger set aside as skipped again."""
+    return click.option(
+        "--retry-skipped",
+        is_flag=True,
+        default=False,
+        help="Also pay the rows of this file the ledger has as skipped (excluded before sending "
+        "or skipped on chain by an earlier run): they are still owed and are planned again only "
+        "with this flag.",
+    )(f)
+
+
 def plan_options(f: F) -> F:
-    """Batch bounds and pay mode."""
+    """Batch bounds, pay mode and whether rows set aside as skipped are planned again."""
+    f = retry_skipped_option(f)
     f = click.option(
         "--on-failure",
         type=click.Choice(["refuse", "exclude", "skip"]),
@@ -333,6 +346,7 @@ class PayoutFileArgs:
     on_failure: str
     gas_margin: int | None
     max_batch_size: int | None
+    retry_skipped: bool = False
 
 
 def payout_file_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -381,7 +395,7 @@ def open_payout_file(args: PayoutFileArgs, *, approval: str) -> PayoutFile:
         ledger_url=args.ledger_url, max_batch_size=args.max_batch_size, gas_margin=args.gas_margin
     )
     opts = pipeline.PlanOptions.from_settings(
-        settings, on_failure=args.on_failure, approval=approval
+        settings, on_failure=args.on_failure, approval=approval, retry_skipped=args.retry_skipped
     )
     target = pipeline.open_target(args.rpc_url, args.disburser)
     manifest = pipeline.validate(

@@ -27,8 +27,11 @@ from payout._cli.options import (
 def plan(args: PayoutFileArgs, payer: str | None, approval: str, as_json: bool) -> None:
     """Plan gas-bounded batches and simulate every one before anything is signed.
 
-    Rows the ledger already paid are left out. Exit status: 2 if rows are predicted to fail and
-    --on-failure is refuse, 5 if the payer cannot cover tokens or fees (send would refuse).
+    Rows the ledger already paid are left out; rows it set aside as skipped are counted as still
+    owed and planned again only with --retry-skipped (plan writes nothing either way).
+
+    Exit status: 2 if rows are predicted to fail and --on-failure is refuse, 5 if the payer
+    cannot cover tokens or fees (send would refuse).
     """
     from payout import pipeline
     from payout.exceptions import InputError
@@ -45,13 +48,22 @@ def plan(args: PayoutFileArgs, payer: str | None, approval: str, as_json: bool) 
     if as_json:
         from payout._cli.render import plan_json
 
-        emit_json({"file": str(args.file), "scopes": [plan_json(p) for p in plans]})
+        emit_json(
+            {
+                "file": str(args.file),
+                "scopes": [plan_json(p) for p in plans],
+                "skipped_still_owed": sum(p.previously_skipped for p in plans),
+                "retried_skipped": sum(p.retried_skipped for p in plans),
+            }
+        )
     else:
-        from payout._cli.render import print_plan
+        from payout._cli.render import print_plan, skipped_owed_note
 
         out = console()
         for p in plans:
             print_plan(out, p)
+        if note := skipped_owed_note(sum(p.previously_skipped for p in plans)):
+            out.print(f"[yellow]Still owed[/]: {note}")
     if any(p.failures for p in plans) and args.on_failure == "refuse":
         click.secho(
             "Error: rows are predicted to fail; choose --on-failure exclude or skip",

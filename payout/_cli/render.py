@@ -68,6 +68,8 @@ def plan_json(p: ScopePlan) -> dict[str, Any]:
         "already_paid": p.already_paid,
         "in_flight": p.in_flight,
         "previously_skipped": p.previously_skipped,
+        "skipped_still_owed": p.previously_skipped,
+        "retried_skipped": p.retried_skipped,
         "batches": [
             {
                 "index": b.index,
@@ -129,6 +131,10 @@ def print_plan(console: Any, p: ScopePlan) -> None:
         console.print(
             f"  already paid: {p.already_paid}, in flight: {p.in_flight}, "
             f"set aside earlier: {p.previously_skipped} (not planned again)"
+        )
+    if p.retried_skipped:
+        console.print(
+            f"  set aside earlier and planned again (--retry-skipped): {p.retried_skipped}"
         )
     table = Table(show_edge=False, pad_edge=False)
     for col, justify in (
@@ -217,7 +223,19 @@ def send_json(report: SendReport) -> dict[str, Any]:
         "already_paid": report.already_paid,
         "paid_rows": report.paid_rows,
         "gas_used": report.gas_used,
+        "retried_skipped": report.retried_skipped,
+        "skipped_still_owed": report.skipped_still_owed,
     }
+
+
+def skipped_owed_note(count: int) -> str | None:
+    """The line telling an operator that rows set aside as skipped are still owed."""
+    if not count:
+        return None
+    return (
+        f"{count} row(s) of this file are set aside as skipped and still owed; "
+        "pay them with `--retry-skipped` (after fixing why they failed)."
+    )
 
 
 def _batch_ref(b: SettledBatch | LeftOpen) -> dict[str, Any]:

@@ -45,11 +45,12 @@ def send(
 
     Batches still in flight from an earlier run are settled from the chain first; payout ids
     already paid are never paid again (re-running the same or an overlapping file pays only what
-    is missing). Every batch is simulated before it is signed. If the process stops, run
-    `payout resume`.
+    is missing). Rows set aside as skipped (excluded, or skipped on chain) are still owed and
+    are paid again only with --retry-skipped. Every batch is simulated before it is signed. If
+    the process stops, run `payout resume`.
     """
     from payout import pipeline
-    from payout._cli.render import EventPrinter, print_plan, send_json
+    from payout._cli.render import EventPrinter, print_plan, send_json, skipped_owed_note
     from payout.exceptions import InputError
     from payout.ledger import Ledger
     from payout.wallet import Wallet
@@ -104,7 +105,15 @@ def send(
             f"[green]Done[/]: {report.paid_rows} recipients paid in "
             f"{len(report.results)} batch(es), {report.gas_used:,} gas; "
             f"{report.already_paid} were already paid before this run."
+            + (
+                f" Planned again with --retry-skipped: {report.retried_skipped} row(s) set "
+                "aside as skipped earlier."
+                if report.retried_skipped
+                else ""
+            )
         )
+        if note := skipped_owed_note(report.skipped_still_owed):
+            out.print(f"[yellow]Still owed[/]: {note}")
 
 
 @click.command()

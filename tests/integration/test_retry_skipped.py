@@ -1,0 +1,122 @@
+"""Rows set aside as skipped stay owed: re-sends say so, and ``--retry-skipped`` pays them once."""
+
+from __future__ import annotations
+
+from eth_utils.crypto import keccak
+
+from payout.chain import Chain
+from payout.demo_token import blacklist
+from payout.wallet import Wallet
+
+from .conftest import Payer, as_json, base_units, invoke, run, send
+
+#: DemoUSDC storage: name, symbol, totalSupply, balanceOf, allowance, then isBlacklisted.
+_BLACKLIST_SLOT = 5
+
+
+def _blacklist_key(account: str) -> str:
+    padded = bytes.fromhex(account[2:].rjust(64, "0")) + _BLACKLIST_SLOT.to_bytes(32, "big")
+    return "0x" + keccak(padded).hex()
+
+
+def unblacklist(chain: Chain, token: str, account: str) -> None:
+    """The issuer lifting a blacklisting. DemoUSDC has no such function, so the devnet clears the
+    mapping entry; the check first proves the slot is the one that blacklisted the account."""
+    key = _blacklist_key(account)
+    assert int(chain.request("eth_getStorageAt", [token, key, "latest"]), 16) == 1
+    chain.request("anvil_setStorageAt", [token, key, "0x" + "00" * 32])
+    assert int(chain.request("eth_getStorageAt", [token, key, "latest"]), 16) == 0
+
+
+def _statuses(env: dict[str, str]) -> dict[str, str]:
+    report = as_json(run("report", "--json", env=env).stdout)
+    return {r["payout_id"]: r["status"] for r in report}
+
+
+def test_skipped_row_is_reported_as_owed_and_paid_once_on_request(
+    env: dict[str, str], chain: Chain, deployer: Wallet, payer: Payer, usdc: str, payout_file
+) -> None:
+    file, rows = payout_file(5)
+    blocked, blocked_amount, _id = rows[3]
+    blacklist(deployer, usdc, blocked)
+
+    first = send(env, payer, usdc, file, "--on-failure", "skip", "--json")
+    assert first.returncode == 0, first.stderr
+    out = as_json(first.stdout)
+    assert out["paid_rows"] == 4 and out["skipped_still_owed"] == 1
+    assert _statuses(env)["id-3"] == "skipped"
+
+    # Without the flag: nobody is paid, and the output names the owed row and the way to pay it.
+    again = send(env, payer, usdc, file)
+    assert again.returncode == 0, again.stderr
+    assert "0 recipients paid" in again.stdout and "4 were already paid" in again.stdout
+    assert "1 row(s) of this file are set aside as skipped and still owed" in again.stdout
+    assert "--retry-skipped" in again.stdout
+    assert as_json(send(env, payer, usdc, file, "--json").stdout)["skipped_still_owed"] == 1
+
+    planned = invoke(
+        "plan", str(file), "--token", usdc, "--keystore", str(payer.keystore), "--json"
+    )
+    assert planned.exit_code == 0, planned.output
+    assert as_json(planned.stdout)["skipped_still_owed"] == 1
+    assert as_json(planned.stdout)["scopes"][0]["payouts"] == 0
+    human = invoke("plan", str(file), "--token", usdc, "--keystore", str(payer.keystore))
+    assert "set aside as skipped and still owed" in human.stdout
+    assert "--retry-skipped" in human.stdout
+
+    unblacklist(chain, usdc, blocked)
+
+    # plan --retry-skipped counts the row into the plan and writes nothing.
+    dry = invoke(
+        "plan",
+        str(file),
+        "--token",
+        usdc,
+        "--keystore",
+        str(payer.keystore),
+        "--retry-skipped",
+        "--json",
+    )
+    assert dry.exit_code == 0, dry.output
+    scope = as_json(dry.stdout)["scopes"][0]
+    assert scope["payouts"] == 1 and scope["retried_skipped"] == 1
+    assert scope["total_base_units"] == base_units(blocked_amount)
+    assert as_json(dry.stdout)["skipped_still_owed"] == 0
+    assert _statuses(env)["id-3"] == "skipped"
+
+    payer_before = chain.token_balance(usdc, payer.address)
+    retried = send(env, payer, usdc, file, "--retry-skipped", "--json")
+    assert retried.returncode == 0, retried.stderr
+    out = as_json(retried.stdout)
+    assert out["paid_rows"] == 1 and out["retried_skipped"] == 1
+    assert out["already_paid"] == 4 and out["skipped_still_owed"] == 0
+    assert chain.token_balance(usdc, blocked) == base_units(blocked_amount)
+    assert chain.token_balance(usdc, payer.address) == payer_before - base_units(blocked_amount)
+    assert set(_statuses(env).values()) == {"confirmed"}
+
+    # Nothing is owed any more: a further re-send (with or without the flag) pays nobody.
+    for extra in ((), ("--retry-skipped",)):
+        last = send(env, payer, usdc, file, *extra, "--json")
+        assert last.returncode == 0, last.stderr
+        assert as_json(last.stdout)["paid_rows"] == 0
+        assert as_json(last.stdout)["already_paid"] == 5
+    for r, a, _i in rows:
+        assert chain.token_balance(usdc, r) == base_units(a)
+
+
+def test_retry_of_a_still_blacklisted_row_refuses_and_leaves_it_set_aside(
+    env: dict[str, str], deployer: Wallet, payer: Payer, usdc: str, payout_file
+) -> None:
+    file, rows = payout_file(3)
+    blacklist(deployer, usdc, rows[0][0])
+    assert send(env, payer, usdc, file, "--on-failure", "exclude").returncode == 0
+    assert _statuses(env)["id-0"] == "skipped"
+    # Still blacklisted: the default refuse mode stops the retry before anything is written,
+    # so the row stays set aside (a later plain send does not pick it up by accident).
+    refused = send(env, payer, usdc, file, "--retry-skipped")
+    assert refused.returncode == 2, refused.stderr
+    assert _statuses(env)["id-0"] == "skipped"
+    plain = send(env, payer, usdc, file, "--json")
+    assert plain.returncode == 0, plain.stderr
+    assert as_json(plain.stdout)["paid_rows"] == 0
+    assert as_json(plain.stdout)["skipped_still_owed"] == 1
