@@ -35,6 +35,7 @@ from payout._cli.options import (
     json_option,
     ledger_option,
     open_signer,
+    retry_skipped_option,
     units,
 )
 
@@ -478,6 +479,7 @@ def _print_report(report: Any, as_json: bool) -> None:
 @keystore_option(required=True)
 @ledger_option
 @batching_options
+@retry_skipped_option
 @json_option
 def send(
     file: Path,
@@ -485,9 +487,11 @@ def send(
     keystore: Path,
     ledger_url: str | None,
     batching: Batching,
+    retry_skipped: bool,
     as_json: bool,
 ) -> None:
-    """Pay a file from a hot wallet (settles anything in flight first; resumable)."""
+    """Pay a file from a hot wallet (settles anything in flight first; resumable). Rows set
+    aside as skipped (skipped on chain earlier) are paid again only with --retry-skipped."""
     from payout.ledger import Ledger
     from payout.tron.pipeline import send_file
 
@@ -502,8 +506,15 @@ def send(
             settings=batching.settings(),
             max_batch_size=batching.max_batch_size,
             on_event=_progress(as_json, ctx.token),
+            retry_skipped=retry_skipped,
         )
     _print_report(report, as_json)
+    if not as_json and report.skipped_still_owed:
+        console().print(
+            f"[yellow]Still owed[/]: {report.skipped_still_owed} row(s) of this file are set "
+            "aside as skipped; pay them with `payout tron send --retry-skipped` (after fixing "
+            "why they failed)."
+        )
 
 
 @tron.command(short_help="Settle in-flight batches from the chain, then finish.")

@@ -48,7 +48,16 @@ from payout.tron.energy import (
 from payout.tron.executor import BatchResult, TronExecutor, TronSendSettings
 from payout.tron.signer import TronSigner
 from payout.tron.token import allowance, balance_of, token_info
-from payout.types import Batch, BatchStatus, ExecutorKind, Network, PayMode, Scope, TokenInfo
+from payout.types import (
+    Batch,
+    BatchStatus,
+    ExecutorKind,
+    Network,
+    PayMode,
+    PayoutStatus,
+    Scope,
+    TokenInfo,
+)
 
 #: Used when the payer holds no token yet (transfers cannot be simulated from it): TRON USDT's
 #: published figures (64,285 energy to a holder, 130,285 to a fresh address) plus the disburser.
@@ -130,6 +139,9 @@ class TronPlan:
     separate_energy: int
     separate_bytes: int
     notes: list[str] = field(default_factory=list)
+    #: Rows set aside as skipped that this plan leaves out (still owed) / planned again.
+    skipped_still_owed: int = 0
+    retried_skipped: int = 0
 
     @property
     def token_ok(self) -> bool:
@@ -142,6 +154,8 @@ class TronPlan:
             "to_pay": sum(b.count for b in self.batches),
             "already_paid": len(self.registration.paid),
             "in_flight": len(self.registration.in_flight),
+            "skipped_still_owed": self.skipped_still_owed,
+            "retried_skipped": self.retried_skipped,
             "total": self.total,
             "energy_model": {**self.model.to_json(), "source": self.model_source},
             "batches": [
@@ -193,10 +207,14 @@ def plan_file(
     permission_id: int = 0,
     id_namespace: str = "",
     command: str = "tron plan",
+    retry_skipped: bool = False,
 ) -> TronPlan:
     """Validate (raising :class:`~payout.exceptions.ManifestError` with every issue), register
     the rows in the ledger, plan energy- and size-bounded batches, store the plan, and compute
-    the pre-flight figures. Sends nothing."""
+    the pre-flight figures. Sends nothing.
+
+    Rows the ledger has as skipped stay set aside (counted in a note) unless ``retry_skipped``:
+    then they are owed again (``planned``) and planned with the rest, in file order."""
     manifest = load_manifest(path, manifest_options(ctx, id_namespace=id_namespace))
     scope = scope_of(ctx)
     run_id = ledger.start_run(
@@ -209,6 +227,13 @@ def plan_file(
         rows=manifest.rows,
     )
     registration = ledger.register(manifest.payouts, scope, run_id=run_id)
+    retried = 0
+    if retry_skipped and registration.skipped:
+        retry = {p.payout_id for p in registration.skipped}
+        ledger.set_payout_status(scope, sorted(retry), PayoutStatus.PLANNED)
+        owed = retry | {p.payout_id for p in registration.to_plan}
+        registration.to_plan = [p for p in manifest.payouts if p.payout_id in owed]
+        retried = len(retry)
     model, source = energy_model(ctx)
     planner = cost_model(
         model, ctx.prices, margin_bps=margin_bps, signatures=signatures, permission_id=permission_id
@@ -252,6 +277,13 @@ def plan_file(
             f"{len(registration.in_flight)} payout(s) are in a submitted batch: "
             "`payout tron resume` settles them first"
         )
+    if retried:
+        notes.append(f"{retried} payout(s) set aside as skipped earlier: planned again")
+    elif registration.skipped:
+        notes.append(
+            f"{len(registration.skipped)} payout(s) set aside as skipped are still owed: "
+            "pay them with `payout tron send --retry-skipped`"
+        )
     return TronPlan(
         manifest=manifest,
         registration=registration,
@@ -265,6 +297,8 @@ def plan_file(
         separate_energy=count * (model.per_fresh - _overhead_per_recipient()),
         separate_bytes=count * trigger_tx_bytes(TRANSFER_CALLDATA),
         notes=notes,
+        skipped_still_owed=0 if retried else len(registration.skipped),
+        retried_skipped=retried,
     )
 
 
@@ -323,6 +357,8 @@ class TronSendReport:
     plan: TronPlan | None
     settled: list[BatchResult]
     results: list[BatchResult]
+    #: Rows of the file the ledger has as skipped after the run (``send --retry-skipped``).
+    skipped_still_owed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -332,6 +368,7 @@ class TronSendReport:
             "paid": sum(r.count for r in self.results if r.status is BatchStatus.CONFIRMED),
             "energy_used": sum(r.energy_used for r in self.results),
             "fee_sun": sum(r.fee_sun for r in self.results),
+            "skipped_still_owed": self.skipped_still_owed,
         }
 
 
@@ -344,8 +381,10 @@ def send_file(
     settings: TronSendSettings | None = None,
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    retry_skipped: bool = False,
 ) -> TronSendReport:
-    """Pay a file from a hot wallet: settle what is in flight, plan, pre-flight, send."""
+    """Pay a file from a hot wallet: settle what is in flight, plan, pre-flight, send.
+    Rows set aside as skipped are paid again only with ``retry_skipped``."""
     settings = settings or TronSendSettings()
     if signer.address != ctx.payer:
         raise TronError(f"the key is {signer.address}, the payer is {ctx.payer}")
@@ -367,10 +406,16 @@ def send_file(
         margin_bps=settings.margin_bps,
         mode=settings.mode,
         command="tron send",
+        retry_skipped=retry_skipped,
     )
     preflight(ctx, plan)
     results = [executor.send_batch(b) for b in plan.batches]
-    return TronSendReport(plan=plan, settled=settled, results=results)
+    owed = ledger.payouts(
+        scope_of(ctx),
+        status=PayoutStatus.SKIPPED,
+        payout_ids=[p.payout_id for p in plan.manifest.payouts],
+    )
+    return TronSendReport(plan=plan, settled=settled, results=results, skipped_still_owed=len(owed))
 
 
 def resume(

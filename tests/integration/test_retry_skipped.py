@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 from eth_utils.crypto import keccak
+from support.tron_payout import (
+    TronEnv,
+    block_recipient,
+    rows_for,
+    tron_blocking_env,
+)
+from support.tron_payout import recipients as tron_recipients
+from support.tron_payout import units as tron_units
 
 from payout.chain import Chain
 from payout.demo_token import blacklist
 from payout.wallet import Wallet
 
 from .conftest import Payer, as_json, base_units, invoke, run, send
+
+__all__ = ["tron_blocking_env"]  # the fixture, imported for pytest
 
 #: DemoUSDC storage: name, symbol, totalSupply, balanceOf, allowance, then isBlacklisted.
 _BLACKLIST_SLOT = 5
@@ -120,3 +132,39 @@ def test_retry_of_a_still_blacklisted_row_refuses_and_leaves_it_set_aside(
     assert plain.returncode == 0, plain.stderr
     assert as_json(plain.stdout)["paid_rows"] == 0
     assert as_json(plain.stdout)["skipped_still_owed"] == 1
+
+
+def test_tron_send_reports_the_skipped_row_and_retries_it_only_on_request(
+    tron_blocking_env: TronEnv,
+) -> None:
+    env = tron_blocking_env
+    people = tron_recipients(4, "retry")
+    rows = rows_for(people)
+    block_recipient(env, people[1])
+    path = env.write_file(rows)
+    send_args = ("send", str(path), "--keystore", str(env.payer_keystore), "--json")
+
+    first = env.cli(*send_args, "--mode", "skip")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["skipped_still_owed"] == 1
+
+    # Without the flag: nothing planned, the plan says the row is still owed and how to pay it.
+    again = env.cli(*send_args, "--mode", "skip")
+    assert again.exit_code == 0, again.output
+    out = json.loads(again.output)
+    assert out["batches"] == [] and out["skipped_still_owed"] == 1
+    assert out["plan"]["skipped_still_owed"] == 1 and out["plan"]["to_pay"] == 0
+    assert any("--retry-skipped" in note for note in out["plan"]["notes"])
+
+    # With it, the row (and only it) is planned again; still refused, it is skipped again and
+    # stays owed, and nobody else is paid twice.
+    payer_before = env.balance(env.payer.address)
+    retried = env.cli(*send_args, "--mode", "skip", "--retry-skipped")
+    assert retried.exit_code == 0, retried.output
+    out = json.loads(retried.output)
+    assert out["plan"]["retried_skipped"] == 1 and out["plan"]["to_pay"] == 1
+    (batch,) = out["batches"]
+    assert batch["count"] == 1 and out["skipped_still_owed"] == 1
+    assert env.balance(env.payer.address) == payer_before
+    for i, (address, amount, _id) in enumerate(rows):
+        assert env.balance(address) == (0 if i == 1 else tron_units(amount))
