@@ -359,7 +359,10 @@ def _tx(tx_hash: str | None) -> str:
 
 
 def describe_event(event: ExecutionEvent) -> str:
-    """One line in plain words per executor event (``batch-confirmed`` -> ``batch 0 confirmed on chain: ...``)."""
+    """One line in plain words per executor event.
+
+    For example ``batch-confirmed`` -> ``batch 0 confirmed on chain: ...``.
+    """
     where = f"batch {event.batch_index}" if event.batch_index is not None else "a batch"
     recipients = f"{event.count} recipient(s)"
     kind = event.kind
