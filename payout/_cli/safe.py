@@ -21,6 +21,7 @@ from payout._cli.options import (
     json_option,
     ledger_option,
     open_signer,
+    retry_skipped_option,
     rpc_option,
     send_options,
     send_settings,
@@ -115,6 +116,7 @@ def safe() -> None:
     help="When simulation predicts failing rows: refuse, exclude them (they stay owed, status "
     "skipped), or pay in skip-and-report mode (disburseOrSkip).",
 )
+@retry_skipped_option
 @click.option("--max-batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--gas-margin", type=click.IntRange(min=0), default=None)
 @click.option(
@@ -148,6 +150,7 @@ def propose(
     out: Path,
     start_nonce: int | None,
     on_failure: str,
+    retry_skipped: bool,
     max_batch_size: int | None,
     gas_margin: int | None,
     multisend: str | None,
@@ -162,8 +165,9 @@ def propose(
     """Validate PAYOUT_FILE and propose one Safe transaction per batch.
 
     Rows already paid from this Safe are left out, and so are rows in a proposal that can still
-    execute. The plan is stored in the ledger (executor `safe`); the proposal file goes to the
-    signers.
+    execute. Rows set aside as skipped (excluded, or skipped on chain) are still owed and are
+    proposed again only with --retry-skipped. The plan is stored in the ledger (executor `safe`);
+    the proposal file goes to the signers.
     """
     from payout.chain import Chain
     from payout.exceptions import InputError
@@ -213,6 +217,7 @@ def propose(
             service=service,
             source=str(payout_file),
             source_sha256=manifest.sha256,
+            retry_skipped=retry_skipped,
         )
     proposal = outcome.proposal
     tx_files: list[Path] = []
@@ -240,7 +245,7 @@ def propose(
         "token": {"address": token_info.address, "symbol": token_info.symbol},
         "rows": manifest.rows,
         "new": reg.new,
-        "toPay": len(reg.to_plan) - len(outcome.pending),
+        "toPay": outcome.to_pay,
         "alreadyPaid": len(reg.paid),
         "inFlight": len(reg.in_flight),
         "inPendingProposal": len(outcome.pending),
@@ -250,6 +255,8 @@ def propose(
             for f in outcome.excluded
         ],
         "mode": str(outcome.mode),
+        "skipped_still_owed": outcome.skipped_still_owed,
+        "retried_skipped": outcome.retried_skipped,
         "transactions": [
             {
                 "nonce": tx.nonce,
@@ -271,12 +278,21 @@ def propose(
     for warning in manifest.warnings[:20]:
         out_console.print(f"[yellow]warning[/]: {warning}")
     summary = (
-        f"{manifest.rows} rows: {len(reg.to_plan) - len(outcome.pending)} to pay, "
+        f"{manifest.rows} rows: {outcome.to_pay} to pay, "
         f"{len(reg.paid)} already paid, {len(reg.in_flight)} in flight, "
         f"{len(outcome.pending)} in a proposal that can still execute, "
         f"{len(outcome.excluded)} excluded"
     )
+    if outcome.retried_skipped:
+        summary += (
+            f"; planned again with --retry-skipped: {outcome.retried_skipped} row(s) set aside "
+            "as skipped earlier"
+        )
     out_console.print(summary)
+    from payout._cli.render import skipped_owed_note
+
+    if note := skipped_owed_note(outcome.skipped_still_owed):
+        out_console.print(f"[yellow]Still owed[/]: {note}")
     if proposal is None:
         out_console.print("Nothing to propose.")
         return

@@ -4,7 +4,9 @@
 (scope: network, chain, payer = the Safe, token), plans gas-bounded batches with deterministic ids,
 simulates each batch from the Safe's address, stores the plan (executor ``safe``) and builds the
 proposal. Payouts already paid are not planned again; payouts in a proposal that can still execute
-(its Safe nonce is not used yet) are not proposed twice.
+(its Safe nonce is not used yet) are not proposed twice. Payouts the ledger set aside as skipped
+(excluded, or skipped on chain by skip-and-report mode) are still owed: they are counted
+(``skipped_still_owed``) and proposed again only with ``retry_skipped``.
 
 ``execute_file`` executes a signed proposal and records every step in the ledger (write-ahead);
 ``settle_safe_batches`` settles Safe batches from the chain after a crash (``payout resume`` calls
@@ -98,6 +100,13 @@ class ProposeOutcome:
     simulations: list[BatchSimulation] = field(default_factory=list)
     mode: PayMode = PayMode.STRICT
     state: SafeState | None = None
+    #: Rows of the file the ledger has as skipped after this run: still owed, proposed only by
+    #: a run with ``retry_skipped``.
+    skipped_still_owed: int = 0
+    #: Rows set aside as skipped before this run that its proposal pays (``retry_skipped``).
+    retried_skipped: int = 0
+    #: Rows this run set out to propose (owed, not in a pending proposal), before any exclusion.
+    to_pay: int = 0
 
 
 # --- settling ------------------------------------------------------------------------------------
@@ -218,8 +227,60 @@ def propose_payouts(
     service: SafeService | None = None,
     source: str | None = None,
     source_sha256: str | None = None,
+    retry_skipped: bool = False,
 ) -> ProposeOutcome:
-    """Register, plan, simulate and propose ``payouts`` for ``safe`` (see the module docstring)."""
+    """Register, plan, simulate and propose ``payouts`` for ``safe`` (see the module docstring).
+
+    With ``retry_skipped`` the rows the ledger has as skipped are planned with the rest, in file
+    order; they go back to ``planned`` only once the proposal is built, so a refused run (funds,
+    predicted failures) leaves them set aside.
+    """
+    outcome = _propose(
+        chain,
+        ledger,
+        safe=safe,
+        payouts=payouts,
+        token=token,
+        disburser=disburser,
+        mode=mode,
+        on_failure=on_failure,
+        max_batch_size=max_batch_size,
+        gas_margin=gas_margin,
+        start_nonce=start_nonce,
+        multisend=multisend,
+        service=service,
+        source=source,
+        source_sha256=source_sha256,
+        retry_skipped=retry_skipped,
+    )
+    owed = ledger.payouts(
+        outcome.registration.scope,
+        status=PayoutStatus.SKIPPED,
+        payout_ids=[p.payout_id for p in payouts],
+    )
+    outcome.skipped_still_owed = len(owed)
+    return outcome
+
+
+def _propose(
+    chain: Chain,
+    ledger: Ledger,
+    *,
+    safe: str,
+    payouts: Sequence[Payout],
+    token: TokenInfo,
+    disburser: str | None,
+    mode: PayMode,
+    on_failure: str,
+    max_batch_size: int | None,
+    gas_margin: int | None,
+    start_nonce: int | None,
+    multisend: str | None,
+    service: SafeService | None,
+    source: str | None,
+    source_sha256: str | None,
+    retry_skipped: bool,
+) -> ProposeOutcome:
     if on_failure not in ON_FAILURE_CHOICES:
         raise InputError(f"--on-failure must be one of {', '.join(ON_FAILURE_CHOICES)}")
     disburser = verify_disburser(chain, disburser)
@@ -237,8 +298,15 @@ def propose_payouts(
     registration = ledger.register(list(payouts), scope, run_id=run_id)
     outcome = ProposeOutcome(registration=registration, proposal=None, mode=mode, state=state)
     pending = _pending_proposals(chain, ledger, scope, state, outcome)
-    outcome.pending = [p.payout_id for p in registration.to_plan if p.payout_id in pending]
-    rows = [p for p in registration.to_plan if p.payout_id not in pending]
+    # Rows set aside as skipped join the owed rows in file order when the operator asked.
+    retry = {p.payout_id for p in registration.skipped} if retry_skipped else set()
+    owed = {p.payout_id for p in registration.to_plan} | retry
+    candidates = [p for p in registration.to_plan + registration.skipped if p.payout_id in owed]
+    order = {p.payout_id: i for i, p in enumerate(payouts)}
+    candidates.sort(key=lambda p: order.get(p.payout_id, len(order)))
+    outcome.pending = [p.payout_id for p in candidates if p.payout_id in pending]
+    rows = [p for p in candidates if p.payout_id not in pending]
+    outcome.to_pay = len(rows)
     if not rows:
         return outcome
     from payout.batching import DEFAULT_MAX_BATCH_SIZE
@@ -303,10 +371,11 @@ def propose_payouts(
             mode = PayMode.SKIP
             outcome.mode = mode
     outcome.simulations = sims
-    ledger.save_plan(batches, executor=ExecutorKind.SAFE, mode=mode, run_id=run_id)
     queued = list(outcome.pending_nonces)
     if service is not None:
         queued += service.queued_nonces(state.address, state.nonce)
+    # Built before the ledger is written: a proposal that cannot be built stores no plan and
+    # leaves rows set aside as skipped where they were.
     proposal = build_proposal(
         chain,
         state.address,
@@ -319,6 +388,11 @@ def propose_payouts(
         multisend=multisend,
         state=state,
     )
+    if retry:
+        again = [p.payout_id for b in batches for p in b.payouts if p.payout_id in retry]
+        ledger.set_payout_status(scope, again, PayoutStatus.PLANNED)
+        outcome.retried_skipped = len(again)
+    ledger.save_plan(batches, executor=ExecutorKind.SAFE, mode=mode, run_id=run_id)
     for tx in proposal.transactions:
         ledger.annotate_batch(
             scope,

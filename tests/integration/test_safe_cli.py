@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from support.demo_token import unblacklist
 from support.safe_env import EXECUTOR_INDEX, SafeEnv, payouts, setup_safe_env, signer, wallet
 from support.safe_service import SafeServiceStandIn
 
 from payout._cli.main import cli
 from payout.chain import Chain
+from payout.demo_token import blacklist
 from payout.deployment import deploy_disburser
 from payout.devnet import dev_private_key
 from payout.fault import FAULT_EXIT_CODE
@@ -164,6 +166,96 @@ def test_propose_review_sign_merge_execute(
     )
     assert json.loads(nothing.output)["alreadyPaid"] == 30
     assert json.loads(nothing.output)["proposal"] is None
+
+
+def _sign_and_execute(proposal: str, keystores: dict[int, Path], tag: str) -> dict[str, Any]:
+    for i in (1, 2):
+        signed = run(
+            "safe", "sign", proposal, "--keystore", str(keystores[i]), "--out", f"{tag}-sig{i}.json"
+        )
+        assert signed.exit_code == 0, signed.output
+    merged = run("safe", "merge", f"{tag}-sig1.json", f"{tag}-sig2.json", "--out", f"{tag}.json")
+    assert merged.exit_code == 0, merged.output
+    executed = run(
+        "safe", "execute", f"{tag}.json", "--keystore", str(keystores[EXECUTOR_INDEX]), "--json"
+    )
+    assert executed.exit_code == 0, executed.output
+    out: dict[str, Any] = json.loads(executed.output)
+    return out
+
+
+def test_propose_retry_skipped_pays_an_excluded_row_once_on_request(
+    evm: Chain,
+    env: dict[str, str],
+    funded_safe: dict[str, Any],
+    keystores: dict[int, Path],
+) -> None:
+    safe, token, rows = funded_safe["safe"], funded_safe["token"], funded_safe["rows"]
+    csv = str(funded_safe["csv"])
+    blocked = rows[4]
+    blacklist(wallet(evm, 0), token, blocked.recipient)
+    scope = Scope(Network.EVM, evm.chain_id, safe, token)
+
+    def status() -> dict[str, PayoutStatus]:
+        with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
+            return {r.payout_id: r.status for r in ledger.payouts(scope)}
+
+    def propose(*extra: str) -> Result:
+        return run("safe", "propose", csv, "--safe", safe, "--token", token, *extra)
+
+    first = propose("--on-failure", "exclude", "--json")
+    assert first.exit_code == 0, first.output
+    data = json.loads(first.output)
+    assert [e["payoutId"] for e in data["excluded"]] == [blocked.payout_id]
+    assert [t["count"] for t in data["transactions"]] == [29]
+    assert data["skipped_still_owed"] == 1 and data["retried_skipped"] == 0
+    assert status()[blocked.payout_id] is PayoutStatus.SKIPPED
+    assert (
+        sum(r["paid"] for r in _sign_and_execute("safe-proposal.json", keystores, "a")["results"])
+        == 29
+    )
+
+    # Still blacklisted: the retry is refused before anything is written; the row stays aside.
+    refused = propose("--retry-skipped", "--out", "refused.json")
+    assert refused.exit_code == 4, refused.output
+    assert not Path("refused.json").exists()
+    assert status()[blocked.payout_id] is PayoutStatus.SKIPPED
+
+    unblacklist(evm, token, blocked.recipient)
+
+    # Without the flag: nothing is proposed for the row, and the output says it is still owed.
+    plain = propose("--json", "--out", "plain.json")
+    assert plain.exit_code == 0, plain.output
+    data = json.loads(plain.output)
+    assert data["proposal"] is None and data["toPay"] == 0 and data["alreadyPaid"] == 29
+    assert data["skipped_still_owed"] == 1 and data["retried_skipped"] == 0
+    human = propose("--out", "plain.json")
+    assert human.exit_code == 0, human.output
+    assert "1 row(s) of this file are set aside as skipped and still owed" in human.output
+    assert "--retry-skipped" in human.output and "Nothing to propose." in human.output
+    assert not Path("plain.json").exists()
+    assert status()[blocked.payout_id] is PayoutStatus.SKIPPED
+    assert evm.token_balance(token, blocked.recipient) == 0
+
+    retried = propose("--retry-skipped", "--json", "--out", "retry.json")
+    assert retried.exit_code == 0, retried.output
+    data = json.loads(retried.output)
+    assert data["retried_skipped"] == 1 and data["skipped_still_owed"] == 0
+    assert data["toPay"] == 1 and data["alreadyPaid"] == 29
+    assert [(t["count"], t["total"]) for t in data["transactions"]] == [(1, blocked.amount)]
+    assert status()[blocked.payout_id] is PayoutStatus.PLANNED
+    results = _sign_and_execute("retry.json", keystores, "b")["results"]
+    assert [(r["outcome"], r["paid"]) for r in results] == [("paid", 1)]
+
+    assert _paid(evm, token, rows) == [p.amount for p in rows]
+    assert evm.token_balance(token, safe) == 0
+    assert set(status().values()) == {PayoutStatus.CONFIRMED}
+    # Paid once: proposing again (with or without the flag) finds nothing owed.
+    for extra in ((), ("--retry-skipped",)):
+        last = propose(*extra, "--json", "--out", "last.json")
+        data = json.loads(last.output)
+        assert data["proposal"] is None and data["alreadyPaid"] == 30
+        assert data["skipped_still_owed"] == 0 and data["retried_skipped"] == 0
 
 
 def test_review_refuses_a_tampered_file_and_non_owners_cannot_sign(
