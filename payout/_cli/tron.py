@@ -443,6 +443,13 @@ def _progress(as_json: bool, token: Any) -> Any:
             err.print(f"{batch} from an earlier run sent again as signed: txID {data['txid']}")
         elif what == "released":
             err.print(f"{batch} expired without executing: its rows are owed again")
+        elif what == "waiting":
+            err.print(
+                f"{batch} is not executed and not expired on the node yet: its transaction "
+                f"expires at {data['expires_ms']} ms, the node's head block is at "
+                f"{data['head_ms']} ms. Its rows stay submitted; run `payout tron resume` again "
+                "once the node's head block time has passed the expiration."
+            )
 
     return on_event
 

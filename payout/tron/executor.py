@@ -18,8 +18,14 @@ For each batch (the same :class:`~payout.types.Batch` and ledger as the EVM path
 Crash safety (``payout tron resume``): a submitted batch is confirmed if its transaction's receipt
 says so or if ``executed(payer, batchId)`` is true; rebroadcast (same signed bytes, same txID) if
 it is unknown and not yet expired; released back to ``planned`` only when the chain proves it can
-no longer execute (expired and not executed). The contract's once-per-payer batch id makes any
-resubmission harmless.
+no longer execute: the node's head block is stamped after the transaction's expiration (java-tron
+refuses a transaction whose expiration is not after the head block's time) and no block up to that
+head holds it, nor did anything execute the batch id. Only the node's head block time decides
+expiry, never the local clock: a node still syncing or a clock running fast would otherwise release
+a transaction that is (or will be) mined, and the released rows, re-planned under a new batch id,
+would be paid twice. Until the node's head passes the expiration the batch stays ``submitted`` and
+resume says to run again later. The contract's once-per-payer batch id makes any resubmission
+harmless.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from payout.exceptions import (
     TronTransactionRejected,
     TrxShortfall,
 )
-from payout.ledger import BatchRecord, Ledger, PayoutOutcome
+from payout.ledger import AttemptRecord, BatchRecord, Ledger, PayoutOutcome
 from payout.revert import translate
 from payout.tron import proto
 from payout.tron.client import node_call
@@ -70,7 +76,6 @@ from payout.tron.transaction import (
     DEFAULT_EXPIRATION_MS,
     SignedTx,
     broadcast,
-    now_ms,
     ref_block,
     transaction_info,
     trigger_raw_data,
@@ -562,11 +567,13 @@ class TronExecutor:
         """Settle a ``submitted`` batch from the chain (see the module doc)."""
         batch = self.ledger.load_batch(record.scope, record.batch_id)
         pending = [a for a in record.attempts if a.tx_hash and a.status == "pending"]
-        # Time as the chain sees it; the wall clock covers a node whose head is stale (a devnet
-        # producing blocks on demand). A transaction can never be included once it is expired.
-        # Read BEFORE asking the chain: a transaction mined between the checks below and a later
-        # clock reading (in the last block before its expiration) would look expired and unmined.
-        clock = max(_head_time_ms(self.client), now_ms())
+        # Expiry is judged by the node's head block time alone: java-tron includes a transaction
+        # only while its expiration is after the head block's time, so once a block stamped past
+        # the expiration exists and no block up to it holds the transaction, it can never run. The
+        # local clock never decides (a syncing node or a fast clock would release a transaction
+        # that is, or will be, mined). Read BEFORE asking the chain: a transaction mined between
+        # the checks below and a later head reading would look expired and unmined.
+        head_ms = _head_time_ms(self.client)
         for attempt in reversed(pending):
             assert attempt.tx_hash is not None
             info = transaction_info(self.client, attempt.tx_hash)
@@ -583,27 +590,47 @@ class TronExecutor:
             if not attempt.raw_tx:
                 continue
             tx = _signed_from_json(attempt.raw_tx)
-            if tx.signatures and tx.expiration_ms > clock:
+            if tx.signatures and tx.expiration_ms > head_ms:
                 try:
                     broadcast(self.client, tx)
-                except TronTransactionRejected:
-                    # Refused (e.g. expired by now) possibly because it was mined meanwhile.
+                except TronTransactionRejected as refused:
+                    # Refused possibly because it was mined meanwhile: then settle from its receipt.
                     if transaction_info(self.client, tx.txid) is None:
-                        raise
+                        if not _refused_as_expired(refused):
+                            raise
+                        # The node will not take it now, but no block past its expiration exists
+                        # yet (another node may still include it): not provably dead.
+                        return self._still_open(record, batch, head_ms)
                 self._emit("rebroadcast", batch=batch.index, txid=tx.txid)
                 info = self.wait(tx.txid)
                 fee_limit = int(attempt.fees.get("fee_limit_sun", 0) or 0)
                 return self.settle_receipt(batch, tx.txid, info, fee_limit, raise_failure=False)
-        if any(int(a.fees.get("expiration", 0) or 0) > clock for a in pending):
-            # A multisig proposal still collecting signatures (or a transaction in flight).
-            return _result_of(record, note="not executed yet; its transaction has not expired")
-        # Not executed, no receipt, every transaction expired: it can never execute.
+        if any(_expiration_of(a) > head_ms for a in pending):
+            # A multisig proposal still collecting signatures, a transaction in flight, or a node
+            # whose head has not yet passed the expiration (idle or syncing).
+            return self._still_open(record, batch, head_ms)
+        # Not executed, in no block up to a head stamped past every expiration: it can never run.
         self.ledger.release_batch(
             record.scope, record.batch_id, reason="expired on TRON without executing"
         )
         self._emit("released", batch=batch.index)
         return _result_of(
             self.ledger.batch(record.scope, record.batch_id), note="expired; rows back to planned"
+        )
+
+    def _still_open(self, record: BatchRecord, batch: Batch, head_ms: int) -> BatchResult:
+        """A submitted batch that is not executed and not provably expired: it stays submitted."""
+        pending = [a for a in record.attempts if a.tx_hash and a.status == "pending"]
+        expires_ms = max((_expiration_of(a) for a in pending), default=0)
+        self._emit("waiting", batch=batch.index, expires_ms=expires_ms, head_ms=head_ms)
+        return _result_of(
+            record,
+            note=(
+                f"not executed yet and not expired on the node: its transaction expires at "
+                f"{expires_ms} ms (unix), the node's head block is at {head_ms} ms; the rows stay "
+                "submitted. Run `payout tron resume` again once the node's head block time has "
+                "passed the expiration (it is released only then)"
+            ),
         )
 
     def settle_open(self, scope: Scope) -> list[BatchResult]:
@@ -621,6 +648,19 @@ class TronExecutor:
 def _head_time_ms(client: Tron) -> int:
     block = node_call(client, lambda: client.get_latest_block())
     return int(((block.get("block_header") or {}).get("raw_data") or {}).get("timestamp", 0))
+
+
+def _refused_as_expired(refused: TronTransactionRejected) -> bool:
+    """Whether the node refused a transaction for its expiration (tronpy reports java-tron's
+    TRANSACTION_EXPIRATION_ERROR as a generic transaction error carrying the node's message)."""
+    return refused.code == "TRANSACTION_EXPIRATION_ERROR" or (
+        refused.code == "TRANSACTION_ERROR" and "expired" in refused.node_message.lower()
+    )
+
+
+def _expiration_of(attempt: AttemptRecord) -> int:
+    """The expiration (ms) the ledger recorded for an attempt's transaction (0 if none)."""
+    return int(attempt.fees.get("expiration", 0) or 0)
 
 
 def _signed_from_json(text: str) -> SignedTx:
