@@ -3,9 +3,9 @@
 Their compiled code ships in ``payout/artifacts/DemoTokens.json`` (built by
 ``scripts/build_artifacts.py`` from ``contracts/demo/DemoStablecoins.sol``, loaded through
 :mod:`payout.artifact`), so no compiler is needed. ``DemoUSDC`` has an issuer blacklist (transfers
-to a blacklisted address revert, as with USDC); ``DemoUSDT`` copies Ethereum USDT's quirks (no
-return values; approve from non-zero to non-zero reverts). Both have 6 decimals and an open
-``mint``.
+to a blacklisted address revert, as with USDC; the issuer lifts it with ``unBlacklist``);
+``DemoUSDT`` copies Ethereum USDT's quirks (no return values; approve from non-zero to non-zero
+reverts). Both have 6 decimals and an open ``mint``.
 """
 
 from __future__ import annotations
@@ -48,3 +48,10 @@ def mint(wallet: Wallet, token: str, to: str, amount: int) -> None:
 def blacklist(wallet: Wallet, token: str, account: str) -> None:
     """Blacklist ``account`` on a DemoUSDC (``wallet`` must be the deployer)."""
     wallet.transact(token, _call("blacklist(address)", ["address"], [account]), label="blacklist")
+
+
+def unblacklist(wallet: Wallet, token: str, account: str) -> None:
+    """Lift ``account``'s blacklisting on a DemoUSDC (``wallet`` must be the deployer)."""
+    wallet.transact(
+        token, _call("unBlacklist(address)", ["address"], [account]), label="unBlacklist"
+    )

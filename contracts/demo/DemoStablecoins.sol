@@ -3,12 +3,14 @@ pragma solidity 0.8.28;
 
 /// @title DemoUSDC
 /// @notice A USDC-like token for the demo and the tests: 6 decimals, an issuer blacklist whose
-///         members can neither send nor receive (transfers revert with USDC's message), and an
-///         open `mint` so that local payers can be funded. Never deploy it on a real network.
+///         members can neither send nor receive (transfers revert with USDC's message) until the
+///         issuer lifts it with `unBlacklist`, and an open `mint` so that local payers can be
+///         funded. Never deploy it on a real network.
 contract DemoUSDC {
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
     event Blacklisted(address indexed account);
+    event UnBlacklisted(address indexed account);
 
     /// @notice Only the issuer may change the blacklist.
     error NotIssuer(address caller);
@@ -41,6 +43,13 @@ contract DemoUSDC {
         if (msg.sender != issuer) revert NotIssuer(msg.sender);
         isBlacklisted[account] = true;
         emit Blacklisted(account);
+    }
+
+    /// @notice Lift a blacklisting: `account` may send and receive again.
+    function unBlacklist(address account) external {
+        if (msg.sender != issuer) revert NotIssuer(msg.sender);
+        isBlacklisted[account] = false;
+        emit UnBlacklisted(account);
     }
 
     function approve(address spender, uint256 value) external returns (bool) {

@@ -59,7 +59,7 @@ def test_skipped_row_is_reported_as_owed_and_paid_once_on_request(
     assert "set aside as skipped and still owed" in human.stdout
     assert "--retry-skipped" in human.stdout
 
-    unblacklist(chain, usdc, blocked)
+    unblacklist(deployer, usdc, blocked)
 
     # plan --retry-skipped counts the row into the plan and writes nothing.
     dry = invoke(
@@ -151,3 +151,55 @@ def test_tron_send_reports_the_skipped_row_and_retries_it_only_on_request(
     assert env.balance(env.payer.address) == payer_before
     for i, (address, amount, _id) in enumerate(rows):
         assert env.balance(address) == (0 if i == 1 else tron_units(amount))
+
+
+def test_tron_plan_counts_the_skipped_row_as_owed_and_plans_it_again_only_on_request(
+    tron_blocking_env: TronEnv,
+) -> None:
+    env = tron_blocking_env
+    people = tron_recipients(3, "plan-retry")
+    rows = rows_for(people)
+    block_recipient(env, people[2])
+    path = env.write_file(rows)
+    plan_args = ("plan", str(path), "--keystore", str(env.payer_keystore))
+
+    first = env.cli("send", str(path), "--keystore", str(env.payer_keystore), "--mode", "skip")
+    assert first.exit_code == 0, first.output
+
+    # Without the flag: the skipped row is not planned; the plan says it is still owed and how.
+    owed = env.cli(*plan_args, "--json")
+    assert owed.exit_code == 0, owed.output
+    out = json.loads(owed.output)
+    assert out["to_pay"] == 0 and out["batches"] == []
+    assert out["skipped_still_owed"] == 1 and out["retried_skipped"] == 0
+    assert any("--retry-skipped" in note for note in out["notes"])
+    human = env.cli(*plan_args)
+    assert human.exit_code == 0, human.output
+    assert "1 row(s) of this file are set aside as skipped and still owed" in human.output
+    assert human.output.count("--retry-skipped") == 1
+
+    # With it, the row (and only it) is planned again, and the ledger owes it as planned: a
+    # later plain plan neither counts it as skipped nor retries it.
+    retried = env.cli(*plan_args, "--retry-skipped", "--json")
+    assert retried.exit_code == 0, retried.output
+    out = json.loads(retried.output)
+    assert out["retried_skipped"] == 1 and out["skipped_still_owed"] == 0
+    assert out["to_pay"] == 1 and out["total"] == tron_units(rows[2][1])
+    assert not any("still owed" in note for note in out["notes"])
+    plain = json.loads(env.cli(*plan_args, "--json").output)
+    assert plain["skipped_still_owed"] == 0 and plain["retried_skipped"] == 0
+    assert plain["to_pay"] == 1 and plain["already_paid"] == 2
+
+    # A plain send pays what the plan holds; still blocked, the row is skipped again and owed,
+    # and nobody is paid twice.
+    payer_before = env.balance(env.payer.address)
+    sent = env.cli(
+        "send", str(path), "--keystore", str(env.payer_keystore), "--mode", "skip", "--json"
+    )
+    assert sent.exit_code == 0, sent.output
+    out = json.loads(sent.output)
+    (batch,) = out["batches"]
+    assert batch["count"] == 1 and out["skipped_still_owed"] == 1
+    assert env.balance(env.payer.address) == payer_before
+    for i, (address, amount, _id) in enumerate(rows):
+        assert env.balance(address) == (0 if i == 2 else tron_units(amount))

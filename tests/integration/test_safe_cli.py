@@ -221,7 +221,7 @@ def test_propose_retry_skipped_pays_an_excluded_row_once_on_request(
     assert not Path("refused.json").exists()
     assert status()[blocked.payout_id] is PayoutStatus.SKIPPED
 
-    unblacklist(evm, token, blocked.recipient)
+    unblacklist(wallet(evm, 0), token, blocked.recipient)
 
     # Without the flag: nothing is proposed for the row, and the output says it is still owed.
     plain = propose("--json", "--out", "plain.json")

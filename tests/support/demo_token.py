@@ -1,24 +1,24 @@
-"""Test helpers for the demo tokens on anvil that the library has no reason to offer."""
+"""Test helpers for the demo tokens on anvil."""
 
 from __future__ import annotations
 
+from eth_abi.abi import decode
 from eth_utils.crypto import keccak
 
-from payout.chain import Chain
-
-#: DemoUSDC storage: name, symbol, totalSupply, balanceOf, allowance, then isBlacklisted.
-_BLACKLIST_SLOT = 5
+from payout import demo_token
+from payout.wallet import Wallet
 
 
-def _blacklist_key(account: str) -> str:
-    padded = bytes.fromhex(account[2:].rjust(64, "0")) + _BLACKLIST_SLOT.to_bytes(32, "big")
-    return "0x" + keccak(padded).hex()
+def is_blacklisted(issuer: Wallet, token: str, account: str) -> bool:
+    """DemoUSDC's ``isBlacklisted(account)``, read through the issuer's chain."""
+    data = keccak(text="isBlacklisted(address)")[:4] + bytes.fromhex(account[2:].rjust(64, "0"))
+    (flag,) = decode(["bool"], issuer.chain.call(token, data))
+    return bool(flag)
 
 
-def unblacklist(chain: Chain, token: str, account: str) -> None:
-    """The issuer lifting a blacklisting. DemoUSDC has no such function, so the devnet clears the
-    mapping entry; the check first proves the slot is the one that blacklisted the account."""
-    key = _blacklist_key(account)
-    assert int(chain.request("eth_getStorageAt", [token, key, "latest"]), 16) == 1
-    chain.request("anvil_setStorageAt", [token, key, "0x" + "00" * 32])
-    assert int(chain.request("eth_getStorageAt", [token, key, "latest"]), 16) == 0
+def unblacklist(issuer: Wallet, token: str, account: str) -> None:
+    """The issuer lifting a blacklisting with DemoUSDC's ``unBlacklist`` (a real transaction);
+    the checks prove the account was blacklisted before and is not after."""
+    assert is_blacklisted(issuer, token, account)
+    demo_token.unblacklist(issuer, token, account)
+    assert not is_blacklisted(issuer, token, account)
