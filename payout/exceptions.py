@@ -126,6 +126,12 @@ class TronTransactionRejected(TronError):
         self.code = code
         self.node_message = message
 
+    @property
+    def expired(self) -> bool:
+        """Whether the node refused the transaction for its expiration (java-tron's
+        TRANSACTION_EXPIRATION_ERROR; payout/tron/client.py recovers that code from tronpy)."""
+        return self.code == "TRANSACTION_EXPIRATION_ERROR"
+
 
 class TronOutOfEnergy(TronError):
     """A contract call ran out of energy under its fee limit; its fee is lost, nothing moved."""

@@ -395,6 +395,7 @@ def _print_plan(plan: Any, ctx: Any) -> None:
 @keystore_option()
 @ledger_option
 @batching_options
+@retry_skipped_option
 @json_option
 def plan(
     file: Path,
@@ -403,19 +404,28 @@ def plan(
     keystore: Path | None,
     ledger_url: str | None,
     batching: Batching,
+    retry_skipped: bool,
     as_json: bool,
 ) -> None:
-    """Plan energy- and size-bounded batches and show the TRX and token pre-flight."""
+    """Plan energy- and size-bounded batches and show the TRX and token pre-flight.
+
+    The plan is stored in the ledger (send and propose pick it up). Rows set aside as skipped
+    are counted as still owed and planned again only with --retry-skipped (which sets them back
+    to planned in the ledger)."""
     from payout.ledger import Ledger
     from payout.tron.pipeline import plan_file
 
     ctx = target.context(_payer(payer, keystore))
     with Ledger.open(ledger_url) as ledger:
-        result = plan_file(ctx, ledger, file, **batching.plan_kwargs())
+        result = plan_file(ctx, ledger, file, **batching.plan_kwargs(), retry_skipped=retry_skipped)
     if as_json:
         emit_json(result.to_json())
     else:
+        from payout._cli.render import skipped_owed_note
+
         _print_plan(result, ctx)
+        if note := skipped_owed_note(result.skipped_still_owed):
+            console().print(f"[yellow]Still owed[/]: {note}")
 
 
 def _progress(as_json: bool, token: Any) -> Any:

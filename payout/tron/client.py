@@ -20,6 +20,9 @@ from payout.exceptions import TronNodeError, TronNodeUnreachable, TronTransactio
 
 T = TypeVar("T")
 
+#: java-tron's refusal code for a transaction whose expiration the node's head block has passed.
+EXPIRATION_ERROR = "TRANSACTION_EXPIRATION_ERROR"
+
 #: tronpy's default fee limit (10 TRX) caps a call at 100,000 energy, too low for a TRC-20 transfer
 #: to a fresh address; every contract call we send sets its own fee limit, so this is only a floor.
 DEFAULT_FEE_LIMIT_SUN = 10_000_000
@@ -68,12 +71,26 @@ def node_call(client: Tron, fn: Callable[[], T], *, url: str | None = None) -> T
     except tronpy_errors.ValidationError as exc:
         raise TronTransactionRejected("CONTRACT_VALIDATE_ERROR", str(exc)) from exc
     except tronpy_errors.TransactionError as exc:
-        raise TronTransactionRejected("TRANSACTION_ERROR", str(exc)) from exc
+        raise TronTransactionRejected(_transaction_error_code(str(exc)), str(exc)) from exc
     except tronpy_errors.UnknownError as exc:
         code = str(exc.args[1]) if len(exc.args) > 1 else "UNKNOWN"
         raise TronTransactionRejected(code, str(exc.args[0]) if exc.args else "") from exc
     except tronpy_errors.ApiError as exc:
         raise TronNodeError(where, str(exc)) from exc
+
+
+def _transaction_error_code(message: str) -> str:
+    """java-tron's code behind tronpy's ``TransactionError``.
+
+    tronpy raises one ``TransactionError`` for both TRANSACTION_EXPIRATION_ERROR and
+    TOO_BIG_TRANSACTION_ERROR and drops the code; only the node's message tells them apart
+    (java-tron answers an expired broadcast with "Transaction expired"). Recovering the code here,
+    where node errors are translated, lets callers test ``TronTransactionRejected.expired``
+    instead of parsing messages.
+    """
+    if "expired" in message.lower():
+        return EXPIRATION_ERROR
+    return "TRANSACTION_ERROR"
 
 
 def raw_request(client: Tron, method: str, params: dict[str, Any]) -> dict[str, Any]:

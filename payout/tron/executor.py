@@ -596,7 +596,7 @@ class TronExecutor:
                 except TronTransactionRejected as refused:
                     # Refused possibly because it was mined meanwhile: then settle from its receipt.
                     if transaction_info(self.client, tx.txid) is None:
-                        if not _refused_as_expired(refused):
+                        if not refused.expired:
                             raise
                         # The node will not take it now, but no block past its expiration exists
                         # yet (another node may still include it): not provably dead.
@@ -648,14 +648,6 @@ class TronExecutor:
 def _head_time_ms(client: Tron) -> int:
     block = node_call(client, lambda: client.get_latest_block())
     return int(((block.get("block_header") or {}).get("raw_data") or {}).get("timestamp", 0))
-
-
-def _refused_as_expired(refused: TronTransactionRejected) -> bool:
-    """Whether the node refused a transaction for its expiration (tronpy reports java-tron's
-    TRANSACTION_EXPIRATION_ERROR as a generic transaction error carrying the node's message)."""
-    return refused.code == "TRANSACTION_EXPIRATION_ERROR" or (
-        refused.code == "TRANSACTION_ERROR" and "expired" in refused.node_message.lower()
-    )
 
 
 def _expiration_of(attempt: AttemptRecord) -> int:

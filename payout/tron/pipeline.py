@@ -138,6 +138,8 @@ class TronPlan:
     total: int
     separate_energy: int
     separate_bytes: int
+    #: Notes for the operator; the still-owed count is ``skipped_still_owed`` (``to_json`` adds
+    #: its note).
     notes: list[str] = field(default_factory=list)
     #: Rows set aside as skipped that this plan leaves out (still owed) / planned again.
     skipped_still_owed: int = 0
@@ -173,8 +175,17 @@ class TronPlan:
             "token_balance": self.token_balance,
             "allowance": self.allowance,
             "separate_transfers": {"energy": self.separate_energy, "bytes": self.separate_bytes},
-            "notes": self.notes,
+            "notes": self.notes + self._owed_notes(),
         }
+
+    def _owed_notes(self) -> list[str]:
+        # Kept out of ``notes``: the CLI words the still-owed line itself (as for EVM plans).
+        if not self.skipped_still_owed:
+            return []
+        return [
+            f"{self.skipped_still_owed} payout(s) set aside as skipped are still owed: "
+            "pay them with `payout tron send --retry-skipped`"
+        ]
 
 
 def energy_model(ctx: TronContext) -> tuple[EnergyModel, str]:
@@ -279,11 +290,6 @@ def plan_file(
         )
     if retried:
         notes.append(f"{retried} payout(s) set aside as skipped earlier: planned again")
-    elif registration.skipped:
-        notes.append(
-            f"{len(registration.skipped)} payout(s) set aside as skipped are still owed: "
-            "pay them with `payout tron send --retry-skipped`"
-        )
     return TronPlan(
         manifest=manifest,
         registration=registration,
