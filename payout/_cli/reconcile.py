@@ -17,6 +17,11 @@ from payout._cli.options import (
 )
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from rich.console import Console
+
+    from payout.reconcile import ReconcileReport
     from payout.types import Scope
 
 
@@ -69,21 +74,7 @@ def reconcile(
             {
                 "chain_id": target.chain_id,
                 "ok": all(r.ok for r in reports),
-                "scopes": [
-                    {
-                        "payer": r.scope.payer,
-                        "token": r.scope.token,
-                        "ok": r.ok,
-                        "batches_on_chain": r.batches_on_chain,
-                        "transfers_on_chain": r.transfers_on_chain,
-                        "rows_paid_in_ledger": r.rows_paid_in_ledger,
-                        "amount_on_chain": r.amount_on_chain,
-                        "amount_in_ledger": r.amount_in_ledger,
-                        "counts": r.counts(),
-                        "mismatches": [m.as_dict() for m in r.mismatches],
-                    }
-                    for r in reports
-                ],
+                "scopes": [scope_json(r) for r in reports],
                 # Scopes of the ledger this run did not compare with any chain, and why; they
                 # do not make ``ok`` false (nothing was found wrong), but they were not checked.
                 "not_reconciled": [
@@ -108,20 +99,7 @@ def reconcile(
                 f"{s.payer} token {s.token}: {why}"
             )
         for r in reports:
-            verdict = "[green]OK[/]" if r.ok else f"[red]{len(r.mismatches)} mismatch(es)[/]"
-            out.print(
-                f"{verdict} payer {r.scope.payer} token {r.scope.token}: "
-                f"{r.batches_on_chain} batches and {r.transfers_on_chain} transfers on chain, "
-                f"{r.rows_paid_in_ledger} rows paid in the ledger"
-            )
-            for m in r.mismatches[:200]:
-                out.print(
-                    f"  [red]{m.kind}[/] payout {m.payout_id or '-'} batch {m.batch_id} "
-                    f"tx {m.tx_hash or '-'} log {m.log_index if m.log_index is not None else '-'}"
-                    f": expected {m.expected or '-'}, chain {m.actual or '-'} ({m.detail})"
-                )
-            if len(r.mismatches) > 200:
-                out.print(f"  ... {len(r.mismatches) - 200} more (use --json)")
+            print_scope(out, r)
     if not all(r.ok for r in reports):
         raise click.exceptions.Exit(6)
 
@@ -132,9 +110,43 @@ def _not_reconciled(scope: Scope, chain_id: int) -> str | None:
 
     if scope.network is Network.TRON:
         return (
-            "TRON reconciliation is not implemented; `payout tron report` lists every TRON "
-            "payout with its txID, block and log index"
+            "TRON scopes are reconciled against a TRON node: run `payout tron reconcile` "
+            "(--node / PAYOUT_TRON_NODE_URL)"
         )
     if scope.chain_id != chain_id:
         return f"on chain {scope.chain_id}, not {chain_id}: run again with --rpc-url of that chain"
     return None
+
+
+def scope_json(r: ReconcileReport) -> dict[str, Any]:
+    """One scope's reconciliation as JSON (shared by ``payout tron reconcile``)."""
+    return {
+        "payer": r.scope.payer,
+        "token": r.scope.token,
+        "ok": r.ok,
+        "batches_on_chain": r.batches_on_chain,
+        "transfers_on_chain": r.transfers_on_chain,
+        "rows_paid_in_ledger": r.rows_paid_in_ledger,
+        "amount_on_chain": r.amount_on_chain,
+        "amount_in_ledger": r.amount_in_ledger,
+        "counts": r.counts(),
+        "mismatches": [m.as_dict() for m in r.mismatches],
+    }
+
+
+def print_scope(out: Console, r: ReconcileReport) -> None:
+    """One scope's verdict and up to 200 mismatches (shared by ``payout tron reconcile``)."""
+    verdict = "[green]OK[/]" if r.ok else f"[red]{len(r.mismatches)} mismatch(es)[/]"
+    out.print(
+        f"{verdict} payer {r.scope.payer} token {r.scope.token}: "
+        f"{r.batches_on_chain} batches and {r.transfers_on_chain} transfers on chain, "
+        f"{r.rows_paid_in_ledger} rows paid in the ledger"
+    )
+    for m in r.mismatches[:200]:
+        out.print(
+            f"  [red]{m.kind}[/] payout {m.payout_id or '-'} batch {m.batch_id} "
+            f"tx {m.tx_hash or '-'} log {m.log_index if m.log_index is not None else '-'}"
+            f": expected {m.expected or '-'}, chain {m.actual or '-'} ({m.detail})"
+        )
+    if len(r.mismatches) > 200:
+        out.print(f"  ... {len(r.mismatches) - 200} more (use --json)")

@@ -11,6 +11,7 @@
     payout tron review     TXFILE                             decoded batch, txIDs, weights
     payout tron broadcast  TXFILE                             send once the threshold is met
     payout tron report     [--payer T..] [--format json]      every payout with its proof
+    payout tron reconcile  [--payer T..] [--token T..]        ledger vs the chain (exit 6)
     payout tron demo                                          everything on a local TRON node
 
 Node: --node / PAYOUT_TRON_NODE_URL (a full node's HTTP API; `payout devnet tron` starts a
@@ -916,3 +917,47 @@ def report(
             with output.open("w", encoding="utf-8", newline="") as fh:
                 count = writer(rows, fh)
             console(stderr=True).print(f"wrote {count} rows to {output}")
+
+
+@tron.command(short_help="Ledger against the chain's receipts (exit 6 on a mismatch).")
+@node_option()
+@ledger_option
+@payer_option("Only this payer T....")
+@click.option("--token", default=None, help="Only this token T....")
+@json_option
+def reconcile(
+    node_url: str, ledger_url: str | None, payer: str | None, token: str | None, as_json: bool
+) -> None:
+    """Report every mismatch between the ledger's TRON rows and the receipts of the disburse
+    txIDs it recorded: missing, extra, wrong amount, wrong recipient, unsettled.
+
+    Exit status 6 when there is any mismatch.
+    """
+    from payout._cli.reconcile import print_scope, scope_json
+    from payout.config import resolve_ledger_url
+    from payout.ledger import Ledger
+    from payout.tron.client import connect
+    from payout.tron.reconcile import reconcile as run
+    from payout.types import Network
+
+    client = connect(node_url)
+    with Ledger.open(resolve_ledger_url(ledger_url)) as ledger:
+        scopes = [
+            s
+            for s in ledger.scopes()
+            if s.network is Network.TRON
+            and (payer is None or s.payer == payer)
+            and (token is None or s.token == token)
+        ]
+        reports = [run(client, ledger, s) for s in scopes]
+    ok = all(r.ok for r in reports)
+    if as_json:
+        emit_json({"network": "tron", "ok": ok, "scopes": [scope_json(r) for r in reports]})
+    else:
+        out = console()
+        if not reports:
+            out.print("No TRON payouts in the ledger.")
+        for r in reports:
+            print_scope(out, r)
+    if not ok:
+        raise click.exceptions.Exit(6)

@@ -231,36 +231,55 @@ def _log_address(log: dict[str, Any]) -> str:
     return str(to_base58check_address(raw))
 
 
-def decode_outcomes(
-    batch: Batch, info: dict[str, Any], mode: PayMode
-) -> tuple[list[PayoutOutcome], int | None]:
-    """Per-row outcomes (log index of the recipient's Transfer, energy share, skipped rows) and the
-    ``BatchDisbursed`` total, from a receipt's logs. Raises if the batch event is missing."""
-    logs = list(info.get("log") or [])
-    disburser20 = address_bytes(Network.TRON, batch.disburser)
+@dataclass(frozen=True)
+class ReceiptLogs:
+    """What one receipt's logs say about one batch id: the ``BatchDisbursed`` total (None when
+    the event is absent), the positions the disburser reported skipped, and every token
+    ``Transfer`` sent by the disburser as (log index, 20-byte recipient, amount)."""
+
+    paid_total: int | None
+    skipped: frozenset[int]
+    transfers: tuple[tuple[int, bytes, int], ...]
+
+
+def receipt_logs(info: dict[str, Any], disburser: str, token: str, batch_id: bytes) -> ReceiptLogs:
+    """Decode a receipt's logs (TRON log addresses and topics are hex without 0x41/0x)."""
+    disburser20 = address_bytes(Network.TRON, disburser)
     batch_topic = BATCH_DISBURSED_TOPIC.hex()
     skip_topic = TRANSFER_SKIPPED_TOPIC.hex()
     paid_total: int | None = None
     transfers: list[tuple[int, bytes, int]] = []
     skipped: set[int] = set()
-    for index, log in enumerate(logs):
+    for index, log in enumerate(info.get("log") or []):
         topics = [str(t).removeprefix("0x") for t in log.get("topics") or []]
         if not topics:
             continue
         address = _log_address(log)
         data = bytes.fromhex(str(log.get("data", "")).removeprefix("0x"))
-        if address == batch.disburser and topics[0] == batch_topic and len(topics) == 4:
-            if bytes.fromhex(topics[3]) == batch.batch_id:
+        if address == disburser and topics[0] == batch_topic and len(topics) == 4:
+            if bytes.fromhex(topics[3]) == batch_id:
                 paid_total = int.from_bytes(data[32:64], "big")
-        elif address == batch.disburser and topics[0] == skip_topic and len(topics) == 2:
-            if bytes.fromhex(topics[1]) == batch.batch_id:
+        elif address == disburser and topics[0] == skip_topic and len(topics) == 2:
+            if bytes.fromhex(topics[1]) == batch_id:
                 skipped.add(int.from_bytes(data[0:32], "big"))
-        elif address == batch.token and topics[0] == TRANSFER_TOPIC_HEX and len(topics) == 3:
+        elif address == token and topics[0] == TRANSFER_TOPIC_HEX and len(topics) == 3:
             sender = bytes.fromhex(topics[1])[12:]
             if sender == disburser20:
                 transfers.append(
                     (index, bytes.fromhex(topics[2])[12:], int.from_bytes(data[:32], "big"))
                 )
+    return ReceiptLogs(paid_total, frozenset(skipped), tuple(transfers))
+
+
+def decode_outcomes(
+    batch: Batch, info: dict[str, Any], mode: PayMode
+) -> tuple[list[PayoutOutcome], int | None]:
+    """Per-row outcomes (log index of the recipient's Transfer, energy share, skipped rows) and the
+    ``BatchDisbursed`` total, from a receipt's logs. Raises if the batch event is missing."""
+    decoded = receipt_logs(info, batch.disburser, batch.token, batch.batch_id)
+    paid_total = decoded.paid_total
+    transfers = decoded.transfers
+    skipped = decoded.skipped
     if paid_total is None:
         raise TronError(f"batch {batch.batch_id_hex}: the receipt has no BatchDisbursed event")
     energy = int((info.get("receipt") or {}).get("energy_usage_total", 0))

@@ -227,8 +227,7 @@ def test_status_and_report_show_every_scope_of_a_mixed_ledger(
         ("evm", ELSEWHERE_CHAIN, mixed.elsewhere.payer),
     }
     tron_reason = left[("tron", mixed.tron.chain_id, mixed.tron.payer)]
-    assert "TRON reconciliation is not implemented" in tron_reason
-    assert "`payout tron report`" in tron_reason
+    assert "`payout tron reconcile`" in tron_reason
     assert "--rpc-url" in left[("evm", ELSEWHERE_CHAIN, mixed.elsewhere.payer)]
     table = run("reconcile", env=env)
     assert table.returncode == checked.returncode, table.stderr
@@ -236,7 +235,7 @@ def test_status_and_report_show_every_scope_of_a_mixed_ledger(
     assert f"not reconciled tron chain {mixed.tron.chain_id} payer {mixed.tron.payer}" in (
         table.stdout
     )
-    assert "TRON reconciliation is not implemented" in table.stdout
+    assert "`payout tron reconcile`" in table.stdout
 
 
 def test_resume_settles_every_open_batch_by_executor_kind(
