@@ -368,6 +368,16 @@ class Registration:
     skipped: list[Payout] = field(default_factory=list)
 
 
+def _require_batch_transition(hex_id: str, status: BatchStatus, target: BatchStatus) -> None:
+    if target not in BATCH_TRANSITIONS[status]:
+        raise InvalidTransitionError("batch", hex_id, status.value, target.value)
+
+
+def _batch_rows(scope: Scope | tuple[Network, int, str], hex_id: str) -> list[Any]:
+    """WHERE clauses selecting the payer's rows of batch ``hex_id``."""
+    return [*_payer_clause(payouts, _payer_key(scope)), payouts.c.batch_id == hex_id]
+
+
 # --- the ledger ---------------------------------------------------------------------------------
 
 
@@ -1014,11 +1024,10 @@ class Ledger:
                 if current == tx_hash:
                     return
                 raise InvalidTransitionError("batch", hex_id, status.value, "confirmed again")
-            if BatchStatus.CONFIRMED not in BATCH_TRANSITIONS[status]:
-                raise InvalidTransitionError("batch", hex_id, status.value, "confirmed")
+            _require_batch_transition(hex_id, status, BatchStatus.CONFIRMED)
             rows = conn.execute(
                 select(payouts.c.id, payouts.c.payout_id, payouts.c.status).where(
-                    *_payer_clause(payouts, _payer_key(scope)), payouts.c.batch_id == hex_id
+                    *_batch_rows(scope, hex_id)
                 )
             ).all()
             bad = [(pid, st) for _pk, pid, st in rows if st != PayoutStatus.SUBMITTED]
@@ -1108,13 +1117,11 @@ class Ledger:
         hex_id = _hex_id(batch_id)
         with self._begin() as conn:
             pk, status = self._batch_pk(conn, scope, batch_id)
-            if BatchStatus.FAILED not in BATCH_TRANSITIONS[status]:
-                raise InvalidTransitionError("batch", hex_id, status.value, "failed")
+            _require_batch_transition(hex_id, status, BatchStatus.FAILED)
             conn.execute(
                 update(payouts)
                 .where(
-                    *_payer_clause(payouts, _payer_key(scope)),
-                    payouts.c.batch_id == hex_id,
+                    *_batch_rows(scope, hex_id),
                     payouts.c.status == PayoutStatus.SUBMITTED.value,
                 )
                 .values(
@@ -1157,13 +1164,11 @@ class Ledger:
         hex_id = _hex_id(batch_id)
         with self._begin() as conn:
             pk, status = self._batch_pk(conn, scope, batch_id)
-            if BatchStatus.ABANDONED not in BATCH_TRANSITIONS[status]:
-                raise InvalidTransitionError("batch", hex_id, status.value, "abandoned")
+            _require_batch_transition(hex_id, status, BatchStatus.ABANDONED)
             conn.execute(
                 update(payouts)
                 .where(
-                    *_payer_clause(payouts, _payer_key(scope)),
-                    payouts.c.batch_id == hex_id,
+                    *_batch_rows(scope, hex_id),
                     payouts.c.status.in_(
                         [
                             PayoutStatus.SUBMITTED.value,

@@ -1248,15 +1248,19 @@ class Chain:
         resource = self.account_resource(payload)
         return {k: v for k, v in resource.items() if "Net" in k or k.startswith("freeNet")}
 
+    def _contract_at(self, payload: Mapping[str, Any]) -> ContractRecord | None:
+        """The contract at ``payload["value"]``, or None (no contract, malformed address)."""
+        try:
+            address = parse_address(payload.get("value"))
+        except AddressFormatError:
+            return None
+        return self.contracts.get(address)
+
     def contract_json(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """``wallet/getcontract``; ``{}`` when there is no contract at the address."""
         visible = bool(payload.get("visible"))
         with self._lock:
-            try:
-                address = parse_address(payload.get("value"))
-            except AddressFormatError:
-                return {}
-            record = self.contracts.get(address)
+            record = self._contract_at(payload)
             if record is None:
                 return {}
             return proto.to_json("SmartContract", record.to_message(), visible=visible)
@@ -1265,11 +1269,7 @@ class Chain:
         """``wallet/getcontractinfo``: the contract, its runtime code and energy factor."""
         visible = bool(payload.get("visible"))
         with self._lock:
-            try:
-                address = parse_address(payload.get("value"))
-            except AddressFormatError:
-                return {}
-            record = self.contracts.get(address)
+            record = self._contract_at(payload)
             if record is None:
                 return {}
             state: dict[str, Any] = {}
@@ -1282,7 +1282,9 @@ class Chain:
                 "smart_contract": proto.to_json(
                     "SmartContract", record.to_message(), visible=visible
                 ),
-                "runtimecode": bytes(self.evm_state.get_code(Address(to_evm(address)))).hex(),
+                "runtimecode": bytes(
+                    self.evm_state.get_code(Address(to_evm(record.address)))
+                ).hex(),
                 "contract_state": state,
             }
 
