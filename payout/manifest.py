@@ -95,6 +95,7 @@ W_RECIPIENT_REPEATED = "recipient_repeated"
 E_NETWORK = "network_unknown"
 E_TOKEN = "token_unknown"
 E_TOKEN_TYPE = "token_type_unsupported"
+E_NATIVE = "native_coin_unsupported"
 W_SAFE_ID_IGNORED = "safe_id_ignored"
 W_UNNAMED_COLUMN = "column_unnamed"
 E_TOO_MANY_ISSUES = "too_many_issues"
@@ -418,7 +419,7 @@ def _read_csv(lines: Iterator[str], v: _Validator) -> tuple[str, ...]:
     )
     if layout.safe:
         ii = layout.index.get("nft_id", -1)
-    v.set_columns(layout.names)
+    v.set_columns(layout.names, safe=layout.safe)
     bad_lines = v.bad_lines
     # Rows: csv.reader over the remaining decoded lines; line_num counts physical lines read.
     # strict: a stray or unterminated quote is a syntax error, not a silently merged row.
@@ -468,6 +469,10 @@ def _read_csv(lines: Iterator[str], v: _Validator) -> tuple[str, ...]:
                     continue
                 if len(fields) > width and not any(f.strip() for f in fields[width:]):
                     fields = fields[:width]  # trailing empty cells
+                elif len(fields) < width and layout.safe:
+                    # The Safe app's own files leave the trailing NFT ``id`` out of ERC-20 and
+                    # native rows (its CSV reader fills missing trailing cells with nothing).
+                    fields = fields + [""] * (width - len(fields))
                 else:
                     v.add(
                         line,
@@ -924,16 +929,74 @@ class _Validator:
                 except PayoutError as exc:
                     result = f"token {address}: {exc}"
             else:
-                result = f"unknown token {address}: its decimals are not known (pass the token)"
+                default = self._default_for.get(network)
+                run = f" ({default.symbol or default.address})" if default else ""
+                result = (
+                    f"token {address} is not the token of this run{run}: pay its rows in a "
+                    f"separate run with --token {address}"
+                )
         if isinstance(result, TokenInfo):
             self.tokens[result.address] = result
         self._token_cache[key] = result
         return result
 
-    def set_columns(self, names: Mapping[str, str]) -> None:
-        """Column names as written (for issue locations); ``nft_id`` marks the Safe format."""
+    def _safe_erc20(self, line: int, token_type: str, token_cell: str, recipient: str) -> bool:
+        """Whether a Safe CSV Airdrop row is an ERC-20 transfer; reports (and refuses) the rest.
+
+        The Safe app reads an empty ``token_address`` as the chain's native coin (18 decimals)
+        whatever ``token_type`` says, and ``nft``/``erc721``/``erc1155`` as NFT transfers. This
+        toolkit pays ERC-20 tokens only: such a row is refused, never paid in the run's token.
+        """
+        kind = token_type.strip().lower() if token_type else ""
+        col_type = self.names.get("token_type", "token_type")
+        if kind in ("nft", "erc721", "erc1155"):
+            self.add(
+                line,
+                col_type,
+                E_TOKEN_TYPE,
+                f"token_type {token_type.strip()!r} is an NFT transfer; this toolkit pays ERC-20 "
+                "tokens only: send NFT rows with the Safe CSV Airdrop app and remove them here",
+            )
+            return False
+        if kind not in ("", "erc20", "native"):
+            self.add(
+                line,
+                col_type,
+                E_TOKEN_TYPE,
+                f"unknown token_type {token_type.strip()!r}; the Safe CSV Airdrop format has "
+                "erc20 (or empty), native, nft, erc721 and erc1155, and this toolkit pays erc20",
+            )
+            return False
+        if kind == "native" or not token_cell:
+            default = self._default_for.get(self.network)
+            instead = f" and is not paid in {default.symbol or default.address}" if default else ""
+            what = "token_type 'native'" if kind == "native" else "an empty token_address"
+            self.add(
+                line,
+                col_type if kind == "native" else self._col_token,
+                E_NATIVE,
+                f"{what} means the chain's native coin (e.g. ETH; 18 decimals) in the Safe CSV "
+                f"Airdrop app; this toolkit pays ERC-20 tokens only, so the row is refused"
+                f"{instead}: send native-coin rows with the Safe CSV Airdrop app (or a wallet) "
+                "and remove them here, or put the ERC-20 token's address in token_address",
+            )
+            return False
+        prefix, colon, rest = recipient.strip().partition(":")
+        if colon and rest.startswith("0x") and prefix.replace("-", "").isalnum():
+            self.add(
+                line,
+                self._col_recipient,
+                "address_format",
+                f"receiver {recipient.strip()!r} has an EIP-3770 chain prefix {prefix + ':'!r}; "
+                "write the plain 0x address (this toolkit takes the chain from --rpc-url)",
+            )
+            return False
+        return True
+
+    def set_columns(self, names: Mapping[str, str], *, safe: bool = False) -> None:
+        """Column names as written (for issue locations); ``safe``: Safe CSV Airdrop rows."""
         self.names = dict(names)
-        self._safe = "nft_id" in names
+        self._safe = safe
         self._col_recipient = names.get("recipient", "recipient")
         self._col_amount = names.get("amount", "amount")
         self._col_id = names.get("id", "id")
@@ -971,17 +1034,10 @@ class _Validator:
         else:
             network = self.network
         # token
-        nft_or_native = bool(token_type) and token_type.strip().lower() not in ("erc20", "")
-        if nft_or_native:
-            self.add(
-                line,
-                self.names.get("token_type", "token_type"),
-                E_TOKEN_TYPE,
-                f"token_type {token_type.strip()!r} is not supported: this toolkit pays ERC-20 "
-                "tokens (put native-coin and NFT transfers in a separate file)",
-            )
-        token: TokenInfo | None
         token_cell = token_text.strip() if token_text else ""
+        if self._safe and not self._safe_erc20(line, token_type, token_cell, recipient_text):
+            return
+        token: TokenInfo | None
         if token_cell:
             found = self._token(network, token_cell)
             if isinstance(found, str):
@@ -1047,7 +1103,7 @@ class _Validator:
         memo = (memo_text.strip() or None) if memo_text else None
         if self._safe:
             pid = ""
-            if id_text.strip() and not nft_or_native:
+            if id_text.strip():
                 self.add(
                     line,
                     self.names["nft_id"],

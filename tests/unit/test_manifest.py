@@ -366,14 +366,83 @@ def test_safe_csv_airdrop_format(tmp_path: Path) -> None:
     assert all(p.payout_id.startswith("auto-") for p in manifest.payouts)
     assert located(manifest) == [
         (4, "id", "safe_id_ignored"),
-        (5, "token_type", "token_type_unsupported"),
+        (5, "token_type", "native_coin_unsupported"),
         (6, "token_type", "token_type_unsupported"),
     ]
 
 
 def test_safe_format_refuses_extra_decimals_instead_of_rounding(tmp_path: Path) -> None:
-    path = write(tmp_path, f"token_type,token_address,receiver,amount\nerc20,,{A},0.1234567\n")
+    path = write(
+        tmp_path, f"token_type,token_address,receiver,amount\nerc20,{USDC.address},{A},0.1234567\n"
+    )
     assert located(read_manifest(path, OPTS)) == [(2, "amount", "amount_decimals")]
+
+
+SAFE_APP = Path(__file__).parent / "safe_csv_airdrop"
+
+
+def test_safe_app_sample_native_row_is_refused_not_paid_in_the_run_token() -> None:
+    # The app's own sample file: a 5-column header whose ERC-20 and native rows have 4 fields,
+    # an ERC-20 row of another token, a native row (empty token_address) and an NFT row.
+    manifest = read_manifest(SAFE_APP / "app_sample.csv", OPTS)
+    assert manifest.format == "safe-csv"
+    # Only the row of the run's token is paid; the native row never becomes 0.0001 USDC.
+    assert [(p.line, p.recipient, p.amount, p.token) for p in manifest.payouts] == [
+        (2, "0x1000000000000000000000000000000000000000", 100, None)
+    ]
+    assert located(manifest) == [
+        (3, "token_address", "token_unknown"),
+        (4, "token_type", "native_coin_unsupported"),
+        (5, "token_type", "token_type_unsupported"),
+    ]
+    other, native, nft = manifest.issues
+    assert USDT.address in other.message and "--token" in other.message
+    assert "native coin" in native.message and "18 decimals" in native.message
+    assert "USDC" in native.message and "CSV Airdrop app" in native.message
+    assert "NFT" in nft.message
+    assert str(native).startswith(f"{SAFE_APP / 'app_sample.csv'}:4")
+
+
+def test_safe_app_sample_routes_each_erc20_row_to_its_own_token() -> None:
+    manifest = read_manifest(
+        SAFE_APP / "app_sample.csv", ManifestOptions(token=USDC, tokens={"usdt": USDT})
+    )
+    assert [(p.line, p.amount, p.token) for p in manifest.payouts] == [
+        (2, 100, None),
+        (3, 100, USDT.address),
+    ]
+    assert [code for _l, _c, code in located(manifest)] == [
+        "native_coin_unsupported",
+        "token_type_unsupported",
+    ]
+
+
+def test_safe_empty_token_address_is_the_native_coin_in_every_header_form() -> None:
+    # The app reads an empty token_address as the native coin whatever token_type says,
+    # including the legacy header without token_type.
+    legacy = read_manifest(SAFE_APP / "legacy_native.csv", OPTS)
+    assert legacy.format == "safe-csv"
+    assert [(p.line, p.amount) for p in legacy.payouts] == [(3, 2_500_000)]
+    assert located(legacy) == [(2, "token_address", "native_coin_unsupported")]
+    rows = read_manifest(SAFE_APP / "app_parser_rows.csv", OPTS)
+    assert [(p.line, p.amount) for p in rows.payouts] == [(2, 1_000_000), (3, 69_420_000)]
+    assert located(rows) == [
+        (3, "receiver", "recipient_repeated"),
+        (4, "token_address", "native_coin_unsupported"),
+        (5, "receiver", "address_format"),
+        (6, "token_type", "token_type_unsupported"),
+        (7, "token_type", "token_type_unsupported"),
+        (8, "token_type", "token_type_unsupported"),
+    ]
+    assert "chain prefix" in rows.issues[2].message
+    assert "erc777" in rows.issues[5].message and "erc20" in rows.issues[5].message
+
+
+def test_safe_rows_longer_than_the_header_are_still_refused(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, f"token_type,token_address,receiver,amount\nerc20,{USDC.address},{A},1,9,9\n"
+    )
+    assert located(read_manifest(path, OPTS)) == [(2, "", "row_width")]
 
 
 # --- JSON ---------------------------------------------------------------------------------------
