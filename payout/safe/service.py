@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from eth_utils.address import to_checksum_address
 
@@ -31,6 +32,10 @@ from payout.safe.proposal import (
     ProposedTx,
 )
 from payout.safe.signature import add_signature, hashes_of
+
+#: Items asked for per page (the service's maximum) and pages read at most per list.
+PAGE_LIMIT = 200
+MAX_PAGES = 100
 
 SERVICE_URL_ENV = "PAYOUT_SAFE_SERVICE_URL"
 SERVICE_API_KEY_ENV = "PAYOUT_SAFE_SERVICE_API_KEY"
@@ -134,15 +139,66 @@ class SafeService:
         with self._calls(f"accept the signature of {signature.owner}"):
             self.api.post_signatures(hashes_of(proposal, tx).safe_tx_hash, signature.signature)
 
+    def _list_all(self, path: str, query: dict[str, str], action: str) -> list[dict[str, Any]]:
+        """Every item of a paginated list, following the service's ``next`` links.
+
+        The service pages its lists (100 items by default, newest first), so the first page
+        alone can miss exactly the transactions asked about. Each ``next`` link's query (limit
+        and offset) is requested from the configured base URL with the same path, so the API key
+        never goes to a host the link might name. Bounded: a list longer than
+        ``MAX_PAGES * PAGE_LIMIT`` items, or a link that does not move forward, is an error rather
+        than a silent truncation.
+        """
+        items: list[dict[str, Any]] = []
+        url = f"{path}?{urlencode({**query, 'limit': str(PAGE_LIMIT)})}"
+        offset = -1
+        with self._calls(action):
+            for _page in range(MAX_PAGES):
+                response = self.api._get_request(url)
+                if not response.ok:
+                    raise SafeServiceError(
+                        self.url, action, f"HTTP {response.status_code}: {response.text[:300]}"
+                    )
+                body = response.json()
+                results = body.get("results") if isinstance(body, dict) else None
+                if not isinstance(results, list):
+                    raise SafeServiceError(self.url, action, "the reply is not a paginated list")
+                items.extend(r for r in results if isinstance(r, dict))
+                link = body.get("next")
+                if not link:
+                    return items
+                parsed = urlparse(str(link))
+                next_query = parse_qs(parsed.query)
+                text = (next_query.get("offset") or [""])[0]
+                next_offset = int(text) if text.isdigit() else -1
+                if not parsed.path.endswith(path) or next_offset <= offset or not results:
+                    raise SafeServiceError(
+                        self.url, action, f"unexpected next-page link {str(link)[:200]!r}"
+                    )
+                offset = next_offset
+                url = f"{path}?{urlencode({k: v[0] for k, v in next_query.items()})}"
+        raise SafeServiceError(
+            self.url,
+            action,
+            f"more than {MAX_PAGES * PAGE_LIMIT} transactions listed; refusing to read a partial "
+            "list",
+        )
+
     def pending(self, safe: str, from_nonce: int) -> list[ServiceTx]:
-        """Unexecuted transactions of ``safe`` with nonce >= ``from_nonce``."""
-        with self._calls("list pending transactions"):
-            raw = self.api.get_transactions(
-                to_checksum_address(safe),
-                executed=False,  # type: ignore[arg-type]
-                nonce__gte=from_nonce,  # type: ignore[arg-type]
-            )
+        """Unexecuted transactions of ``safe`` with nonce >= ``from_nonce``, by nonce (all pages).
+
+        Only what the service calls *trusted* (proposed with a signature, or confirmed since) is
+        listed, as its default; an untrusted entry carries no owner confirmation anyway.
+        """
+        raw = self._list_all(
+            f"/api/v2/safes/{to_checksum_address(safe)}/multisig-transactions/",
+            # Oldest nonce first: a proposal posted while the pages are read lands at the end
+            # instead of shifting the pages not read yet.
+            {"executed": "False", "nonce__gte": str(from_nonce), "ordering": "nonce"},
+            "list pending transactions",
+        )
         out = []
+        seen: set[bytes] = set()
         for item in raw:
             confirmations = []
             for c in item.get("confirmations") or []:
@@ -152,13 +208,18 @@ class SafeService:
                     confirmations.append(
                         OwnerSignature(to_checksum_address(c["owner"]), kind, signature)
                     )
+            safe_tx_hash = bytes.fromhex(str(item["safeTxHash"])[2:])
+            if safe_tx_hash in seen:  # a page boundary moved while reading (a new proposal)
+                continue
+            seen.add(safe_tx_hash)
             out.append(
                 ServiceTx(
                     nonce=int(item["nonce"]),
-                    safe_tx_hash=bytes.fromhex(str(item["safeTxHash"])[2:]),
+                    safe_tx_hash=safe_tx_hash,
                     confirmations=tuple(confirmations),
                 )
             )
+        out.sort(key=lambda t: t.nonce)
         return out
 
     def queued_nonces(self, safe: str, from_nonce: int) -> list[int]:

@@ -82,7 +82,7 @@ def test_propose_confirm_and_execute_from_service_confirmations(
         service.confirm(
             pulled, pulled.transactions[0], sign_eip712(pulled, pulled.transactions[0], signer(3))
         )
-    assert all(status in (200, 201, 404, 422) for _, _, status in stand_in.requests)
+    assert all(status in (200, 201, 400, 404, 422) for _, _, status in stand_in.requests)
 
 
 def test_service_rules_are_enforced(
@@ -97,10 +97,11 @@ def test_service_rules_are_enforced(
     # Sender that is neither owner nor delegate.
     with pytest.raises(SafeServiceError, match="not an owner or delegate"):
         service.propose(proposal, tx, sign_eip712(proposal, tx, outsider))
-    # A delegate may propose, but the signature must still be valid and from an owner.
+    # A delegate may propose with its own signature (as on the real service), but that
+    # signature is not an owner's: it is no confirmation, and pulling adds nothing.
     stand_in.add_delegate(proposal.safe, outsider.address)
-    with pytest.raises(SafeServiceError, match="not an owner"):
-        service.propose(proposal, tx, sign_eip712(proposal, tx, outsider))
+    service.propose(proposal, tx, sign_eip712(proposal, tx, outsider))
+    assert [len(t.signatures) for t in service.pull_signatures(proposal).transactions] == [0, 0]
     # A hash that does not match the fields (a client that sends a stale or forged hash).
     good = sign_eip712(proposal, tx, signer(1))
     payload = {
@@ -171,3 +172,153 @@ def test_proposal_nonces_continue_after_the_service_queue(
             service=service,
         ).proposal
     assert nxt is not None and nxt.transactions[0].nonce == 2
+
+
+# --- the stand-in enforces the real service's rules ---------------------------------------------
+
+
+def _payload(proposal: Proposal, index: int, owner: int) -> dict[str, object]:
+    tx = proposal.transactions[index]
+    return {
+        "to": tx.safe_tx.to,
+        "value": tx.safe_tx.value,
+        "data": "0x" + tx.safe_tx.data.hex(),
+        "operation": tx.safe_tx.operation,
+        "gasToken": tx.safe_tx.gas_token,
+        "safeTxGas": 0,
+        "baseGas": 0,
+        "gasPrice": 0,
+        "refundReceiver": tx.safe_tx.refund_receiver,
+        "nonce": tx.nonce,
+        "contractTransactionHash": "0x" + tx.safe_tx_hash.hex(),
+        "sender": signer(owner).address,
+        "signature": "0x" + sign_eip712(proposal, tx, signer(owner)).signature.hex(),
+        "origin": "payout",
+    }
+
+
+def _post(service: SafeService, path: str, payload: dict[str, object]) -> tuple[int, str]:
+    response = service.api._post_request(path, payload)
+    return response.status_code, response.text
+
+
+def test_stand_in_refuses_addresses_that_are_not_checksummed(
+    proposal: Proposal, service: SafeService
+) -> None:
+    path = f"/api/v2/safes/{proposal.safe}/multisig-transactions/"
+    lower = f"/api/v2/safes/{proposal.safe.lower()}/multisig-transactions/"
+    status, text = _post(service, lower, _payload(proposal, 0, 1))
+    assert status == 422 and "Checksum address validation failed" in text
+    assert service.api._get_request(lower).status_code == 422
+    for name in ("to", "sender"):
+        payload = _payload(proposal, 0, 1)
+        payload[name] = str(payload[name]).lower()
+        status, text = _post(service, path, payload)
+        assert status == 422 and "is not checksumed" in text and name in text
+    payload = _payload(proposal, 0, 1)
+    payload["to"] = "0x" + "00" * 20
+    assert _post(service, path, payload)[0] == 422
+    assert _post(service, path, _payload(proposal, 0, 1))[0] == 201
+
+
+def test_stand_in_refuses_short_ragged_and_duplicated_signatures(
+    proposal: Proposal, service: SafeService
+) -> None:
+    path = f"/api/v2/safes/{proposal.safe}/multisig-transactions/"
+    one = str(_payload(proposal, 0, 1)["signature"])
+    for bad in (one[:-2], one + "00"):  # 64 bytes; 66 bytes
+        payload = {**_payload(proposal, 0, 1), "signature": bad}
+        assert _post(service, path, payload)[0] == 422
+    # Owner 1 twice in one request (as a proposal, then as a confirmation).
+    status, text = _post(service, path, {**_payload(proposal, 0, 1), "signature": one + one[2:]})
+    assert status == 422 and "duplicated" in text
+    assert _post(service, path, _payload(proposal, 0, 1))[0] == 201
+    hash_ = "0x" + proposal.transactions[0].safe_tx_hash.hex()
+    two = str(_payload(proposal, 0, 2)["signature"])
+    confirm = f"/api/v1/multisig-transactions/{hash_}/confirmations/"
+    status, text = _post(service, confirm, {"signature": two + two[2:]})
+    assert status == 400 and "duplicated" in text
+    assert _post(service, confirm, {"signature": two[:100]})[0] == 400
+    assert _post(service, confirm, {"signature": two})[0] == 201
+
+
+def test_stand_in_limits_origin_length(proposal: Proposal, service: SafeService) -> None:
+    path = f"/api/v2/safes/{proposal.safe}/multisig-transactions/"
+    status, text = _post(service, path, {**_payload(proposal, 0, 1), "origin": "x" * 201})
+    assert status == 422 and "origin" in text and "200" in text
+    assert _post(service, path, {**_payload(proposal, 0, 1), "origin": "x" * 200})[0] == 201
+
+
+def test_stand_in_lists_only_trusted_transactions_unless_asked(
+    proposal: Proposal, service: SafeService
+) -> None:
+    path = f"/api/v2/safes/{proposal.safe}/multisig-transactions/"
+    unsigned = {**_payload(proposal, 0, 1), "signature": None}
+    assert _post(service, path, unsigned)[0] == 201
+    assert service.api._get_request(path).json()["count"] == 0
+    untrusted = service.api._get_request(path + "?trusted=false").json()
+    assert [t["nonce"] for t in untrusted["results"]] == ["0"]
+    assert service.queued_nonces(proposal.safe, 0) == []
+    # A confirmation makes it trusted.
+    service.confirm(
+        proposal,
+        proposal.transactions[0],
+        sign_eip712(proposal, proposal.transactions[0], signer(2)),
+    )
+    assert service.queued_nonces(proposal.safe, 0) == [0]
+
+
+def test_stand_in_paginates_like_the_service(
+    evm: Chain, proposal: Proposal, stand_in: SafeServiceStandIn, service: SafeService
+) -> None:
+    path = f"/api/v2/safes/{proposal.safe}/multisig-transactions/"
+    for index in range(2):
+        assert _post(service, path, _payload(proposal, index, 1))[0] == 201
+    first = service.api._get_request(path + "?limit=1").json()
+    assert first["count"] == 2 and first["previous"] is None
+    assert [t["nonce"] for t in first["results"]] == ["1"]  # newest nonce first
+    assert "offset=1" in first["next"] and first["next"].startswith("http://")
+    second = service.api._get_request(first["next"].split(stand_in.url, 1)[1]).json()
+    assert [t["nonce"] for t in second["results"]] == ["0"]
+    assert second["next"] is None and second["previous"] is not None
+    stand_in.max_limit = 1
+    assert len(service.api._get_request(path + "?limit=500").json()["results"]) == 1
+
+
+# --- pagination followed by the client ------------------------------------------------------------
+
+
+@pytest.fixture
+def long_proposal(evm: Chain, safe_env: SafeEnv, tmp_path: Path) -> Iterator[Proposal]:
+    owners = [signer(1), signer(2), signer(3)]
+    safe = safe_env.new_safe("1.4.1", [o.address for o in owners], 2)
+    rows = payouts(10, prefix="service-pages")
+    token = safe_env.token(fund=safe, amount=sum(p.amount for p in rows))
+    with Ledger.open("sqlite:///" + str(tmp_path / "pages.sqlite")) as ledger:
+        outcome = propose_payouts(
+            evm,
+            ledger,
+            safe=safe,
+            payouts=rows,
+            token=token,
+            disburser=safe_env.disburser,
+            max_batch_size=2,
+        )
+        assert outcome.proposal is not None and len(outcome.proposal.transactions) == 5
+        yield outcome.proposal
+
+
+def test_merge_from_service_follows_every_page(evm: Chain, long_proposal: Proposal) -> None:
+    # Pages of two (the hosted service's pages hold 100): the newest nonces come first, so a
+    # client that reads one page misses the oldest transactions' confirmations.
+    with SafeServiceStandIn(evm.url, default_limit=2, max_limit=2) as server:
+        service = SafeService(evm.chain_id, ServiceConfig(server.url, None))
+        for owner in (1, 2):
+            mine, sigs = sign_proposal(evm, long_proposal, signer(owner))
+            for tx, sig in zip(mine.transactions, sigs, strict=True):
+                service.submit(mine, tx, sig)
+        assert service.queued_nonces(long_proposal.safe, 0) == [0, 1, 2, 3, 4]
+        pulled = service.pull_signatures(long_proposal)
+        assert [len(tx.signatures) for tx in pulled.transactions] == [2, 2, 2, 2, 2]
+        pages = [p for m, p, _s in server.requests if m == "GET" and "offset=" in p]
+        assert pages  # the later pages were asked for

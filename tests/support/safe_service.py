@@ -11,7 +11,22 @@ service does), not the code under test:
 * every signature must be valid and from an owner (EIP-712, eth_sign, approved hash, EIP-1271);
 * the nonce must not be executed yet (>= the Safe's on-chain nonce);
 * DELEGATECALL only to trusted targets (the canonical MultiSendCallOnly deployments);
+* addresses (the Safe in the URL, ``to``, ``sender``, ``gasToken``, ``refundReceiver``) must be
+  EIP-55 checksummed (422 "Checksum address validation failed" / "is not checksumed"), ``to`` and
+  ``sender`` not 0x0 or 0x1;
+* a ``signature`` is hex of at least 65 bytes whose static part is whole 65-byte words; one owner
+  signing twice in one request is refused ("is duplicated");
+* ``origin`` is at most 200 characters;
+* a transaction proposed with a signature (or confirmed later) is *trusted*; lists return only
+  trusted transactions unless ``trusted=false`` is asked for;
+* lists are paginated like Django REST framework's ``LimitOffsetPagination`` (``limit`` default 100,
+  capped at 200, ``offset``; ``count``, absolute ``next``/``previous`` links), newest nonce first
+  (``ordering`` may name nonce, created or modified, ``-`` for descending);
 * with an API key configured, requests need ``Authorization: Bearer <key>``.
+
+The rules follow the service's request serializers (``SafeMultisigTransactionSerializer``,
+``SafeMultisigConfirmationSerializer``) and list view (``SafeMultisigTransactionListView``, its
+filter set and ``DefaultPagination``).
 """
 
 from __future__ import annotations
@@ -23,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
@@ -37,6 +52,15 @@ TRUSTED_DELEGATECALL_TARGETS = frozenset(
 )
 
 _SIG_TYPE_NAMES = {0: "CONTRACT_SIGNATURE", 1: "APPROVED_HASH", 2: "EOA", 3: "ETH_SIGN"}
+
+#: The service's ``DefaultPagination`` (LimitOffsetPagination).
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 200
+#: ``origin = serializers.CharField(max_length=200, ...)``.
+ORIGIN_MAX_LENGTH = 200
+#: Signatures must be at least 65 bytes (``HexadecimalField(min_length=65)``).
+SIGNATURE_MIN_BYTES = 65
+_ORDERING_FIELDS = ("nonce", "created", "modified")
 
 
 class Rejected(Exception):
@@ -53,16 +77,31 @@ class StoredTx:
     safe_tx_hash: str
     proposer: str
     confirmations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trusted: bool = False
+    origin: str | None = None
+    created: int = 0
+    modified: int = 0
 
 
 class SafeServiceStandIn:
     """Run with ``start()``; ``url`` is the base URL to give ``TransactionServiceApi``."""
 
-    def __init__(self, rpc_url: str, *, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        rpc_url: str,
+        *,
+        api_key: str | None = None,
+        default_limit: int = DEFAULT_LIMIT,
+        max_limit: int = MAX_LIMIT,
+    ) -> None:
         from safe_eth.eth import EthereumClient
 
         self.client = EthereumClient(rpc_url)
         self.api_key = api_key
+        # The real page sizes by default; tests lower them to page through a few transactions.
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+        self._clock = 0
         self.delegates: dict[str, set[str]] = {}
         self.txs: dict[str, StoredTx] = {}
         self.requests: list[tuple[str, str, int]] = []
@@ -102,7 +141,10 @@ class SafeServiceStandIn:
                         if auth != f"Bearer {service.api_key}":
                             raise Rejected(401, "Authentication credentials were not provided.")
                     body = json.loads(raw) if raw else {}
-                    status, reply = service.dispatch(method, self.path, body)
+                    host = self.headers.get("Host") or service.url.split("//", 1)[1]
+                    status, reply = service.dispatch(method, self.path, body, host=host)
+                except RejectedFields as exc:
+                    status, reply = exc.status, exc.errors
                 except Rejected as exc:
                     status, reply = exc.status, {"detail": exc.detail}
                 except Exception as exc:  # a bug in the stand-in: make it visible
@@ -168,37 +210,58 @@ class SafeServiceStandIn:
             chain_id=self.client.get_chain_id(),
         )
 
-    def _check_signatures(self, safe_address: str, safe_tx: Any, signatures: bytes) -> list[Any]:
+    def _check_signatures(
+        self,
+        safe_address: str,
+        safe_tx: Any,
+        signatures: bytes,
+        *,
+        status: int = 422,
+        allowed: set[str] | None = None,
+    ) -> list[Any]:
         from safe_eth.safe.safe_signature import SafeSignature
 
         safe = self._safe(safe_address)
         owners = set(safe.retrieve_owners())
         version = safe.retrieve_version()
+        _check_signature_layout(signatures, status)
         parsed = SafeSignature.parse_signature(
             signatures, safe_tx.safe_tx_hash, safe_tx.safe_tx_hash_preimage
         )
         if not parsed:
-            raise Rejected(422, "Signature is not valid")
+            raise Rejected(status, "Signature is not valid")
+        seen: list[str] = []
         for sig in parsed:
-            if sig.owner not in owners:
-                raise Rejected(422, f"Signer={sig.owner} is not an owner")
+            if sig.owner not in (allowed if allowed is not None else owners):
+                raise Rejected(status, f"Signer={sig.owner} is not an owner")
             if not sig.is_valid(self.client, safe.address, version):
                 raise Rejected(
-                    422, f"Signature={sig.signature.hex()} for owner={sig.owner} is not valid"
+                    status, f"Signature={sig.signature.hex()} for owner={sig.owner} is not valid"
                 )
+            if sig.owner in seen:
+                raise Rejected(status, f"Signature for owner={sig.owner} is duplicated")
+            seen.append(sig.owner)
         return parsed
 
     # --- routing -------------------------------------------------------------------------------
 
-    def dispatch(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    def dispatch(
+        self, method: str, path: str, body: dict[str, Any], *, host: str = ""
+    ) -> tuple[int, Any]:
         parsed = urlparse(path)
         route = parsed.path
         with self._lock:
             m = re.fullmatch(r"/api/v2/safes/(0x[0-9a-fA-F]{40})/multisig-transactions/", route)
+            if m and not _is_checksummed(m.group(1)):
+                return 422, {
+                    "code": 1,
+                    "message": "Checksum address validation failed",
+                    "arguments": [m.group(1)],
+                }
             if m and method == "POST":
                 return self._propose(m.group(1), body)
             if m and method == "GET":
-                return self._list(m.group(1), parse_qs(parsed.query))
+                return self._list(m.group(1), parse_qs(parsed.query), f"http://{host}{route}")
             m = re.fullmatch(
                 r"/api/v1/multisig-transactions/(0x[0-9a-fA-F]{64})/confirmations/", route
             )
@@ -227,6 +290,23 @@ class SafeServiceStandIn:
         missing = [k for k in required if body.get(k) is None]
         if missing:
             raise Rejected(400, f"missing fields: {', '.join(missing)}")
+        errors: dict[str, list[str]] = {}
+        for name, nullable in (
+            ("to", False),
+            ("sender", False),
+            ("gasToken", True),
+            ("refundReceiver", True),
+        ):
+            problem = _address_problem(body.get(name), nullable=nullable)
+            if problem:
+                errors[name] = [problem]
+        origin = body.get("origin")
+        if origin is not None and (not isinstance(origin, str) or len(origin) > ORIGIN_MAX_LENGTH):
+            errors["origin"] = [
+                f"Ensure this field has no more than {ORIGIN_MAX_LENGTH} characters."
+            ]
+        if errors:
+            raise RejectedFields(422, errors)
         safe = self._safe(safe_address)
         if not self.client.is_contract(safe.address):
             raise Rejected(422, f"Safe={safe_address} does not exist")
@@ -252,6 +332,18 @@ class SafeServiceStandIn:
             raise Rejected(422, f"Sender={sender} is not an owner or delegate")
         key = safe_tx.safe_tx_hash.hex().lower()
         key = key if key.startswith("0x") else "0x" + key
+        signature = HexBytes(body.get("signature") or "0x")
+        sigs: list[Any] = []
+        if signature:
+            delegates = self.delegates.get(safe.address, set())
+            sigs = self._check_signatures(
+                safe.address, safe_tx, signature, allowed=owners | delegates
+            )
+            if len(sigs) > 1 and any(s.owner in delegates for s in sigs):
+                raise Rejected(422, "Just one signature is expected if using delegates")
+            if sender not in {s.owner for s in sigs}:
+                raise Rejected(422, f"Signature does not match sender={sender}")
+        trusted = bool(sigs)
         stored = self.txs.get(key)
         if stored is None:
             fields = {
@@ -269,15 +361,22 @@ class SafeServiceStandIn:
                     "nonce",
                 )
             }
-            stored = StoredTx(safe.address, fields, key, sender)
+            now = self._tick()
+            stored = StoredTx(
+                safe.address,
+                fields,
+                key,
+                sender,
+                trusted=trusted,
+                origin=origin,
+                created=now,
+                modified=now,
+            )
             self.txs[key] = stored
-        if body.get("signature"):
-            sigs = self._check_signatures(safe.address, safe_tx, HexBytes(body["signature"]))
-            if sender not in {s.owner for s in sigs} and sender not in self.delegates.get(
-                safe.address, set()
-            ):
-                raise Rejected(422, f"Signature does not match sender={sender}")
-            for sig in sigs:
+        elif trusted and not stored.trusted:
+            stored.trusted, stored.origin, stored.modified = True, origin, self._tick()
+        for sig in sigs:
+            if sig.owner in owners:
                 self._store_confirmation(stored, sig)
         return 201, {}
 
@@ -289,14 +388,25 @@ class SafeServiceStandIn:
             )
         safe = self._safe(stored.safe)
         if int(stored.fields["nonce"]) < safe.retrieve_nonce():
-            raise Rejected(422, "Transaction with the same nonce was already executed")
+            raise Rejected(
+                400, f"Transaction with safe-tx-hash={safe_tx_hash} was already executed"
+            )
         safe_tx = self._safe_tx(stored.safe, stored.fields)
         signature = HexBytes(body.get("signature") or "0x")
-        for sig in self._check_signatures(stored.safe, safe_tx, signature):
+        for sig in self._check_signatures(stored.safe, safe_tx, signature, status=400):
             self._store_confirmation(stored, sig)
+        if signature:
+            stored.trusted, stored.modified = True, self._tick()
         return 201, {"signature": signature.hex()}
 
+    def _tick(self) -> int:
+        self._clock += 1
+        return self._clock
+
     def _store_confirmation(self, stored: StoredTx, sig: Any) -> None:
+        # One confirmation per owner (the service's get_or_create): a repeat keeps the first.
+        if sig.owner in stored.confirmations:
+            return
         stored.confirmations[sig.owner] = {
             "owner": sig.owner,
             "submissionDate": datetime.now(UTC).isoformat(),
@@ -321,12 +431,30 @@ class SafeServiceStandIn:
             "isExecuted": executed,
             "transactionHash": None,
             "signatures": None,
+            "trusted": stored.trusted,
+            "origin": stored.origin,
             "confirmations": list(stored.confirmations.values()),
         }
 
-    def _list(self, safe_address: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+    def _list(self, safe_address: str, query: dict[str, list[str]], link: str) -> tuple[int, Any]:
         safe = to_checksum_address(safe_address)
-        out = [self._render(t) for t in self.txs.values() if t.safe == safe]
+        txs = [t for t in self.txs.values() if t.safe == safe]
+        # Only trusted transactions unless asked otherwise (``trusted=false``: the untrusted).
+        trusted = query.get("trusted", ["true"])[0].lower() not in ("false", "0")
+        txs = [t for t in txs if t.trusted == trusted]
+        # Default ordering ("-nonce", "-created"); ``ordering`` may name one allowed field.
+        ordering = query.get("ordering", ["-nonce"])[0]
+        name = ordering.lstrip("-")
+        if name not in _ORDERING_FIELDS:
+            ordering, name = "-nonce", "nonce"
+        descending = ordering.startswith("-")
+
+        def sort_key(t: StoredTx) -> tuple[int, int]:
+            value = int(t.fields["nonce"]) if name == "nonce" else getattr(t, name)
+            return (value, t.created)
+
+        txs.sort(key=sort_key, reverse=descending)
+        out = [self._render(t) for t in txs]
         if "executed" in query:
             wanted = query["executed"][0].lower() == "true"
             out = [t for t in out if t["isExecuted"] == wanted]
@@ -335,5 +463,82 @@ class SafeServiceStandIn:
             out = [t for t in out if int(t["nonce"]) >= low]
         if "safe_tx_hash" in query:
             out = [t for t in out if t["safeTxHash"] == query["safe_tx_hash"][0].lower()]
-        out.sort(key=lambda t: int(t["nonce"]))
-        return 200, {"count": len(out), "next": None, "previous": None, "results": out}
+        return 200, self._page(out, query, link)
+
+    def _page(self, items: list[Any], query: dict[str, list[str]], link: str) -> dict[str, Any]:
+        """LimitOffsetPagination: ``limit`` (default, capped at the maximum) and ``offset``."""
+        limit = _positive_int(query.get("limit", [""])[0], self.default_limit)
+        limit = min(limit, self.max_limit)
+        offset = _positive_int(query.get("offset", [""])[0], 0, allow_zero=True)
+        count = len(items)
+        rest = {k: v[0] for k, v in query.items() if k not in ("limit", "offset")}
+
+        def url(new_offset: int) -> str:
+            params = {**rest, "limit": str(limit)}
+            if new_offset > 0:
+                params["offset"] = str(new_offset)
+            return f"{link}?{urlencode(sorted(params.items()))}"
+
+        return {
+            "count": count,
+            "next": url(offset + limit) if offset + limit < count else None,
+            "previous": url(max(offset - limit, 0)) if offset > 0 else None,
+            "results": items[offset : offset + limit],
+        }
+
+
+class RejectedFields(Rejected):
+    """A serializer error: ``{field: [messages]}`` as the service returns it."""
+
+    def __init__(self, status: int, errors: dict[str, list[str]]) -> None:
+        super().__init__(status, json.dumps(errors))
+        self.errors = errors
+
+
+def _positive_int(text: str, default: int, *, allow_zero: bool = False) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        return default
+    return value if value > 0 or (allow_zero and value == 0) else default
+
+
+def _is_checksummed(address: str) -> bool:
+    from safe_eth.eth.utils import fast_is_checksum_address
+
+    return bool(fast_is_checksum_address(address))
+
+
+def _address_problem(value: Any, *, nullable: bool) -> str | None:
+    """The service's ``EthereumAddressField``: checksummed, and 0x0/0x1 only where allowed."""
+    if value is None:
+        return None if nullable else "This field may not be null."
+    if not isinstance(value, str) or not _is_checksummed(value):
+        return f"Address {value} is not checksumed"
+    if not nullable and int(value, 16) in (0, 1):
+        return f"0x{int(value, 16)} address is not allowed"
+    return None
+
+
+def _check_signature_layout(signatures: bytes, status: int) -> None:
+    """At least 65 bytes; the static part is whole 65-byte {r, s, v} words (contract signatures
+    point past it to their dynamic data, so only that part must be a multiple of 65)."""
+    if len(signatures) < SIGNATURE_MIN_BYTES:
+        raise RejectedFields(
+            status,
+            {
+                "signature": [
+                    f"Ensure this field has at least {SIGNATURE_MIN_BYTES} hexadecimal chars "
+                    "(not counting 0x)."
+                ]
+            },
+        )
+    static_end = len(signatures)
+    for start in range(0, len(signatures) - 64, 65):
+        if start >= static_end:
+            break
+        if signatures[start + 64] == 0:  # contract signature: s = offset of its dynamic part
+            offset = int.from_bytes(signatures[start + 32 : start + 64], "big")
+            static_end = min(static_end, offset)
+    if static_end % 65:
+        raise Rejected(status, "Signature is not valid (not whole 65-byte signatures)")
