@@ -65,6 +65,29 @@ class AliasNotFound(SignerError):
         )
 
 
+def ape_passphrase_env(alias: str) -> str:
+    """The variable ape reads an account's passphrase from: the alias exactly as named."""
+    return f"APE_ACCOUNTS_{alias}_PASSPHRASE"
+
+
+class WrongPassphrase(SignerError):
+    def __init__(self, alias: str, source: str) -> None:
+        super().__init__(
+            f"wrong passphrase for ape account {alias!r} (from {source})",
+            hint=f"check {source}; ape reads {ape_passphrase_env(alias)} with the alias exactly "
+            "as `ape accounts list` shows it",
+        )
+
+
+class PassphraseMissing(SignerError):
+    def __init__(self, alias: str) -> None:
+        super().__init__(
+            f"no passphrase for ape account {alias!r}",
+            hint=f"set {ape_passphrase_env(alias)} (or {PASSWORD_ENV}), or run the command in a "
+            "terminal to be prompted",
+        )
+
+
 class SigningRefused(SignerError):
     def __init__(self, who: str) -> None:
         super().__init__(
@@ -258,30 +281,66 @@ class ApeAccountSigner:
 class ApeAliasSigner(ApeAccountSigner):
     """An ape account loaded by alias (``ape accounts list``).
 
-    A keyfile account is unlocked once with ``password`` (else ``PAYOUT_KEYSTORE_PASSWORD``, else
-    ape's own ``APE_ACCOUNTS_<alias>_PASSPHRASE`` or prompt) and then signs without asking again
-    for this process.
+    A keyfile account is unlocked once, before anything is signed, with the first passphrase
+    found: ``password``, else ``PAYOUT_KEYSTORE_PASSWORD``, else ape's own
+    ``APE_ACCOUNTS_<alias>_PASSPHRASE`` (the alias exactly as named), else ``prompt`` (a
+    terminal); without any, :class:`PassphraseMissing`. It then signs without asking again for
+    this process. Other accounts (hardware wallets through ape's plugins) confirm on the device.
     """
 
-    def __init__(self, alias: str, password: str | None = None) -> None:
-        from ape import accounts
+    def __init__(
+        self,
+        alias: str,
+        password: str | None = None,
+        *,
+        prompt: Callable[[str], str] | None = None,
+    ) -> None:
+        super().__init__(_load_ape_account(alias), alias)
+        if hasattr(self._account, "set_autosign"):
+            self._unlock(alias, password, prompt)
 
-        _ape_logs_to_stderr()
+    def _unlock(
+        self, alias: str, password: str | None, prompt: Callable[[str], str] | None
+    ) -> None:
+        from ape.exceptions import AccountsError
+        from ape_accounts.accounts import InvalidPasswordError
+
+        source = "the password given"
+        passphrase = password
+        for variable in (PASSWORD_ENV, ape_passphrase_env(alias)):
+            if passphrase is None and os.environ.get(variable):
+                passphrase, source = os.environ[variable], variable
+        if passphrase is None:
+            if prompt is None:
+                raise PassphraseMissing(alias)
+            passphrase, source = prompt(f"Passphrase for ape account {alias!r}"), "the prompt"
+        if not passphrase:
+            raise PassphraseMissing(alias)
         try:
-            account: Any = accounts.load(alias)
-        except Exception as exc:  # ape raises its own AccountsError / IndexError variants
-            raise AliasNotFound(alias) from exc
-        super().__init__(account, alias)
-        if password is None:
-            password = os.environ.get(PASSWORD_ENV)
-        if password is not None and hasattr(account, "set_autosign"):
-            try:
-                account.set_autosign(True, passphrase=password)
-            except Exception as exc:
-                raise SignerError(
-                    f"could not unlock ape account {alias!r}: {type(exc).__name__}",
-                    hint="check the passphrase (PAYOUT_KEYSTORE_PASSWORD)",
-                ) from exc
+            # Given a passphrase, ape tries it once and never falls back to its own prompt.
+            self._account.set_autosign(True, passphrase=passphrase)
+        except InvalidPasswordError as exc:
+            raise WrongPassphrase(alias, source) from exc
+        except (AccountsError, ValueError, OSError) as exc:
+            raise SignerError(
+                f"could not unlock ape account {alias!r}: {type(exc).__name__}",
+                hint=f"check the keyfile of {alias!r} (`ape accounts list`) and {source}",
+            ) from exc
+
+
+def _load_ape_account(alias: str) -> Any:
+    from ape import accounts
+
+    _ape_logs_to_stderr()
+    try:
+        return accounts.load(alias)
+    except Exception as exc:  # ape raises its own AccountsError / IndexError variants
+        raise AliasNotFound(alias) from exc
+
+
+def ape_alias_address(alias: str) -> str:
+    """The address of an ape account, without unlocking it."""
+    return to_checksum_address(str(_load_ape_account(alias).address))
 
 
 def _ape_logs_to_stderr() -> None:
@@ -313,4 +372,4 @@ def open_signer(
     if keystore is not None:
         return load_keystore(keystore, password, prompt=prompt)
     assert alias is not None
-    return ApeAliasSigner(alias, password)
+    return ApeAliasSigner(alias, password, prompt=prompt)

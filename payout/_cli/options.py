@@ -239,9 +239,9 @@ def resolve_payer(
 
         return keystore_address(keystore)
     if account_alias is not None:
-        from payout.signer import ApeAliasSigner
+        from payout.signer import ape_alias_address
 
-        return ApeAliasSigner(account_alias).address
+        return ape_alias_address(account_alias)
     return None
 
 
