@@ -361,10 +361,13 @@ class Chain:
 
     # --- tokens ---------------------------------------------------------------------------------
 
-    def token(self, address: str) -> TokenInfo:
-        """Symbol, decimals and name, read from the chain (cached per connection)."""
+    def token(self, address: str, *, cached: bool = True) -> TokenInfo:
+        """Symbol, decimals and name, read from the chain (cached per connection).
+
+        ``cached=False`` reads them again (a signer's review states what the chain says now).
+        """
         key = to_checksum_address(address)
-        if key in self._tokens:
+        if cached and key in self._tokens:
             return self._tokens[key]
         if not self.code(key):
             raise NotAToken(key, self.chain_id, "no contract code at this address")

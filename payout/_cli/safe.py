@@ -65,6 +65,58 @@ def _nonces_option(f: Any) -> Any:
     )(f)
 
 
+def _signer_review_options(f: Any) -> Any:
+    """What a signer checks the proposal against (shared by ``review`` and ``sign``)."""
+    f = ledger_option(f)
+    f = click.option(
+        "--file",
+        "payout_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="The payout file the operator planned: every row of the proposal is compared with "
+        "it (added, removed, changed rows are refused).",
+    )(f)
+    f = click.option(
+        "--safe", "expected_safe", type=ADDRESS, default=None, help="Safe you expect."
+    )(f)
+    f = click.option(
+        "--token",
+        "expected_token",
+        type=ADDRESS,
+        envvar="PAYOUT_TOKEN",
+        default=None,
+        help="Token you mean to pay, from your own records (env PAYOUT_TOKEN). Required unless "
+        "the operator's ledger (--ledger) planned these batches.",
+    )(f)
+    return f
+
+
+def _signer_review(
+    chain: Any,
+    proposal: Any,
+    expected_token: str | None,
+    expected_safe: str | None,
+    payout_file: Path | None,
+    ledger_url: str | None,
+) -> Any:
+    """The one review ``review`` shows and ``sign`` enforces."""
+    from payout.safe.review import open_ledger_if_present, review_for_signer
+
+    ledger = open_ledger_if_present(ledger_url)
+    try:
+        return review_for_signer(
+            chain,
+            proposal,
+            token=expected_token,
+            safe=expected_safe,
+            payout_file=payout_file,
+            ledger=ledger,
+        )
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
 @click.group()
 def safe() -> None:
     """Pay from a Safe multisig: propose -> review -> sign -> merge -> execute.
@@ -328,8 +380,7 @@ def propose(
 @safe.command()
 @click.argument("proposal_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @rpc_option
-@click.option("--token", "expected_token", type=ADDRESS, default=None, help="Token you expect.")
-@click.option("--safe", "expected_safe", type=ADDRESS, default=None, help="Safe you expect.")
+@_signer_review_options
 @click.option("--full", is_flag=True, help="List every recipient (default: digest when long).")
 @json_option
 def review(
@@ -337,44 +388,69 @@ def review(
     rpc_url: str,
     expected_token: str | None,
     expected_safe: str | None,
+    payout_file: Path | None,
+    ledger_url: str | None,
     full: bool,
     as_json: bool,
 ) -> None:
     """Check a proposal against the chain before signing; shows what the wallet will display.
 
-    Exits non-zero when anything critical is found (do not sign then).
+    The token is named by the chain (address, symbol, name, decimals) and must be the one you
+    expect (--token, or the operator's ledger); with --file (and the ledger when present) every row
+    is compared with what the operator planned. Exits non-zero when anything critical is found
+    (do not sign then); `sign` runs the very same checks.
     """
     from payout.chain import Chain
     from payout.safe.proposal import load_proposal
-    from payout.safe.review import require_clean, review_proposal, review_to_json
+    from payout.safe.review import rejection, require_clean, review_to_json
 
     chain = Chain(rpc_url)
     proposal = load_proposal(proposal_file)
-    result = review_proposal(
-        chain, proposal, expected_token=expected_token, expected_safe=expected_safe
-    )
-    if as_json:
-        emit_json(review_to_json(result, full=full))
-    else:
-        _render_review(result, proposal.token.decimals, proposal.token.symbol, full)
-    require_clean(result)
+    result = _signer_review(chain, proposal, expected_token, expected_safe, payout_file, ledger_url)
+    if not as_json:
+        _render_review(result, full)
+        require_clean(result)
+        return
+    emit_json(review_to_json(result, full=full))
+    error = rejection(result)
+    if error is not None:
+        # One JSON document on stdout ("ok": false and the findings say why); the verdict on
+        # stderr and in the exit status, as for any other refusal.
+        click.secho(f"Error: {error}", fg="red", err=True)
+        click.get_current_context().exit(error.exit_code)
 
 
-def _render_review(result: Any, decimals: int, symbol: str, full: bool) -> None:
+def _render_review(result: Any, full: bool) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from payout.safe.review import CRITICAL, FULL_LIST_LIMIT, WARNING
 
     c = console()
     colors = {CRITICAL: "red", WARNING: "yellow"}
+    # Amounts and symbol as the chain states them, never as the file does.
+    decimals, symbol = result.token.decimals, escape(result.token.symbol)
     if result.safe is not None:
         s = result.safe
         c.print(
             f"Safe {s.address} v{s.version} on chain {result.chain_id}: threshold {s.threshold} "
             f"of {len(s.owners)}, nonce {s.nonce}"
         )
+    t = result.token
+    confirmed = (
+        f"[green]confirmed by {t.confirmed_by}[/]"
+        if t.confirmed_by
+        else "[red]not confirmed[/] (pass --token with the address from your own records)"
+    )
+    described = (
+        f'{symbol} "{escape(t.name)}", {t.decimals} decimals (read from the token contract)'
+        if t.on_chain
+        else "[red]not an ERC-20 token on this chain[/]"
+    )
+    c.print(f"Token {t.address}: {described}; {confirmed}")
     for f in result.findings:
-        c.print(f"[{colors.get(f.severity, 'white')}]{f.severity}[/]: {f.message}")
+        c.print(f"[{colors.get(f.severity, 'white')}]{f.severity}[/]: {escape(f.message)}")
+    _render_rows(result, decimals, symbol)
     for tx in result.transactions:
         d = tx.decoded
         c.rule(f"Safe transaction nonce {tx.nonce}: {tx.status}")
@@ -384,7 +460,7 @@ def _render_review(result: Any, decimals: int, symbol: str, full: bool) -> None:
         c.print(f"  safeTxHash    0x{tx.hashes.safe_tx_hash.hex()}")
         if d.total is not None:
             c.print(
-                f"Pays {units(d.total, decimals)} {symbol} to {d.count} recipients "
+                f"Pays {units(d.total, decimals)} {symbol} ({d.token}) to {d.count} recipients "
                 f"({d.mode} mode) through {d.disburser}; batch id 0x{(d.batch_id or b'').hex()}"
             )
             c.print(f"Approvals: {', '.join(units(a, decimals) for a in d.approvals)} {symbol}")
@@ -406,9 +482,48 @@ def _render_review(result: Any, decimals: int, symbol: str, full: bool) -> None:
             c.print(f"  signature {sig.owner} {sig.kind}: {mark}")
         c.print(f"  {tx.valid_signatures} of {tx.threshold} signatures")
         for f in tx.findings:
-            c.print(f"[{colors.get(f.severity, 'white')}]{f.severity}[/]: {f.message}")
+            c.print(f"[{colors.get(f.severity, 'white')}]{f.severity}[/]: {escape(f.message)}")
     verdict = "[green]OK to sign[/]" if result.ok else "[red]DO NOT SIGN[/]"
     c.print(verdict)
+
+
+def _render_rows(result: Any, decimals: int, symbol: str) -> None:
+    """The rows that differ from what the operator planned, one per line of a table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    rows = result.rows
+    c = console()
+    if rows.compared_with:
+        c.print(
+            f"Rows compared with {', '.join(escape(x) for x in rows.compared_with)}: "
+            f"{len(rows.differences)} differ"
+            + (
+                f", {len(rows.not_proposed)} of the file not in this proposal"
+                if rows.not_proposed
+                else ""
+            )
+        )
+    if not rows.differences:
+        return
+
+    def side(row: Any) -> str:
+        return "" if row is None else f"{row[0]} {units(row[1], decimals)}"
+
+    table = Table(title="Rows that differ from what was planned", show_header=True)
+    for col in ("", "where", "payout id", "nonce", "planned", "proposed"):
+        table.add_column(col)
+    for d in rows.differences:
+        table.add_row(
+            d.kind,
+            escape(d.where),
+            escape(d.payout_id),
+            "" if d.nonce is None else str(d.nonce),
+            side(d.planned),
+            side(d.proposed),
+        )
+    c.print(table)
+    c.print(f"(amounts in {symbol})")
 
 
 # --- sign ----------------------------------------------------------------------------------------
@@ -418,6 +533,7 @@ def _render_review(result: Any, decimals: int, symbol: str, full: bool) -> None:
 @click.argument("proposal_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @rpc_option
 @signer_options
+@_signer_review_options
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -450,6 +566,10 @@ def sign(
     rpc_url: str,
     keystore: Path | None,
     account_alias: str | None,
+    expected_token: str | None,
+    expected_safe: str | None,
+    payout_file: Path | None,
+    ledger_url: str | None,
     out: Path | None,
     eth_sign: bool,
     on_chain: bool,
@@ -460,7 +580,11 @@ def sign(
     service_api_key: str | None,
     as_json: bool,
 ) -> None:
-    """Review, then sign every Safe transaction of PROPOSAL_FILE as one owner."""
+    """Review, then sign every Safe transaction of PROPOSAL_FILE as one owner.
+
+    The review is the one `payout safe review` shows, with the same options (--token, --file,
+    --ledger): whatever it refuses is not signed.
+    """
     from payout.chain import Chain
     from payout.exceptions import InputError
     from payout.safe.proposal import (
@@ -470,15 +594,19 @@ def sign(
         load_proposal,
         save_proposal,
     )
-    from payout.safe.review import require_clean, review_proposal
+    from payout.safe.review import CRITICAL, require_clean
     from payout.safe.signature import sign_proposal
 
     if eth_sign and on_chain:
         raise InputError("choose --eth-sign or --on-chain, not both")
     chain = Chain(rpc_url)
     proposal = load_proposal(proposal_file)
-    result = review_proposal(chain, proposal)
+    result = _signer_review(chain, proposal, expected_token, expected_safe, payout_file, ledger_url)
     require_clean(result)
+    warnings = [f.message for f in result.findings if f.severity != CRITICAL]
+    for tx in result.transactions:
+        if not nonces or tx.nonce in nonces:
+            warnings += [f.message for f in tx.findings if f.severity != CRITICAL]
     signer = open_signer(keystore, account_alias)
     method = SIG_APPROVED_HASH if on_chain else SIG_ETH_SIGN if eth_sign else SIG_EIP712
     wallet = None
@@ -487,7 +615,16 @@ def sign(
 
         wallet = Wallet(chain, signer)
     if not as_json:
+        from rich.markup import escape
+
         c = console(stderr=True)
+        t = result.token
+        c.print(
+            f'Token {t.address}: {escape(t.symbol)} "{escape(t.name)}", {t.decimals} decimals '
+            f"(confirmed by {t.confirmed_by})"
+        )
+        for warning in warnings:
+            c.print(f"[yellow]warning[/]: {escape(warning)}")
         for tx in result.transactions:
             if not nonces or tx.nonce in nonces:
                 c.print(
@@ -521,6 +658,7 @@ def sign(
         "method": "contract" if owner_safe else method,
         "signed": [tx.nonce for tx in signed.transactions if not nonces or tx.nonce in nonces],
         "service": posted,
+        "warnings": warnings,
     }
     if as_json:
         emit_json(data)

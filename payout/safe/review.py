@@ -8,21 +8,32 @@ What a hardware wallet shows when signing a SafeTx with EIP-712 is the domain ha
 hash; :class:`TxReview` carries both, plus the resulting safeTxHash, so a signer can compare the
 three values on the device with the ones printed here.
 
-Findings are ``critical`` (do not sign: the transaction is not what it claims, or is dangerous),
-``warning`` (it will not execute as is: nonce used, funds short, signature invalid) or ``info``.
+The token is described by the chain, never by the file: its symbol, name and decimals are read
+from the token contract (a file whose symbol or decimals differ is refused) and every amount is
+shown with the chain's decimals. What the signer expects comes from outside the file: the token
+they name (``--token``), the operator's ledger (the batches it planned, their token, rows and
+safeTxHash) and the payout file itself (``--file``), compared row by row. :func:`review_for_signer`
+is the one check ``payout safe review`` and ``payout safe sign`` both run.
+
+Findings are ``critical`` (do not sign: the transaction is not what it claims, is dangerous, or
+differs from what the operator planned), ``warning`` (it will not execute as is, or not soon: nonce
+used, nonce gap, funds short, signature invalid) or ``info``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from payout.amount import format_amount
 from payout.chain import Chain
+from payout.config import resolve_ledger_url
 from payout.disburser import (
     SEL_APPROVE,
     SEL_DISBURSE,
@@ -30,7 +41,7 @@ from payout.disburser import (
     Disburser,
     unpack_word,
 )
-from payout.exceptions import PayoutError, SafeProposalRejected
+from payout.exceptions import InputError, LedgerNotFoundError, PayoutError, SafeProposalRejected
 from payout.safe.multisend import (
     OPERATION_CALL,
     OPERATION_DELEGATECALL,
@@ -40,10 +51,13 @@ from payout.safe.multisend import (
     code_matches,
     decode_multisend,
 )
-from payout.safe.proposal import ZERO_ADDRESS, Proposal, ProposedTx, SafeTxHashes
+from payout.safe.proposal import ZERO_ADDRESS, Proposal, ProposedTx, SafeTxHashes, next_nonce
 from payout.safe.safe_state import SafeState, read_safe
 from payout.safe.signature import SignatureCheck, check_signature, hashes_of
-from payout.types import PayMode
+from payout.types import BatchStatus, ExecutorKind, Network, PayMode, PayoutStatus, Scope
+
+if TYPE_CHECKING:
+    from payout.ledger import BatchRecord, Ledger
 
 CRITICAL = "critical"
 WARNING = "warning"
@@ -70,6 +84,8 @@ class DecodedBatch:
     mode: PayMode | None = None
     total: int | None = None
     approvals: tuple[int, ...] = ()
+    #: The contract each ``approve`` call is sent to (must be the token the batch pays).
+    approve_targets: tuple[str, ...] = ()
     recipients: tuple[tuple[str, int], ...] = ()
     #: keccak256 of the packed ``bytes32[]`` recipients array, exactly as in the calldata.
     digest: bytes = b""
@@ -81,6 +97,67 @@ class DecodedBatch:
     @property
     def decoded_sum(self) -> int:
         return sum(a for _, a in self.recipients)
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """The token the file says it pays, as the chain describes it (the file's words beside)."""
+
+    address: str
+    #: Symbol, name and decimals read from the token contract (the file's when it did not answer).
+    symbol: str
+    name: str
+    decimals: int
+    file_symbol: str
+    file_decimals: int
+    #: False when no ERC-20 answered at ``address``.
+    on_chain: bool
+    #: What confirms this is the token the signer means: ``--token``, ``ledger`` or ``""``.
+    confirmed_by: str = ""
+
+
+#: Kinds of :class:`RowDiff`.
+ROW_ADDED = "added"
+ROW_REMOVED = "removed"
+ROW_CHANGED = "changed"
+ROW_DUPLICATE = "duplicate"
+ROW_NOT_PROPOSED = "not proposed"
+
+
+@dataclass(frozen=True)
+class RowDiff:
+    """One row where the proposal differs from what the operator planned.
+
+    ``against`` is the payout file's name or ``ledger``; ``planned`` / ``proposed`` are
+    ``(recipient, amount)`` in base units (None when the row is absent on that side); ``nonce`` is
+    the Safe transaction the proposed row is in.
+    """
+
+    kind: str
+    against: str
+    payout_id: str
+    nonce: int | None
+    source: str | None
+    line: int | None
+    planned: tuple[str, int] | None
+    proposed: tuple[str, int] | None
+
+    @property
+    def where(self) -> str:
+        """``payees.csv line 7`` (or the source alone when the line is unknown)."""
+        name = self.source or self.against
+        return f"{name} line {self.line}" if self.line else name
+
+
+@dataclass(frozen=True)
+class RowsReport:
+    """The proposal's rows compared with the payout file and/or the operator's ledger."""
+
+    compared_with: tuple[str, ...] = ()
+    differences: tuple[RowDiff, ...] = ()
+    #: Rows of the payout file this proposal does not pay and the ledger does not explain (paid,
+    #: or in another proposal): removed, or paid earlier from another ledger.
+    not_proposed: tuple[RowDiff, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,10 +190,20 @@ class ProposalReview:
     chain_id: int
     file_chain_id: int
     safe: SafeState | None
-    token_symbol: str
-    token_decimals: int
+    token: TokenView
     findings: tuple[Finding, ...]
     transactions: tuple[TxReview, ...] = field(default=())
+    rows: RowsReport = field(default_factory=RowsReport)
+
+    @property
+    def token_symbol(self) -> str:
+        """The chain's symbol for the token (never the file's)."""
+        return self.token.symbol
+
+    @property
+    def token_decimals(self) -> int:
+        """The chain's decimals for the token: every amount is shown with these."""
+        return self.token.decimals
 
     @property
     def critical(self) -> list[Finding]:
@@ -143,8 +230,8 @@ def expected_disburser_code_hash() -> str:
 def _decode_inner(
     calls: Sequence[InnerCall], tx: ProposedTx, findings: list[Finding]
 ) -> DecodedBatch:
-    token: str | None = None
     approvals: list[int] = []
+    targets: list[str] = []
     disburse: InnerCall | None = None
     for i, call in enumerate(calls):
         if call.operation != OPERATION_CALL:
@@ -162,15 +249,6 @@ def _decode_inner(
             except Exception:
                 findings.append(Finding(CRITICAL, "bad_approve", f"inner call {i}: bad approve"))
                 continue
-            if token is not None and call.to != token:
-                findings.append(
-                    Finding(
-                        CRITICAL,
-                        "unexpected_token",
-                        f"inner call {i} approves another token {call.to}",
-                    )
-                )
-            token = call.to
             if to_checksum_address(spender) != tx.batch.disburser:
                 findings.append(
                     Finding(
@@ -181,6 +259,7 @@ def _decode_inner(
                     )
                 )
             approvals.append(int(amount))
+            targets.append(to_checksum_address(call.to))
         elif selector in (SEL_DISBURSE, SEL_DISBURSE_OR_SKIP) and disburse is None:
             disburse = call
         else:
@@ -192,9 +271,10 @@ def _decode_inner(
                     "payout batch",
                 )
             )
+    token = targets[0] if targets else None
     if disburse is None:
         findings.append(Finding(CRITICAL, "no_disburse", "no disburse call in the transaction"))
-        return DecodedBatch(token=token, approvals=tuple(approvals))
+        return DecodedBatch(token=token, approvals=tuple(approvals), approve_targets=tuple(targets))
     mode = PayMode.SKIP if disburse.data[:4] == SEL_DISBURSE_OR_SKIP else PayMode.STRICT
     try:
         d_token, batch_id, total, words = abi_decode(
@@ -202,7 +282,7 @@ def _decode_inner(
         )
     except Exception:
         findings.append(Finding(CRITICAL, "bad_disburse", "the disburse call cannot be decoded"))
-        return DecodedBatch(token=token, approvals=tuple(approvals))
+        return DecodedBatch(token=token, approvals=tuple(approvals), approve_targets=tuple(targets))
     recipients = tuple(unpack_word(bytes(w)) for w in words)
     digest = keccak(b"".join(bytes(w) for w in words))
     return DecodedBatch(
@@ -212,12 +292,23 @@ def _decode_inner(
         mode=mode,
         total=int(total),
         approvals=tuple(approvals),
+        approve_targets=tuple(targets),
         recipients=recipients,
         digest=digest,
     )
 
 
+def describe_token(chain: Chain, address: str) -> str:
+    """``0xA0b8... (USDC "USD Coin")`` as the chain names it, for messages."""
+    try:
+        info = chain.token(address, cached=False)
+    except PayoutError:
+        return f"{address} (not an ERC-20 token)"
+    return f'{info.address} ({info.symbol} "{info.name}")'
+
+
 def _check_decoded(
+    chain: Chain,
     proposal: Proposal,
     tx: ProposedTx,
     decoded: DecodedBatch,
@@ -225,6 +316,20 @@ def _check_decoded(
     expected_token: str | None,
 ) -> None:
     batch = tx.batch
+    # Every approval goes to the token the disburse call pays, and nowhere else: an allowance on
+    # another token is not part of a payout batch, whatever its spender.
+    pays = decoded.token if decoded.total is not None else proposal.token.address
+    for i, target in enumerate(decoded.approve_targets):
+        if target != pays:
+            findings.append(
+                Finding(
+                    CRITICAL,
+                    "approve_token",
+                    f"approval {i} approves token {describe_token(chain, target)} for the "
+                    f"disburser, but the batch pays {describe_token(chain, str(pays))}: a payout "
+                    "batch approves only the token it pays",
+                )
+            )
     if decoded.total is None:
         return
     if decoded.token != proposal.token.address or decoded.token != batch.token:
@@ -240,7 +345,8 @@ def _check_decoded(
             Finding(
                 CRITICAL,
                 "unexpected_token",
-                f"pays token {decoded.token}, you expected {to_checksum_address(expected_token)}",
+                f"pays token {describe_token(chain, str(decoded.token))}, you expected "
+                f"{describe_token(chain, expected_token)}",
             )
         )
     approved_token_calls = decoded.approvals
@@ -362,7 +468,7 @@ def _review_tx(
     try:
         calls = decode_multisend(st.data)
         decoded = _decode_inner(calls, tx, findings)
-        _check_decoded(proposal, tx, decoded, findings, expected_token)
+        _check_decoded(chain, proposal, tx, decoded, findings, expected_token)
     except MultiSendDecodeError as exc:
         findings.append(Finding(CRITICAL, "calldata", str(exc)))
         decoded = DecodedBatch()
@@ -428,8 +534,16 @@ def review_proposal(
     expected_token: str | None = None,
     expected_safe: str | None = None,
     executor: str | None = None,
+    payout_file: Path | None = None,
+    ledger: Ledger | None = None,
+    require_token: bool = False,
 ) -> ProposalReview:
-    """Check ``proposal`` against the chain; a bad file gives findings, not exceptions."""
+    """Check ``proposal`` against the chain; a bad file gives findings, not exceptions.
+
+    ``payout_file`` / ``ledger``: compare the rows with what the operator planned (see
+    :func:`review_for_signer`). ``require_token``: nothing but ``expected_token`` or the ledger can
+    confirm which token is meant; without either the review is critical.
+    """
     findings: list[Finding] = []
     chain_id = chain.chain_id
     if chain_id != proposal.chain_id:
@@ -468,11 +582,13 @@ def review_proposal(
                 "this toolkit ships" + ("" if code else " (no code at all)"),
             )
         )
+    token = _token_view(chain, proposal, findings)
     disburser = Disburser(chain, proposal.disburser)
-    txs = tuple(
+    ordered = sorted(proposal.transactions, key=lambda t: t.nonce)
+    txs = [
         _review_tx(chain, proposal, tx, state, expected_token, executor, disburser)
-        for tx in sorted(proposal.transactions, key=lambda t: t.nonce)
-    )
+        for tx in ordered
+    ]
     if state is not None and txs:
         total = sum(t.decoded.total or 0 for t in txs if not t.executed)
         balance = chain.token_balance(proposal.token.address, state.address)
@@ -481,8 +597,8 @@ def review_proposal(
                 Finding(
                     WARNING,
                     "funds",
-                    f"the Safe holds {balance} base units of {proposal.token.symbol}, the pending "
-                    f"batches pay {total} (short by {total - balance})",
+                    f"the Safe holds {_amount(balance, token)}, the pending batches pay "
+                    f"{_amount(total, token)} (short by {_amount(total - balance, token)})",
                 )
             )
         allowance = chain.allowance(proposal.token.address, state.address, proposal.disburser)
@@ -499,33 +615,539 @@ def review_proposal(
     nonces = [t.nonce for t in txs]
     if len(set(nonces)) != len(nonces):
         findings.append(Finding(CRITICAL, "nonce", "two transactions of the file share a nonce"))
+
+    proposed = _proposed_rows(ordered, txs)
+    diffs: list[RowDiff] = _duplicates(proposed)
+    not_proposed: list[RowDiff] = []
+    compared: list[str] = []
+    queued: list[int] = []
+    ledger_token: str | None = None
+    if ledger is not None:
+        facts = _LedgerComparison(chain, ledger, proposal, ordered, txs, token, findings)
+        if facts.knows_safe:
+            compared.append("ledger")
+            diffs += facts.diffs
+            ledger_token = facts.token
+            if state is not None:
+                queued = facts.queued(state.nonce)
+    confirmed_by = ""
+    if expected_token is not None:
+        if to_checksum_address(expected_token) == token.address:
+            confirmed_by = "--token"
+    elif ledger_token is not None and ledger_token == token.address:
+        confirmed_by = "ledger"
+    elif require_token:
+        findings.append(
+            Finding(
+                CRITICAL,
+                "token_unconfirmed",
+                f"nothing but this file says which token you mean to pay: it pays "
+                f'{token.address}, which chain {chain_id} calls {token.symbol} "{token.name}" '
+                f"({token.decimals} decimals). Check that address against your own records and "
+                "pass it with --token (or review with the operator's ledger)",
+            )
+        )
+    token = replace(token, confirmed_by=confirmed_by)
+    if payout_file is not None:
+        file_token = (
+            to_checksum_address(expected_token) if expected_token else ledger_token or token.address
+        )
+        file_diffs, missing = _compare_with_file(
+            chain, payout_file, file_token, proposed, ledger, proposal, ordered
+        )
+        compared.append(payout_file.name)
+        diffs += file_diffs
+        not_proposed = missing
+    findings += _row_findings(diffs, not_proposed, token, ledger is not None)
+    if not compared:
+        findings.append(
+            Finding(
+                INFO,
+                "rows_not_compared",
+                "the rows were not compared with what the operator planned: pass the payout file "
+                "with --file (or review with the operator's ledger)",
+            )
+        )
+    if state is not None:
+        gaps = _nonce_gaps(state, txs, queued)
+        txs = [
+            replace(t, findings=(*t.findings, gaps[t.nonce])) if t.nonce in gaps else t for t in txs
+        ]
     return ProposalReview(
         chain_id=chain_id,
         file_chain_id=proposal.chain_id,
         safe=state,
-        token_symbol=proposal.token.symbol,
-        token_decimals=proposal.token.decimals,
+        token=token,
         findings=tuple(findings),
-        transactions=txs,
+        transactions=tuple(txs),
+        rows=RowsReport(tuple(compared), tuple(diffs), tuple(not_proposed)),
     )
 
 
-def require_clean(review: ProposalReview, nonce: int | None = None) -> None:
-    """Raise :class:`SafeProposalRejected` if the review found anything critical."""
+def review_for_signer(
+    chain: Chain,
+    proposal: Proposal,
+    *,
+    token: str | None = None,
+    safe: str | None = None,
+    payout_file: Path | None = None,
+    ledger: Ledger | None = None,
+) -> ProposalReview:
+    """The review ``payout safe review`` shows and ``payout safe sign`` enforces: one code path.
+
+    On top of the chain checks of :func:`review_proposal`, the token must be confirmed by something
+    other than the file (``token``, else the operator's ``ledger``), and the rows are compared with
+    the ``payout_file`` and/or the ledger (added, removed, changed rows are critical).
+    """
+    return review_proposal(
+        chain,
+        proposal,
+        expected_token=token,
+        expected_safe=safe,
+        payout_file=payout_file,
+        ledger=ledger,
+        require_token=True,
+    )
+
+
+def open_ledger_if_present(url: str | None) -> Ledger | None:
+    """The operator's ledger for a review, or None when this machine has none.
+
+    ``url`` (already including ``PAYOUT_LEDGER_URL``) must exist when given; without it the default
+    ``.payout/ledger.sqlite`` is opened only if it exists (a signer usually has no ledger, and a
+    review never creates one).
+    """
+    from payout.ledger import Ledger
+
+    resolved = resolve_ledger_url(url)
+    if resolved.startswith("sqlite:"):
+        path = resolved.split(":///", 1)[1] if ":///" in resolved else ""
+        if path and path != ":memory:" and not Path(path).exists():
+            if url is None:
+                return None
+            raise InputError(
+                f"no ledger at {path}",
+                hint="Pass the operator's ledger with --ledger (or PAYOUT_LEDGER_URL), or leave "
+                "it out and compare with the payout file (--file).",
+            )
+    return Ledger.open(resolved)
+
+
+# --- token, rows, ledger and nonces ---------------------------------------------------------------
+
+
+def _amount(amount: int, token: TokenView) -> str:
+    return format_amount(amount, token.decimals, symbol=token.symbol)
+
+
+def _token_view(chain: Chain, proposal: Proposal, findings: list[Finding]) -> TokenView:
+    """The file's token as the chain describes it; the file's symbol/decimals must agree."""
+    ref = proposal.token
+    try:
+        info = chain.token(ref.address, cached=False)
+    except PayoutError as exc:
+        findings.append(
+            Finding(
+                CRITICAL,
+                "not_a_token",
+                f"the token {ref.address} of the file is not an ERC-20 token on chain "
+                f"{proposal.chain_id} ({exc})",
+            )
+        )
+        return TokenView(
+            ref.address, ref.symbol, ref.symbol, ref.decimals, ref.symbol, ref.decimals, False
+        )
+    if ref.symbol != info.symbol:
+        findings.append(
+            Finding(
+                CRITICAL,
+                "token_symbol",
+                f"the file calls the token {ref.symbol}, the chain says {info.symbol} "
+                f'"{info.name}" at {info.address}',
+            )
+        )
+    if ref.decimals != info.decimals:
+        findings.append(
+            Finding(
+                CRITICAL,
+                "token_decimals",
+                f"the file says {ref.decimals} decimals, the chain says {info.decimals} for "
+                f"{info.symbol} at {info.address}: amounts read with the file's decimals are off "
+                f"by a factor of 10^{abs(ref.decimals - info.decimals)}",
+            )
+        )
+    return TokenView(
+        info.address, info.symbol, info.name, info.decimals, ref.symbol, ref.decimals, True
+    )
+
+
+#: ``(nonce, payout id, recipient, amount)`` of one row the calldata pays.
+_Row = tuple[int, str, str, int]
+
+
+def _tx_rows(tx: ProposedTx, decoded: DecodedBatch) -> list[_Row]:
+    """The rows the calldata of ``tx`` pays, each named by the payout id the file lists at its
+    position (the calldata carries no ids; a listing that disagrees is critical on its own)."""
+    ids = tx.batch.payout_ids
+    return [
+        (tx.nonce, ids[i] if i < len(ids) else f"(calldata row {i}, not listed)", recipient, amount)
+        for i, (recipient, amount) in enumerate(decoded.recipients)
+    ]
+
+
+def _proposed_rows(ordered: Sequence[ProposedTx], txs: Sequence[TxReview]) -> list[_Row]:
+    return [row for tx, r in zip(ordered, txs, strict=True) for row in _tx_rows(tx, r.decoded)]
+
+
+def _duplicates(proposed: Sequence[_Row]) -> list[RowDiff]:
+    seen: set[str] = set()
+    out = []
+    for nonce, pid, recipient, amount in proposed:
+        if pid in seen:
+            out.append(
+                RowDiff(
+                    ROW_DUPLICATE, "proposal", pid, nonce, None, None, None, (recipient, amount)
+                )
+            )
+        seen.add(pid)
+    return out
+
+
+def _diff_rows(
+    proposed: Sequence[_Row],
+    planned: Mapping[str, tuple[str, int, str | None, int | None]],
+    against: str,
+) -> tuple[list[RowDiff], set[str]]:
+    """Added and changed rows of ``proposed`` relative to ``planned`` (id -> recipient, amount,
+    source, line); also returns the planned ids that were seen."""
+    diffs: list[RowDiff] = []
+    seen: set[str] = set()
+    for nonce, pid, recipient, amount in proposed:
+        if pid in seen:
+            continue  # reported once as a duplicate
+        seen.add(pid)
+        plan = planned.get(pid)
+        if plan is None:
+            diffs.append(
+                RowDiff(ROW_ADDED, against, pid, nonce, None, None, None, (recipient, amount))
+            )
+        elif (plan[0], plan[1]) != (recipient, amount):
+            diffs.append(
+                RowDiff(
+                    ROW_CHANGED,
+                    against,
+                    pid,
+                    nonce,
+                    plan[2],
+                    plan[3],
+                    (plan[0], plan[1]),
+                    (recipient, amount),
+                )
+            )
+    return diffs, seen & set(planned)
+
+
+def _compare_with_file(
+    chain: Chain,
+    path: Path,
+    token_address: str,
+    proposed: Sequence[_Row],
+    ledger: Ledger | None,
+    proposal: Proposal,
+    ordered: Sequence[ProposedTx],
+) -> tuple[list[RowDiff], list[RowDiff]]:
+    """The proposal's rows against the payout file, read with the chain's decimals of the token
+    the signer expects (payout ids derived exactly as ``propose`` derives them)."""
+    from payout.manifest import ManifestOptions, load_manifest
+    from payout.types import TokenInfo
+
+    info = chain.token(token_address, cached=False)
+    row_token = TokenInfo(info.address, info.symbol, info.decimals, chain_id=chain.chain_id)
+    manifest = load_manifest(path, ManifestOptions(token=row_token))
+    rows = [p for p in manifest.payouts if p.token in (None, info.address)]
+    planned = {p.payout_id: (p.recipient, p.amount, path.name, p.line) for p in rows}
+    diffs, seen = _diff_rows(proposed, planned, path.name)
+    missing = [p for p in rows if p.payout_id not in seen]
+    if missing and ledger is not None:
+        # Rows the ledger shows paid, or planned in another proposal, are not "removed".
+        here = {"0x" + tx.batch.batch_id.hex() for tx in ordered}
+        scope = Scope(Network.EVM, proposal.chain_id, proposal.safe, info.address)
+        explained = {
+            r.payout_id
+            for r in ledger.payouts(scope, payout_ids=[p.payout_id for p in missing])
+            if r.status is PayoutStatus.CONFIRMED or (r.batch_id and r.batch_id not in here)
+        }
+        missing = [p for p in missing if p.payout_id not in explained]
+    not_proposed = [
+        RowDiff(
+            ROW_NOT_PROPOSED,
+            path.name,
+            p.payout_id,
+            None,
+            path.name,
+            p.line,
+            (p.recipient, p.amount),
+            None,
+        )
+        for p in missing
+    ]
+    return diffs, not_proposed
+
+
+class _LedgerComparison:
+    """What the operator's ledger says about this proposal's batches (read only)."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        ledger: Ledger,
+        proposal: Proposal,
+        ordered: Sequence[ProposedTx],
+        txs: Sequence[TxReview],
+        token: TokenView,
+        findings: list[Finding],
+    ) -> None:
+        self.ledger = ledger
+        self.payer = (Network.EVM, proposal.chain_id, proposal.safe)
+        self.scopes = [s for s in ledger.scopes() if (s.network, s.chain_id, s.payer) == self.payer]
+        self.knows_safe = bool(self.scopes)
+        self.diffs: list[RowDiff] = []
+        self.token: str | None = None
+        self.batch_ids = {tx.batch.batch_id for tx in ordered}
+        if not self.knows_safe:
+            findings.append(
+                Finding(
+                    INFO,
+                    "ledger_unrelated",
+                    f"the ledger {ledger.url} has nothing for Safe {proposal.safe} on chain "
+                    f"{proposal.chain_id}: not compared",
+                )
+            )
+            return
+        tokens: set[str] = set()
+        complete = True
+        for tx, review in zip(ordered, txs, strict=True):
+            record = self._record(review.decoded.batch_id or tx.batch.batch_id)
+            if record is None:
+                complete = False
+                findings.append(
+                    Finding(
+                        CRITICAL,
+                        "ledger_batch",
+                        f"nonce {tx.nonce}: the ledger has no batch "
+                        f"0x{(review.decoded.batch_id or tx.batch.batch_id).hex()} for this Safe: "
+                        "the operator's `payout safe propose` did not plan it",
+                    )
+                )
+                continue
+            tokens.add(record.scope.token)
+            self._compare(chain, tx, review, record, token, findings)
+        if complete and len(tokens) == 1:
+            self.token = tokens.pop()
+
+    def _record(self, batch_id: bytes) -> BatchRecord | None:
+        try:
+            return self.ledger.batch(self.payer, batch_id)
+        except LedgerNotFoundError:
+            return None
+
+    def _compare(
+        self,
+        chain: Chain,
+        tx: ProposedTx,
+        review: TxReview,
+        record: BatchRecord,
+        token: TokenView,
+        findings: list[Finding],
+    ) -> None:
+        d = review.decoded
+        if d.token is not None and record.scope.token != d.token:
+            findings.append(
+                Finding(
+                    CRITICAL,
+                    "unexpected_token",
+                    f"nonce {tx.nonce}: the ledger planned this batch in "
+                    f"{describe_token(chain, record.scope.token)}, the calldata pays "
+                    f"{describe_token(chain, d.token)}",
+                )
+            )
+        if d.disburser is not None and record.disburser != d.disburser:
+            findings.append(
+                Finding(
+                    CRITICAL,
+                    "unexpected_disburser",
+                    f"nonce {tx.nonce}: the ledger planned this batch through {record.disburser}, "
+                    f"the calldata calls {d.disburser}",
+                )
+            )
+        recomputed = "0x" + review.hashes.safe_tx_hash.hex()
+        if record.safe_tx_hash is not None and record.safe_tx_hash != recomputed:
+            findings.append(
+                Finding(
+                    CRITICAL,
+                    "ledger_hash",
+                    f"nonce {tx.nonce}: when this batch was proposed the ledger recorded Safe "
+                    f"nonce {record.safe_nonce} and safeTxHash {record.safe_tx_hash}; this file's "
+                    f"transaction hashes to {recomputed}: it is not the proposal that was written",
+                )
+            )
+        rows = self.ledger.payouts(record.scope, batch_id=record.batch_id)
+        planned = {r.payout_id: (r.recipient, r.amount, r.source, r.line) for r in rows}
+        mine = _tx_rows(tx, d)
+        diffs, seen = _diff_rows(mine, planned, "ledger")
+        self.diffs += diffs
+        for r in sorted(rows, key=lambda r: r.batch_position or 0):
+            if r.payout_id not in seen:
+                self.diffs.append(
+                    RowDiff(
+                        ROW_REMOVED,
+                        "ledger",
+                        r.payout_id,
+                        tx.nonce,
+                        r.source,
+                        r.line,
+                        (r.recipient, r.amount),
+                        None,
+                    )
+                )
+
+    def queued(self, onchain_nonce: int) -> list[int]:
+        """Safe nonces of the ledger's other proposals of this Safe that can still execute."""
+        out = []
+        for scope in self.scopes:
+            for record in self.ledger.batches(
+                scope,
+                status=[BatchStatus.PLANNED, BatchStatus.FAILED, BatchStatus.SUBMITTED],
+                executor=ExecutorKind.SAFE,
+            ):
+                if (
+                    record.safe_nonce is not None
+                    and record.safe_nonce >= onchain_nonce
+                    and record.batch_id_bytes not in self.batch_ids
+                ):
+                    out.append(record.safe_nonce)
+        return out
+
+
+_ROW_CODES = {
+    ROW_ADDED: "rows_added",
+    ROW_REMOVED: "rows_removed",
+    ROW_CHANGED: "rows_changed",
+    ROW_DUPLICATE: "rows_duplicate",
+}
+#: Rows named in one finding's message (all of them are in :attr:`ProposalReview.rows`).
+_ROWS_IN_MESSAGE = 5
+
+
+def _describe_row(diff: RowDiff, token: TokenView) -> str:
+    def side(row: tuple[str, int] | None) -> str:
+        return "nothing" if row is None else f"{row[0]} {_amount(row[1], token)}"
+
+    nonce = f" (nonce {diff.nonce})" if diff.nonce is not None else ""
+    if diff.kind == ROW_CHANGED:
+        return (
+            f"{diff.where} {diff.payout_id}: planned {side(diff.planned)}, proposed "
+            f"{side(diff.proposed)}{nonce}"
+        )
+    if diff.kind in (ROW_REMOVED, ROW_NOT_PROPOSED):
+        return f"{diff.where} {diff.payout_id} -> {side(diff.planned)}"
+    return f"{diff.payout_id} -> {side(diff.proposed)}{nonce}"
+
+
+def _row_findings(
+    diffs: Sequence[RowDiff], not_proposed: Sequence[RowDiff], token: TokenView, with_ledger: bool
+) -> list[Finding]:
+    out = []
+    groups: dict[tuple[str, str], list[RowDiff]] = {}
+    for diff in diffs:
+        groups.setdefault((diff.kind, diff.against), []).append(diff)
+    for (kind, against), group in groups.items():
+        against = "the ledger" if against == "ledger" else against
+        head = {
+            ROW_ADDED: f"{len(group)} row(s) of this proposal are not in {against}",
+            ROW_REMOVED: f"{len(group)} row(s) {against} planned in these batches are missing",
+            ROW_CHANGED: f"{len(group)} row(s) differ from {against}",
+            ROW_DUPLICATE: f"{len(group)} payout id(s) are paid twice in this proposal",
+        }[kind]
+        out.append(Finding(CRITICAL, _ROW_CODES[kind], head + ": " + _listed(group, token)))
+    if not_proposed:
+        why = (
+            "the ledger shows them neither paid nor in another proposal"
+            if with_ledger
+            else "removed, or paid or proposed earlier (the operator's ledger tells which)"
+        )
+        out.append(
+            Finding(
+                WARNING,
+                "rows_not_proposed",
+                f"{len(not_proposed)} row(s) of {not_proposed[0].against} are not in this "
+                f"proposal ({why}): {_listed(not_proposed, token)}",
+            )
+        )
+    return out
+
+
+def _listed(group: Sequence[RowDiff], token: TokenView) -> str:
+    text = "; ".join(_describe_row(d, token) for d in group[:_ROWS_IN_MESSAGE])
+    if len(group) > _ROWS_IN_MESSAGE:
+        text += f"; and {len(group) - _ROWS_IN_MESSAGE} more"
+    return text
+
+
+def _nonce_gaps(
+    state: SafeState, txs: Iterable[TxReview], queued: Sequence[int]
+) -> dict[int, Finding]:
+    """Warnings for transactions that cannot execute next: nonces above the Safe's next one.
+
+    A gap is not an attack by itself, but a signature given now stays usable until other
+    transactions fill the gap, which may be much later and under other circumstances.
+    """
+    expected = next_nonce(state.nonce, queued)
+    out: dict[int, Finding] = {}
+    pending = sorted({t.nonce for t in txs if not t.executed and t.nonce >= state.nonce})
+    for nonce in pending:
+        if nonce > expected:
+            known = (
+                f" and the queued proposals the ledger knows use nonces up to {expected - 1}"
+                if expected > state.nonce
+                else ""
+            )
+            between = f"{expected}" if nonce - 1 == expected else f"{expected} to {nonce - 1}"
+            out[nonce] = Finding(
+                WARNING,
+                "nonce_gap",
+                f"nonce {nonce} leaves a gap: the Safe's next nonce is {state.nonce}{known}; "
+                f"nonce(s) {between} must be used by other transactions before this one can "
+                "execute, and a signature given now stays usable until then",
+            )
+        expected = max(expected, nonce + 1)
+    return out
+
+
+def rejection(review: ProposalReview, nonce: int | None = None) -> SafeProposalRejected | None:
+    """The error naming every critical finding (of transaction ``nonce`` only, if given)."""
     problems = [f.message for f in review.findings if f.severity == CRITICAL]
     for tx in review.transactions:
         if nonce is None or tx.nonce == nonce:
             problems.extend(f.message for f in tx.critical)
-    if problems:
-        first = (
-            nonce
-            if nonce is not None
-            else (review.transactions[0].nonce if review.transactions else -1)
-        )
-        raise SafeProposalRejected(first, problems)
+    if not problems:
+        return None
+    first = (
+        nonce
+        if nonce is not None
+        else (review.transactions[0].nonce if review.transactions else -1)
+    )
+    return SafeProposalRejected(first, problems)
 
 
-def review_file(chain: Chain, path: Path, **kwargs: str | None) -> ProposalReview:
+def require_clean(review: ProposalReview, nonce: int | None = None) -> None:
+    """Raise :class:`SafeProposalRejected` if the review found anything critical."""
+    error = rejection(review, nonce)
+    if error is not None:
+        raise error
+
+
+def review_file(chain: Chain, path: Path, **kwargs: Any) -> ProposalReview:
     """Load and review a proposal file."""
     from payout.safe.proposal import load_proposal
 
@@ -593,7 +1215,39 @@ def review_to_json(review: ProposalReview, *, full: bool = False) -> dict[str, o
             "threshold": safe.threshold,
             "nonce": safe.nonce,
         },
-        "token": {"symbol": review.token_symbol, "decimals": review.token_decimals},
+        "token": {
+            "address": review.token.address,
+            "symbol": review.token.symbol,
+            "name": review.token.name,
+            "decimals": review.token.decimals,
+            "fileSymbol": review.token.file_symbol,
+            "fileDecimals": review.token.file_decimals,
+            "onChain": review.token.on_chain,
+            "confirmedBy": review.token.confirmed_by or None,
+        },
         "findings": [finding(f) for f in review.findings],
         "transactions": txs,
+        "rows": {
+            "comparedWith": list(review.rows.compared_with),
+            "differences": [row_diff_to_json(d) for d in review.rows.differences],
+            "notProposed": [row_diff_to_json(d) for d in review.rows.not_proposed],
+        },
+    }
+
+
+def row_diff_to_json(diff: RowDiff) -> dict[str, object]:
+    """One row difference for ``--json`` (amounts in base units)."""
+
+    def side(row: tuple[str, int] | None) -> dict[str, object] | None:
+        return None if row is None else {"recipient": row[0], "amount": row[1]}
+
+    return {
+        "kind": diff.kind,
+        "against": diff.against,
+        "payoutId": diff.payout_id,
+        "nonce": diff.nonce,
+        "source": diff.source,
+        "line": diff.line,
+        "planned": side(diff.planned),
+        "proposed": side(diff.proposed),
     }

@@ -10,7 +10,7 @@ refused by ``review`` (exit 9, DO NOT SIGN, the reason) and by ``sign`` (same ch
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from payout._cli.main import cli
 from payout.chain import Chain
 from payout.demo_token import DemoToken, deploy_token, mint
 from payout.devnet import dev_private_key
-from payout.disburser import encode_approve, encode_disburse, pack_word, unpack_word
+from payout.disburser import encode_approve, encode_disburse, pack_word
 from payout.safe.multisend import InnerCall, decode_multisend, encode_multisend
 from payout.safe.proposal import (
     PayoutRow,
@@ -154,7 +154,10 @@ def review(path: str, *extra: str) -> Result:
 
 
 def review_json(path: str, *extra: str) -> dict[str, Any]:
-    result = cli_run("safe", "review", path, "--json", *extra)
+    """``review --json``: one JSON document on stdout, refused or not."""
+    result = CliRunner(mix_stderr=False).invoke(
+        cli, ["safe", "review", path, "--json", *extra], catch_exceptions=False
+    )
     data: dict[str, Any] = json.loads(result.stdout)
     data["exit_code"] = result.exit_code
     return data
@@ -209,9 +212,7 @@ def _swap_token(proposal: Proposal, token: str) -> Proposal:
     txs = []
     for tx in proposal.transactions:
         calls = decode_multisend(tx.safe_tx.data)
-        words = [
-            pack_word(p.recipient, p.amount) for p in tx.batch.payouts
-        ]  # same rows, another token
+        words = [pack_word(p.recipient, p.amount) for p in tx.batch.payouts]
         new_calls = [
             InnerCall(c.operation, token, c.value, c.data)
             if c.to == proposal.token.address
@@ -279,33 +280,13 @@ def test_attack_decimals_or_symbol_in_the_file_is_an_error_and_amounts_use_the_c
 # --- attack 3: consistent additions --------------------------------------------------------------
 
 
-def _add_recipient(proposal: Proposal, amount: int) -> Proposal:
+def _pay_rows(proposal: Proposal, rows: Sequence[PayoutRow]) -> Proposal:
+    """The first transaction paying ``rows`` instead: calldata, listed rows, total and approval
+    all consistent (the attacker's edit; the hash is recomputed by :meth:`Stand.edit`)."""
     tx = proposal.transactions[0]
-    rows = (*tx.batch.payouts, PayoutRow("row-30", ATTACKER, amount))
-    total = tx.batch.total + amount
-    words = [pack_word(p.recipient, p.amount) for p in rows]
-    calls = decode_multisend(tx.safe_tx.data)
-    calls = [
-        InnerCall(c.operation, c.to, 0, encode_approve(proposal.disburser, total))
-        if c.to == proposal.token.address
-        else InnerCall(
-            c.operation,
-            c.to,
-            0,
-            encode_disburse(proposal.token.address, tx.batch.batch_id, total, words, tx.batch.mode),
-        )
-        for c in calls
-    ]
-    forged = replace(with_calls(tx, calls), batch=replace(tx.batch, total=total, payouts=rows))
-    return proposal.with_transactions([forged, *proposal.transactions[1:]])
-
-
-def _change_amount(proposal: Proposal, index: int, amount: int) -> Proposal:
-    tx = proposal.transactions[0]
-    rows = list(tx.batch.payouts)
-    rows[index] = replace(rows[index], recipient=ATTACKER, amount=amount)
     total = sum(r.amount for r in rows)
-    words = [pack_word(p.recipient, p.amount) for p in rows]
+    words = [pack_word(r.recipient, r.amount) for r in rows]
+    batch = tx.batch
     calls = [
         InnerCall(c.operation, c.to, 0, encode_approve(proposal.disburser, total))
         if c.to == proposal.token.address
@@ -313,14 +294,23 @@ def _change_amount(proposal: Proposal, index: int, amount: int) -> Proposal:
             c.operation,
             c.to,
             0,
-            encode_disburse(proposal.token.address, tx.batch.batch_id, total, words, tx.batch.mode),
+            encode_disburse(proposal.token.address, batch.batch_id, total, words, batch.mode),
         )
         for c in decode_multisend(tx.safe_tx.data)
     ]
-    forged = replace(
-        with_calls(tx, calls), batch=replace(tx.batch, total=total, payouts=tuple(rows))
-    )
+    forged = replace(with_calls(tx, calls), batch=replace(batch, total=total, payouts=tuple(rows)))
     return proposal.with_transactions([forged, *proposal.transactions[1:]])
+
+
+def _add_recipient(proposal: Proposal, amount: int) -> Proposal:
+    rows = proposal.transactions[0].batch.payouts
+    return _pay_rows(proposal, [*rows, PayoutRow("row-30", ATTACKER, amount)])
+
+
+def _change_row(proposal: Proposal, index: int, amount: int) -> Proposal:
+    rows = list(proposal.transactions[0].batch.payouts)
+    rows[index] = replace(rows[index], recipient=ATTACKER, amount=amount)
+    return _pay_rows(proposal, rows)
 
 
 def test_attack_added_recipient_is_shown_against_the_payout_file_and_the_ledger(
@@ -347,7 +337,7 @@ def test_attack_added_recipient_is_shown_against_the_payout_file_and_the_ledger(
 
 
 def test_attack_changed_row_names_the_file_line(stand: Stand, owner_keys: dict[int, Path]) -> None:
-    evil = stand.edit("changed.json", lambda p: _change_amount(p, 3, 1_000 * 10**6))
+    evil = stand.edit("changed.json", lambda p: _change_row(p, 3, 1_000 * 10**6))
     data = review_json(evil, "--token", stand.usdc, "--file", str(stand.csv))
     assert data["exit_code"] == REFUSED and "rows_changed" in codes(data)
     (diff,) = data["rows"]["differences"]
@@ -362,25 +352,7 @@ def test_attack_removed_row_is_shown_against_the_ledger(
     stand: Stand, owner_keys: dict[int, Path]
 ) -> None:
     def drop(proposal: Proposal) -> Proposal:
-        tx = proposal.transactions[0]
-        rows = tx.batch.payouts[1:]
-        total = sum(r.amount for r in rows)
-        words = [pack_word(p.recipient, p.amount) for p in rows]
-        calls = [
-            InnerCall(c.operation, c.to, 0, encode_approve(proposal.disburser, total))
-            if c.to == proposal.token.address
-            else InnerCall(
-                c.operation,
-                c.to,
-                0,
-                encode_disburse(
-                    proposal.token.address, tx.batch.batch_id, total, words, tx.batch.mode
-                ),
-            )
-            for c in decode_multisend(tx.safe_tx.data)
-        ]
-        forged = replace(with_calls(tx, calls), batch=replace(tx.batch, total=total, payouts=rows))
-        return proposal.with_transactions([forged])
+        return _pay_rows(proposal, proposal.transactions[0].batch.payouts[1:])
 
     evil = stand.edit("removed.json", drop)
     stand.with_ledger()
@@ -400,9 +372,7 @@ def test_attack_approve_on_a_second_token_is_refused(
         tx = proposal.transactions[0]
         calls = decode_multisend(tx.safe_tx.data)
         # The approval goes to USDT while the batch pays USDC.
-        calls = [
-            replace(c, to=stand.usdt) if c.to == proposal.token.address else c for c in calls
-        ]
+        calls = [replace(c, to=stand.usdt) if c.to == proposal.token.address else c for c in calls]
         return proposal.with_transactions([with_calls(tx, calls)])
 
     evil = stand.edit("approve.json", approve_other)
