@@ -33,7 +33,7 @@ from payout.safe.devnet import create_safe, deploy_safe_contracts
 from payout.safe.execution import ExecutionResult
 from payout.safe.pipeline import execute_file, propose_payouts
 from payout.safe.proposal import load_proposal, save_proposal
-from payout.safe.review import require_clean, review_proposal
+from payout.safe.review import require_clean, review_for_signer
 from payout.safe.signature import add_signature, merge_proposals, sign_eip712
 from payout.safe.txbuilder import export_batches
 from payout.signer import LocalSigner
@@ -182,7 +182,8 @@ def run_safe_demo(
         for index, signer in enumerate(signers, start=1):
             step(f"Signer {index} ({signer.address}) reviews and signs every batch")
             mine = load_proposal(proposal_path)
-            require_clean(review_proposal(chain, mine))
+            # Each signer reviews as `payout safe review --token TOKEN --file payees.csv` does.
+            require_clean(review_for_signer(chain, mine, token=token.address, payout_file=csv_path))
             for tx in mine.transactions:
                 mine = add_signature(mine, tx.nonce, sign_eip712(mine, tx, signer))
             path = workdir / f"signatures-owner{index}.json"

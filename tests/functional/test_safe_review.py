@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from support.safe_env import EXECUTOR_INDEX, SafeEnv, payouts, setup_safe_env, s
 
 from payout.chain import Chain
 from payout.demo_token import DemoToken
-from payout.disburser import encode_approve
+from payout.disburser import encode_approve, encode_disburse, pack_word
 from payout.exceptions import SafeExecutionFailed, SafeProposalRejected
 from payout.ledger import Ledger
 from payout.safe.execution import (
@@ -25,6 +26,7 @@ from payout.safe.pipeline import propose_payouts
 from payout.safe.proposal import PayoutRow, Proposal, ProposedTx, safe_tx_hashes
 from payout.safe.review import require_clean, review_proposal
 from payout.safe.signature import sign_proposal
+from payout.types import Payout
 
 
 @pytest.fixture(scope="session")
@@ -304,3 +306,82 @@ def test_gs026_unsorted_or_foreign_signatures_are_translated(
     ok, revert, message = _raw_call(evm, signed.safe, signed.safe, too_few)
     assert not ok
     assert explain_revert(evm, signed, tx, revert, message).code == "GS020"
+
+
+def test_nonce_gap_warns_unless_the_ledger_knows_the_queued_proposals(
+    evm: Chain, safe_env: SafeEnv, ledger: Ledger
+) -> None:
+    owner = signer(1)
+    safe = safe_env.new_safe("1.4.1", [owner.address], 1)
+    rows = payouts(6, prefix="gap")
+    token = safe_env.token(fund=safe, amount=sum(p.amount for p in rows))
+
+    def propose(part: list[Payout]) -> Proposal:
+        outcome = propose_payouts(
+            evm, ledger, safe=safe, payouts=part, token=token, disburser=safe_env.disburser
+        )
+        assert outcome.proposal is not None
+        return outcome.proposal
+
+    first, second = propose(rows[:3]), propose(rows[3:])
+    assert [t.nonce for t in second.transactions] == [1]
+
+    def gaps(review: object) -> list[str]:
+        return [
+            f.message
+            for tx in review.transactions  # type: ignore[attr-defined]
+            for f in tx.findings
+            if f.code == "nonce_gap"
+        ]
+
+    assert gaps(review_proposal(evm, first)) == []
+    # Alone, nonce 1 waits for a transaction nobody has shown the signer: warned.
+    (alone,) = gaps(review_proposal(evm, second))
+    assert "nonce 1 leaves a gap: the Safe's next nonce is 0" in alone
+    # The operator's ledger knows the proposal at nonce 0: no gap.
+    assert gaps(review_proposal(evm, second, ledger=ledger)) == []
+    # Far above both: warned, naming what the ledger knows.
+    tx = second.transactions[0]
+    far = second.with_transactions(
+        [_rehash(second, replace(tx, safe_tx=replace(tx.safe_tx, nonce=9)))]
+    )
+    (message,) = gaps(review_proposal(evm, far, ledger=ledger))
+    assert "nonce 9" in message and "up to 0" in message and "1 to 8" in message
+
+
+def test_a_row_paid_twice_under_one_payout_id_is_critical(
+    evm: Chain, proposed: tuple[Proposal, str], safe_env: SafeEnv, tmp_path: Path
+) -> None:
+    proposal, token = proposed
+    tx = proposal.transactions[0]
+    rows = list(tx.batch.payouts)
+    csv = tmp_path / "payees.csv"
+    csv.write_text(
+        "id,recipient,amount\n"
+        + "".join(f"{r.payout_id},{r.recipient},{Decimal(r.amount) / 10**6}\n" for r in rows)
+    )
+    rows[1] = rows[0]  # the first row paid twice, everything consistent
+    total = sum(r.amount for r in rows)
+    words = [pack_word(r.recipient, r.amount) for r in rows]
+    calls = decode_multisend(tx.safe_tx.data)
+    calls[0] = replace(calls[0], data=encode_approve(safe_env.disburser, total))
+    calls[-1] = replace(
+        calls[-1], data=encode_disburse(token, tx.batch.batch_id, total, words, tx.batch.mode)
+    )
+    forged = _rehash(
+        proposal,
+        replace(
+            tx,
+            safe_tx=replace(tx.safe_tx, data=encode_multisend(calls)),
+            batch=replace(tx.batch, total=total, payouts=tuple(rows)),
+        ),
+    )
+    review = review_proposal(
+        evm, proposal.with_transactions([forged]), expected_token=token, payout_file=csv
+    )
+    assert _codes(review) == {"rows_duplicate"}
+    (dup,) = review.rows.differences
+    assert (dup.kind, dup.payout_id) == ("duplicate", rows[0].payout_id)
+    # The row paid twice displaced the second row of the file: shown as not proposed.
+    assert [d.payout_id for d in review.rows.not_proposed] == [tx.batch.payouts[1].payout_id]
+    assert any(f.code == "rows_not_proposed" for f in review.findings)
