@@ -364,9 +364,11 @@ def propose(
             "0x" + tx.safe_tx_hash.hex(),
         )
     out_console.print(table)
+    # The signers check the token and the rows against what they know, not against the file.
+    checks = f"--token {token_info.address} --file {payout_file.name}"
     out_console.print(
-        f"Wrote {out}. Next: each signer runs `payout safe review {out}` then "
-        f"`payout safe sign {out}`."
+        f"Wrote {out}. Next: send it and {payout_file.name} to each signer, who runs "
+        f"`payout safe review {out} {checks}` then `payout safe sign {out} {checks}`."
     )
     for path in tx_files:
         out_console.print(f"Transaction Builder file: {path}")
