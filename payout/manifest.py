@@ -47,7 +47,7 @@ from payout.address import (
 )
 from payout.amount import check_amount, format_decimal
 from payout.exceptions import ManifestError, PayoutError
-from payout.types import UINT96_MAX, Issue, Network, Payout, Severity, TokenInfo
+from payout.types import FORMULA_PREFIXES, UINT96_MAX, Issue, Network, Payout, Severity, TokenInfo
 
 _tuple_new = tuple.__new__
 _from_bytes = int.from_bytes
@@ -98,6 +98,7 @@ E_TOKEN_TYPE = "token_type_unsupported"
 E_NATIVE = "native_coin_unsupported"
 W_SAFE_ID_IGNORED = "safe_id_ignored"
 W_UNNAMED_COLUMN = "column_unnamed"
+W_CSV_FORMULA = "csv_formula"
 E_TOO_MANY_ISSUES = "too_many_issues"
 
 
@@ -531,9 +532,17 @@ def _read_csv(lines: Iterator[str], v: _Validator) -> tuple[str, ...]:
                     continue
                 amount = found
             memo = (fields[mi].strip() or None) if mi >= 0 else None
+            if memo is not None and memo.startswith(FORMULA_PREFIXES):
+                generic(fields, line)  # valid, with a "formula" warning
+                continue
             pid = fields[ii].strip() if ii >= 0 else ""
             if pid:
-                if pid in ids or len(pid) > MAX_ID_LENGTH or not pid.isprintable():
+                if (
+                    pid in ids
+                    or len(pid) > MAX_ID_LENGTH
+                    or not pid.isprintable()
+                    or pid.startswith(FORMULA_PREFIXES)
+                ):
                     generic(fields, line)
                     continue
             else:
@@ -1136,6 +1145,10 @@ class _Validator:
             if pid:
                 ids[pid] = line
             return
+        if pid.startswith(FORMULA_PREFIXES):
+            self._formula_warning(line, self._col_id, "payout id", pid)
+        if memo is not None and memo.startswith(FORMULA_PREFIXES):
+            self._formula_warning(line, self.names.get("memo", "memo"), "memo", memo)
         if not pid:
             namespace = self.namespace
             occurrence = 0
@@ -1169,6 +1182,16 @@ class _Validator:
                     self.path,
                 ),
             )
+        )
+
+    def _formula_warning(self, line: int, column: str, what: str, value: str) -> None:
+        self.add(
+            line,
+            column,
+            W_CSV_FORMULA,
+            f"the {what} {value[:40]!r} starts with {value[0]!r}: a spreadsheet would run it as "
+            "a formula; reports escape it with a leading ' (change it if it is not meant so)",
+            Severity.WARNING,
         )
 
     def finish(self, kind: str, columns: Iterable[str], sha256: str = "") -> Manifest:

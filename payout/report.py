@@ -22,7 +22,7 @@ from typing import IO, Any
 from payout.amount import format_amount
 from payout.exceptions import PayoutError
 from payout.ledger import BatchRecord, Ledger, PayoutRecord
-from payout.types import BatchStatus, Network, PayoutStatus, Scope
+from payout.types import FORMULA_PREFIXES, BatchStatus, Network, PayoutStatus, Scope
 
 REPORT_COLUMNS = (
     "payout_id",
@@ -208,12 +208,34 @@ def _row(r: PayoutRecord, info: tuple[str, int] | None) -> dict[str, Any]:
     }
 
 
+def csv_cell(value: object) -> object:
+    """A value made safe for a CSV cell a spreadsheet will open.
+
+    Text starting with ``= + - @``, a tab or a carriage return (a memo or payout id from the
+    payout file, a token symbol read from the chain) is prefixed with a single quote, as OWASP
+    advises, so that Excel or LibreOffice show it instead of evaluating it. Numbers are written
+    as they are, and ``None`` as an empty cell; the amounts this toolkit writes never start with
+    a sign, so they stay plain.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
-    writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+    """Report rows as CSV (header first); text cells are escaped by :func:`csv_cell`.
+
+    Lines end with CRLF (RFC 4180): the csv module quotes a cell only for the characters of the
+    line terminator, so with a bare LF a memo holding a carriage return came out unquoted and
+    split its row in two.
+    """
+    writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     n = 0
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
         n += 1
     return n
 

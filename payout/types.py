@@ -18,6 +18,10 @@ UINT96_MAX = 2**96 - 1
 #: EIP-7825 (Osaka) per-transaction gas cap; anvil enforces it with ``--enable-tx-gas-limit``.
 TX_GAS_CAP = 16_777_216
 
+#: First characters that make a spreadsheet read a CSV cell as a formula (OWASP "CSV Injection"):
+#: reports escape such text, and validation warns about memos and ids that start with one.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
 #: java-tron refuses transactions larger than this many bytes.
 TRON_MAX_TX_BYTES = 500 * 1024
 
