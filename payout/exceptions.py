@@ -836,3 +836,23 @@ class BatchInFlightElsewhere(LedgerError):
         self.batch_id = batch_id
         self.nonce = nonce
         self.other = other
+
+
+# --- messages (issue 8 items 10 and 11) ----------------------------------------------------------
+
+
+class RecordedBroadcastRefused(ChainError):
+    """The node refused a batch transaction that the ledger had already recorded (write-ahead):
+    the batch is in flight in the ledger, not "unchanged", and only settling it is safe."""
+
+    def __init__(self, method: str, detail: str, batch_id: str, tx_hash: str, then: str) -> None:
+        super().__init__(
+            f"the node refused {method} for batch {batch_id} (transaction {tx_hash}): {detail}",
+            hint=f"the batch was recorded in the ledger as in flight before it was sent, so it "
+            f"is not lost and cannot be paid twice: {then} settles it from the chain (it re-sends "
+            "the recorded transaction, or releases the rows if it never executed)",
+        )
+        self.method = method
+        self.detail = detail
+        self.batch_id = batch_id
+        self.tx_hash = tx_hash

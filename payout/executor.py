@@ -18,8 +18,9 @@ the same steps with their own chain client (TRON).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from payout.chain import Chain, RpcRejected
@@ -30,7 +31,7 @@ from payout.disburser import (
     batch_calldata,
     encode_approve,
 )
-from payout.exceptions import ContractError, LedgerError
+from payout.exceptions import ContractError, LedgerError, RecordedBroadcastRefused
 from payout.fault import checkpoint
 from payout.ledger import BatchRecord, Ledger, PayoutOutcome
 from payout.types import Batch, BatchStatus, ExecutorKind, PayMode, PayoutStatus
@@ -80,6 +81,9 @@ class BatchResult:
     skipped: int = 0
     paid_total: int = 0
     detail: str = ""
+    #: The chain had already executed the batch (an earlier run, another process, a lost
+    #: ledger): recorded from its event, not paid by this run.
+    found_executed: bool = False
 
 
 class BatchReverted(ContractError):
@@ -91,6 +95,21 @@ class BatchReverted(ContractError):
             hint="its rows are marked failed (still owed); check balances/allowance, then "
             "`payout resume` or send again",
         )
+
+
+@contextlib.contextmanager
+def recorded_in_flight(
+    batch: Batch, tx_hash: str, *, then: str = "`payout resume`"
+) -> Iterator[None]:
+    """Around the broadcast (and wait) of a transaction already recorded for ``batch``: a node
+    refusal then says that the batch is in flight in the ledger and what settles it (``then``),
+    never that the ledger is unchanged."""
+    try:
+        yield
+    except RpcRejected as exc:
+        raise RecordedBroadcastRefused(
+            exc.method, exc.detail, batch.batch_id_hex, tx_hash, then
+        ) from exc
 
 
 class Executor(Protocol):
@@ -353,9 +372,11 @@ class HotWalletExecutor:
                 replacement = self.wallet.replacement(versions[-1])
                 write_ahead(replacement)
                 versions.append(replacement)
-                self.wallet.broadcast(replacement)
+                with recorded_in_flight(batch, replacement.tx_hash):
+                    self.wallet.broadcast(replacement)
         inflight = Inflight(versions[-1].nonce, list(versions))
-        receipt = self.wallet.wait(inflight, on_signed=write_ahead)
+        with recorded_in_flight(batch, versions[-1].tx_hash):
+            receipt = self.wallet.wait(inflight, on_signed=write_ahead)
         result = self._settle_mined(batch, receipt)
         self._settled(batch, result, "finished after resume")
         return result
@@ -438,7 +459,11 @@ class HotWalletExecutor:
                 tx_hash=str(receipt["transactionHash"]),
                 note="found executed on chain",
             )
-            result = settle_from_receipt(self.ledger, self.disburser, batch, receipt)
+            result = replace(
+                settle_from_receipt(self.ledger, self.disburser, batch, receipt),
+                found_executed=True,
+                detail="found already executed on chain; not paid by this run",
+            )
             self.on_event(
                 ExecutionEvent(
                     "batch-skipped-already-paid",
@@ -468,9 +493,10 @@ class HotWalletExecutor:
             )
         )
         checkpoint("before-broadcast")
-        self.wallet.broadcast(prepared)
-        checkpoint("after-broadcast")
-        receipt = self.wallet.wait(Inflight(prepared.nonce, [prepared]), on_signed=write_ahead)
+        with recorded_in_flight(batch, prepared.tx_hash):
+            self.wallet.broadcast(prepared)
+            checkpoint("after-broadcast")
+            receipt = self.wallet.wait(Inflight(prepared.nonce, [prepared]), on_signed=write_ahead)
         checkpoint("after-receipt")
         result = self._settle_mined(batch, receipt)
         if self.allowance.mode == "run":

@@ -505,11 +505,22 @@ class SendReport:
 
     @property
     def paid_rows(self) -> int:
-        return sum(r.paid for r in self.results + self.settled)
+        """Rows paid by this run's transactions (and by earlier runs' in-flight ones it settled);
+        batches found already executed on chain are counted apart (:attr:`found_executed`)."""
+        return sum(r.paid for r in self.results + self.settled if not r.found_executed)
+
+    @property
+    def found_executed(self) -> list[BatchResult]:
+        """Batches the chain had already executed before this run (recorded, not paid now)."""
+        return [r for r in self.results + self.settled if r.found_executed]
+
+    @property
+    def found_executed_rows(self) -> int:
+        return sum(r.paid for r in self.found_executed)
 
     @property
     def gas_used(self) -> int:
-        return sum(r.gas_used or 0 for r in self.results + self.settled)
+        return sum(r.gas_used or 0 for r in self.results + self.settled if not r.found_executed)
 
 
 def settle_open(executor: HotWalletExecutor, ledger: Ledger, chain_id: int) -> list[BatchResult]:

@@ -280,8 +280,15 @@ class ScopeStatus:
 
     @property
     def owed(self) -> tuple[int, int]:
+        """(rows, amount) not paid yet: planned, in flight, failed, and skipped (set aside rows
+        are owed until a ``--retry-skipped`` run pays them)."""
         rows = amount = 0
-        for status in (PayoutStatus.PLANNED, PayoutStatus.FAILED, PayoutStatus.SUBMITTED):
+        for status in (
+            PayoutStatus.PLANNED,
+            PayoutStatus.FAILED,
+            PayoutStatus.SUBMITTED,
+            PayoutStatus.SKIPPED,
+        ):
             c, a = self.counts.get(status, (0, 0))
             rows += c
             amount += a

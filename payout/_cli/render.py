@@ -212,6 +212,7 @@ def result_json(r: BatchResult) -> dict[str, Any]:
         "skipped": r.skipped,
         "paid_total_base_units": r.paid_total,
         "detail": r.detail,
+        "found_executed": r.found_executed,
     }
 
 
@@ -222,10 +223,28 @@ def send_json(report: SendReport) -> dict[str, Any]:
         "plans": [plan_json(p) for p in report.plans],
         "already_paid": report.already_paid,
         "paid_rows": report.paid_rows,
+        "found_executed_batches": len(report.found_executed),
+        "found_executed_rows": report.found_executed_rows,
         "gas_used": report.gas_used,
         "retried_skipped": report.retried_skipped,
         "skipped_still_owed": report.skipped_still_owed,
     }
+
+
+def send_summary(report: SendReport) -> str:
+    """The "Done" line of a send: what this run paid, and apart, batches found already executed
+    on chain (an earlier run, another process, a lost ledger) that it only recorded."""
+    sent = [r for r in report.results if not r.found_executed]
+    text = (
+        f"[green]Done[/]: {report.paid_rows} recipients paid in {len(sent)} batch(es), "
+        f"{report.gas_used:,} gas; {report.already_paid} were already paid before this run."
+    )
+    if report.found_executed:
+        text += (
+            f" {len(report.found_executed)} batch(es) ({report.found_executed_rows} recipients) "
+            "were found already executed on chain and recorded; this run did not pay them."
+        )
+    return text
 
 
 def skipped_owed_note(count: int) -> str | None:
@@ -337,6 +356,12 @@ def print_resume(console: Any, report: ResumeReport) -> None:
     console.print(
         (
             f"[green]Done[/]: {wallet.paid_rows} recipients paid by the hot wallet; "
+            + (
+                f"{len(wallet.found_executed)} batch(es) ({wallet.found_executed_rows} "
+                "recipients) found already executed on chain, not paid by this run; "
+                if wallet.found_executed
+                else ""
+            )
             if wallet
             else ""
         )

@@ -50,7 +50,13 @@ def send(
     the process stops, run `payout resume`.
     """
     from payout import pipeline
-    from payout._cli.render import EventPrinter, print_plan, send_json, skipped_owed_note
+    from payout._cli.render import (
+        EventPrinter,
+        print_plan,
+        send_json,
+        send_summary,
+        skipped_owed_note,
+    )
     from payout.exceptions import InputError
     from payout.ledger import Ledger
     from payout.wallet import Wallet
@@ -102,9 +108,7 @@ def send(
         emit_json(send_json(report))
     else:
         out.print(
-            f"[green]Done[/]: {report.paid_rows} recipients paid in "
-            f"{len(report.results)} batch(es), {report.gas_used:,} gas; "
-            f"{report.already_paid} were already paid before this run."
+            send_summary(report)
             + (
                 f" Planned again with --retry-skipped: {report.retried_skipped} row(s) set "
                 "aside as skipped earlier."

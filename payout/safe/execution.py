@@ -21,6 +21,7 @@ A crash anywhere is finished by running ``execute`` (or ``payout resume``) again
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -42,7 +43,7 @@ from payout.exceptions import (
     SafeNonceNotReady,
     SafeThresholdNotMet,
 )
-from payout.executor import record_paid, record_signed
+from payout.executor import record_paid, record_signed, recorded_in_flight
 from payout.ledger import Ledger
 from payout.safe.gs_code import GS_CODES, decode_gs_revert, find_gs_code
 from payout.safe.multisend import decode_multisend
@@ -467,9 +468,15 @@ def execute_one(
     on_signed(signed)
     fault.checkpoint("before-broadcast")
     inflight = Inflight(signed.nonce, [signed])
-    wallet.broadcast(signed)
-    fault.checkpoint("after-broadcast")
-    receipt = _wait(chain, proposal, tx, wallet, inflight, on_signed)
+    # Recorded write-ahead: a refusal leaves the batch in flight in the ledger, and says so.
+    with (
+        recorded_in_flight(batch, signed.tx_hash)
+        if recorder is not None
+        else contextlib.nullcontext()
+    ):
+        wallet.broadcast(signed)
+        fault.checkpoint("after-broadcast")
+        receipt = _wait(chain, proposal, tx, wallet, inflight, on_signed)
     fault.checkpoint("after-receipt")
     tx_hash = str(receipt["transactionHash"])
     safe_tx_hash = hashes_of(proposal, tx).safe_tx_hash

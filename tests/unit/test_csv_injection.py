@@ -19,7 +19,7 @@ B = "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB"
 C = "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"
 D = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 
-DANGEROUS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+DANGEROUS = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx"]
 
 
 def _row(**values: object) -> dict[str, object]:
@@ -60,7 +60,7 @@ def test_validate_warns_for_each_formula_cell_naming_line_and_column(tmp_path: P
     path.write_text(
         "recipient,amount,id,memo\n"
         f"{A},1,inv-1,March\n"
-        f"{B},2,inv-2,=HYPERLINK(\"http://evil\")\n"
+        f'{B},2,inv-2,=HYPERLINK("http://evil")\n'
         f"{C},3,@cmd,ok\n"
         f"{D},4,-x,+1\n",
         encoding="utf-8",

@@ -1,0 +1,151 @@
+"""What status and send tell the operator (issue 8 item 10): skipped rows are owed, batches found
+already executed are not "paid by this run", and a refused broadcast tells the truth about the
+ledger."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from payout.chain import Chain
+from payout.demo_token import blacklist
+from payout.devnet import Devnet
+from payout.disburser import encode_approve
+from payout.wallet import Wallet
+
+from .conftest import FAST, Payer, as_json, base_units, invoke, run, send
+
+
+def test_status_owed_includes_rows_set_aside_as_skipped(
+    env: dict[str, str], deployer: Wallet, payer: Payer, usdc: str, payout_file
+) -> None:
+    file, rows = payout_file(4)
+    blocked, blocked_amount, _id = rows[2]
+    blacklist(deployer, usdc, blocked)
+    proc = send(env, payer, usdc, file, "--on-failure", "skip", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = invoke("status", "--json")
+    assert result.exit_code == 0, result.stderr
+    (scope,) = as_json(result.stdout)["scopes"]
+    assert scope["rows"]["skipped"]["count"] == 1
+    # Skipped rows are unpaid: owed until a --retry-skipped run pays them.
+    assert scope["owed"]["count"] == 1
+    assert scope["owed"]["amount_base_units"] == base_units(blocked_amount)
+    assert scope["owed"]["amount"] == blocked_amount
+
+
+def test_batches_found_already_executed_are_not_counted_as_paid_by_this_run(
+    env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file, tmp_path: Path
+) -> None:
+    file, _rows = payout_file(6)
+    first = send(env, payer, usdc, file, "--max-batch-size", "4", "--json")
+    assert first.returncode == 0, first.stderr
+    assert as_json(first.stdout)["paid_rows"] == 6
+    # A lost ledger: the next run finds both batches executed on chain and records them.
+    lost = {**env, "PAYOUT_LEDGER_URL": f"sqlite:///{tmp_path / 'lost.sqlite'}"}
+    again = send(lost, payer, usdc, file, "--max-batch-size", "4", "--json")
+    assert again.returncode == 0, again.stderr
+    out = as_json(again.stdout)
+    assert out["paid_rows"] == 0
+    assert out["found_executed_rows"] == 6 and out["found_executed_batches"] == 2
+    assert [b["found_executed"] for b in out["batches"]] == [True, True]
+    other = {**env, "PAYOUT_LEDGER_URL": f"sqlite:///{tmp_path / 'other.sqlite'}"}
+    human = send(other, payer, usdc, file, "--max-batch-size", "4")
+    assert human.returncode == 0, human.stderr
+    text = " ".join(human.stdout.split())
+    assert "0 recipients paid in 0 batch(es)" in text
+    assert "2 batch(es) (6 recipients) were found already executed on chain" in text
+
+
+class _RefusingNode:
+    """A JSON-RPC endpoint in front of anvil that refuses eth_sendRawTransaction the way a
+    provider's policy does (a JSON-RPC error), and forwards everything else."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.refused = 0
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = json.loads(body)
+                if request.get("method") == "eth_sendRawTransaction":
+                    node.refused += 1
+                    reply = json.dumps(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": request.get("id"),
+                            "error": {"code": -32000, "message": "transaction rejected by policy"},
+                        }
+                    ).encode()
+                else:
+                    reply = requests.post(
+                        node.upstream,
+                        data=body,
+                        headers={"Content-Type": "application/json"},
+                        timeout=30,
+                    ).content
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *_args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def refusing_node(node: Devnet) -> Iterator[_RefusingNode]:
+    proxy = _RefusingNode(node.url)
+    thread = threading.Thread(target=proxy.server.serve_forever, daemon=True)
+    thread.start()
+    yield proxy
+    proxy.server.shutdown()
+    proxy.server.server_close()
+
+
+def test_refused_broadcast_says_the_batch_is_recorded_and_resume_settles_it(
+    env: dict[str, str],
+    chain: Chain,
+    disburser: str,
+    payer: Payer,
+    usdc: str,
+    payout_file,
+    refusing_node: _RefusingNode,
+) -> None:
+    file, rows = payout_file(3)
+    # Approved beforehand on the real node: the first transaction sent is the batch itself.
+    Wallet(chain, payer.signer, FAST).transact(
+        usdc, encode_approve(disburser, 10**12), label="approve"
+    )
+    before = chain.token_balance(usdc, payer.address)
+    through_proxy = {**env, "PAYOUT_RPC_URL": refusing_node.url}
+    proc = send(through_proxy, payer, usdc, file)
+    assert refusing_node.refused == 1
+    assert proc.returncode == 4, proc.stderr
+    err = " ".join(proc.stderr.split())
+    assert "transaction rejected by policy" in err
+    assert "ledger is unchanged" not in err
+    assert "recorded in the ledger as in flight" in err and "payout resume" in err
+    (scope,) = as_json(run("status", "--json", env=env).stdout)["scopes"]
+    # What the hint says: the batch is in flight (recorded before broadcast), its rows unpaid.
+    assert len(scope["batches"]["in_flight"]) == 1
+    assert scope["rows"]["submitted"]["count"] == 3
+    resumed = run("resume", "--keystore", str(payer.keystore), "--json", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    report = as_json(run("report", "--json", env=env).stdout)
+    assert {r["status"] for r in report} == {"confirmed"}
+    assert chain.token_balance(usdc, payer.address) == before - sum(
+        base_units(a) for _r, a, _i in rows
+    )
