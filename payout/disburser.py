@@ -16,8 +16,9 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from payout.chain import TRANSFER_TOPIC, Chain
-from payout.exceptions import ContractError
-from payout.types import UINT96_MAX, Batch, PayMode
+from payout.exceptions import ContractError, PayoutError
+from payout.revert import Party, ReadCall, RefusalScene, diagnose
+from payout.types import UINT96_MAX, Batch, PayMode, Payout
 
 
 def _selector(signature: str) -> bytes:
@@ -110,6 +111,13 @@ class BatchEvent:
     log_index: int
 
 
+def row_where(row: Payout) -> str:
+    """Where a row is in its payout file: ``payouts.csv:5`` (``line 5`` without a file name)."""
+    if not row.line:
+        return row.source
+    return f"{row.source}:{row.line}" if row.source else f"line {row.line}"
+
+
 @dataclass(frozen=True)
 class RowFailure:
     """A row whose transfer fails in simulation (index within its batch)."""
@@ -119,6 +127,21 @@ class RowFailure:
     recipient: str
     amount: int
     reason: str
+    #: The row's physical line in its payout file (0: unknown) and the file.
+    line: int = 0
+    source: str = ""
+
+    @property
+    def where(self) -> str:
+        """``payouts.csv:5``, or "" when the row's place in a file is unknown."""
+        if not self.line:
+            return ""
+        return f"{self.source}:{self.line}" if self.source else f"line {self.line}"
+
+    @property
+    def label(self) -> str:
+        """``id-3 (payouts.csv:5)``: the row as an operator finds it in the file."""
+        return f"{self.payout_id} ({self.where})" if self.where else self.payout_id
 
 
 @dataclass(frozen=True)
@@ -256,6 +279,72 @@ class Disburser:
             end = start - 1
         return None
 
+    # --- why a batch fails -------------------------------------------------------------------
+
+    def reader(self, block: str = "latest") -> ReadCall:
+        """Read-only calls at ``block`` for :func:`payout.revert.diagnose` (None on failure)."""
+
+        def read(to: str, data: bytes) -> bytes | None:
+            try:
+                return self.chain.call(to, data, block=block, context="reading the token state")
+            except PayoutError:
+                return None
+
+        return read
+
+    def diagnose(
+        self,
+        batch: Batch,
+        error: ContractError,
+        *,
+        rows: Mapping[int, Payout] | None = None,
+        block: str = "latest",
+    ) -> ContractError:
+        """``error`` with its cause named when the token's pause or blacklist explains it (see
+        :func:`payout.revert.diagnose`); ``rows`` maps the failing call's recipient indexes to
+        payout rows (default: the batch's own)."""
+        indexed = dict(enumerate(batch.payouts)) if rows is None else rows
+        scene = RefusalScene(
+            token=batch.token,
+            payer=Party("payer", batch.payer),
+            disburser=Party("disburser", self.address),
+            recipients={
+                i: Party("recipient", p.recipient, row_where(p)) for i, p in indexed.items()
+            },
+        )
+        return diagnose(error, self.reader(block), scene)
+
+    def revert_cause(self, batch: Batch, receipt: Mapping[str, Any]) -> ContractError | None:
+        """Why a mined batch transaction reverted: it is run again (``eth_call``, same sender and
+        calldata) on the state of the block it was mined in, and the revert is translated and
+        diagnosed. None when that cannot be read back."""
+        tx_hash = str(receipt["transactionHash"])
+        tx = self.chain.transaction(tx_hash)
+        if tx is None:
+            return None
+        block = hex(_hex_int(receipt["blockNumber"]))
+        data = bytes.fromhex(str(tx.get("input") or tx.get("data") or "0x")[2:])
+        try:
+            self.chain.call(
+                str(tx["to"]),
+                data,
+                sender=str(tx["from"]),
+                block=block,
+                context=f"run again at block {int(block, 16)}",
+            )
+        except ContractError as exc:
+            return self.diagnose(batch, exc, block=block)
+        except PayoutError:
+            return None
+        gas, used = _hex_int(tx.get("gas", 0)), _hex_int(receipt["gasUsed"])
+        if gas and used * 64 >= gas * 63:
+            return ContractError(
+                f"transaction {tx_hash} ran out of gas ({used:,} of its {gas:,} gas limit)",
+                hint="the batch needs more gas than was given; `payout resume` or send again "
+                "estimates it anew",
+            )
+        return None
+
     # --- simulation -------------------------------------------------------------------------
 
     def _approval_calls(self, token: str, current: int, needed: int) -> list[dict[str, Any]]:
@@ -286,12 +375,14 @@ class Disburser:
         approval_gas = sum(r.gas_used for r in approvals)
         for r in approvals:
             if not r.success:
+                error = None if r.error is None else self.diagnose(batch, r.error, rows={})
                 return BatchSimulation(
-                    batch.index, mode, False, 0, error=r.error, approval_gas=approval_gas
+                    batch.index, mode, False, 0, error=error, approval_gas=approval_gas
                 )
         if not main.success:
+            error = None if main.error is None else self.diagnose(batch, main.error)
             return BatchSimulation(
-                batch.index, mode, False, main.gas_used, error=main.error, approval_gas=approval_gas
+                batch.index, mode, False, main.gas_used, error=error, approval_gas=approval_gas
             )
         failures = tuple(
             self._failure_from_log(batch, log)
@@ -306,7 +397,9 @@ class Disburser:
         data = _topic_bytes(log["data"])
         index = int.from_bytes(data[0:32], "big")
         row = batch.payouts[index]
-        return RowFailure(index, row.payout_id, row.recipient, row.amount, "")
+        return RowFailure(
+            index, row.payout_id, row.recipient, row.amount, "", row.line, row.source
+        )
 
     def explain_failure(self, batch: Batch, failure: RowFailure, *, allowance: int) -> RowFailure:
         """Find out why one row fails: simulate it alone in strict mode and translate the revert."""
@@ -328,9 +421,16 @@ class Disburser:
         )
         main = self.chain.simulate(batch.payer, calls)[-1]
         error: Any = main.error
+        named = (
+            self.diagnose(batch, error, rows={0: batch.payouts[failure.index]})
+            if isinstance(error, ContractError)
+            else error
+        )
         # A single-row batch: the token's own reason (the cause) says more than "row #0 failed".
         cause = getattr(error, "cause", None)
-        if isinstance(cause, ContractError):
+        if named is not error:
+            error = named
+        elif isinstance(cause, ContractError):
             error = cause
         reason = str(error) if error is not None else "the transfer moves no tokens"
         if reason.startswith("simulated call: "):

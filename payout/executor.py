@@ -84,17 +84,24 @@ class BatchResult:
     #: The chain had already executed the batch (an earlier run, another process, a lost
     #: ledger): recorded from its event, not paid by this run.
     found_executed: bool = False
+    #: Why a reverted batch failed (decoded from the chain), when known.
+    cause: ContractError | None = field(default=None, compare=False)
 
 
 class BatchReverted(ContractError):
-    """A batch transaction was mined and reverted; nothing of it was paid."""
+    """A batch transaction was mined and reverted; nothing of it was paid. :attr:`cause` is why,
+    decoded by running it again on its block's state (None when that could not be read)."""
 
-    def __init__(self, batch_id: str, tx_hash: str) -> None:
+    def __init__(self, batch_id: str, tx_hash: str, cause: ContractError | None = None) -> None:
+        why = f": {cause}" if cause is not None else ""
         super().__init__(
-            f"batch {batch_id}: transaction {tx_hash} reverted on chain; nobody in it was paid",
-            hint="its rows are marked failed (still owed); check balances/allowance, then "
-            "`payout resume` or send again",
+            f"batch {batch_id}: transaction {tx_hash} reverted on chain; nobody in it was "
+            f"paid{why}",
+            hint="its rows are marked failed (still owed); "
+            + (f"{cause.hint} " if cause is not None and cause.hint else "")
+            + "fix the cause, then `payout resume` or send again",
         )
+        self.cause = cause
 
 
 @contextlib.contextmanager
@@ -169,10 +176,12 @@ def settle_from_receipt(
         executed = executed_receipt(disburser.chain, disburser, batch, [])
         if executed is not None:
             return settle_from_receipt(ledger, disburser, batch, executed)
+        cause = disburser.revert_cause(batch, receipt)
+        why = f"reverted: {cause}" if cause is not None else "reverted"
         ledger.record_failure(
             batch.scope,
             batch.batch_id,
-            error=f"transaction {decoded.tx_hash} reverted",
+            error=f"transaction {decoded.tx_hash} {why}"[:500],
             tx_hash=decoded.tx_hash,
             block_number=decoded.block_number,
             gas_used=decoded.gas_used,
@@ -185,7 +194,8 @@ def settle_from_receipt(
             decoded.block_number,
             decoded.gas_used,
             decoded.fee_wei,
-            detail="reverted",
+            detail=why,
+            cause=cause,
         )
     assert decoded.event is not None
     record_paid(ledger, batch, decoded)
@@ -509,7 +519,7 @@ class HotWalletExecutor:
             self.on_event(
                 ExecutionEvent("batch-failed", batch.index, batch.batch_id_hex, result.tx_hash)
             )
-            raise BatchReverted(batch.batch_id_hex, str(result.tx_hash))
+            raise BatchReverted(batch.batch_id_hex, str(result.tx_hash), result.cause)
         self.on_event(
             ExecutionEvent(
                 "batch-confirmed",

@@ -70,7 +70,7 @@ class PredictedFailures(InputError):
     def __init__(self, failures: Sequence[RowFailure]) -> None:
         first = failures[0]
         super().__init__(
-            f"{len(failures)} row(s) would fail on chain, e.g. {first.payout_id} -> "
+            f"{len(failures)} row(s) would fail on chain, e.g. {first.label} -> "
             f"{first.recipient}: {first.reason}",
             hint="re-run with --on-failure exclude (leave them out, still owed) or "
             "--on-failure skip (pay the rest; failing transfers are skipped on chain and reported)",

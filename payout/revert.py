@@ -11,7 +11,12 @@ Entry points:
 - :func:`translate` -- always an error (:class:`~payout.exceptions.UnknownRevertError` as the
   fallback), optionally prefixed with what was being done (``context``);
 - :func:`revert_data_of` / :func:`translate_exception` -- dig the revert data out of web3 or ape
-  exceptions.
+  exceptions;
+- :func:`diagnose` -- the step after translation for tokens that refuse without a reason (USDT)
+  or without saying whom (USDC): the token's own ``paused()`` and ``isBlackListed(address)`` /
+  ``isBlacklisted(address)`` are read for the accounts the failing call involved, and a match
+  replaces the error with one naming the cause (token paused; payer, disburser or recipient
+  blacklisted, the recipient by its file line).
 The same bytes come back from TRON nodes (``contractResult``), so this serves the TRC-20 path too.
 """
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -39,11 +45,13 @@ from payout.exceptions import (
     PullFailedError,
     ReenteredError,
     RefundFailedError,
+    TokenAccountBlacklistedError,
     TokenAccountBlockedError,
     TokenHasNoCodeError,
     TokenInsufficientAllowanceError,
     TokenInsufficientBalanceError,
     TokenInvalidReceiverError,
+    TokenIsPausedError,
     TokenPausedError,
     TokenReturnedFalseError,
     TokenRevertedError,
@@ -57,6 +65,10 @@ __all__ = [
     "ERROR_STRING_SELECTOR",
     "PANIC_SELECTOR",
     "PULL_INDEX",
+    "Party",
+    "ReadCall",
+    "RefusalScene",
+    "diagnose",
     "disburser_error_selectors",
     "revert_data_of",
     "translate",
@@ -359,3 +371,122 @@ def translate_exception(exc: BaseException, *, context: str | None = None) -> Co
     if data is None:
         return None
     return translate(data, context=context)
+
+
+# --- diagnosis: what the token's own state says about a refusal -----------------------------------
+
+SEL_PAUSED = _selector("paused()")
+#: USDC (FiatToken) and DemoUSDC spell it so...
+SEL_IS_BLACKLISTED = _selector("isBlacklisted(address)")
+#: ...Tether (USDT on Ethereum and on TRON) so.
+SEL_IS_BLACK_LISTED = _selector("isBlackListed(address)")
+_BLACKLIST_FUNCTIONS = (
+    (SEL_IS_BLACKLISTED, "isBlacklisted"),
+    (SEL_IS_BLACK_LISTED, "isBlackListed"),
+)
+
+#: A read-only call: (contract, calldata) -> return data, or None when the call reverts or fails
+#: (the token has no such function).
+ReadCall = Callable[[str, bytes], bytes | None]
+
+# Refusals a token's pause or blacklist can explain: no reason, an unspecific one, or one that
+# does not say whom. Input errors (total, zero recipient, replay) and clear balance or allowance
+# reasons are never second-guessed.
+_EXPLAINABLE = (
+    TokenRevertedError,
+    TokenAccountBlockedError,
+    TokenPausedError,
+    TokenReturnedFalseError,
+    UnknownRevertError,
+)
+
+
+@dataclass(frozen=True)
+class Party:
+    """An account a failing batch involves: ``role`` is payer, disburser or recipient; ``where``
+    locates a recipient's row (``payouts.csv:5``)."""
+
+    role: str
+    address: str
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class RefusalScene:
+    """The token and the accounts of the call that failed (recipients by index in the batch)."""
+
+    token: str
+    payer: Party
+    disburser: Party
+    recipients: Mapping[int, Party] = field(default_factory=dict)
+
+
+def _flag(data: bytes | None) -> bool | None:
+    """An ABI ``bool`` answer; None when the call failed or answered something else."""
+    if data is None or len(data) < 32:
+        return None
+    value = int.from_bytes(data[:32], "big")
+    return bool(value) if value in (0, 1) else None
+
+
+def _suspects(error: ContractError, scene: RefusalScene) -> list[Party] | None:
+    """Accounts whose blacklisting would explain ``error`` (most likely first); None when the
+    error is not one a pause or a blacklist explains."""
+    if isinstance(error, PullFailedError):
+        # transferFrom(payer -> disburser): USDT checks the payer, USDC both.
+        return [scene.payer, scene.disburser] if isinstance(error.cause, _EXPLAINABLE) else None
+    if isinstance(error, TransferFailedError):
+        if not isinstance(error.cause, _EXPLAINABLE):
+            return None
+        recipient = scene.recipients.get(error.index)
+        return [scene.disburser, *([recipient] if recipient is not None else [])]
+    if isinstance(error, RefundFailedError):
+        # Skip mode returns the skipped amounts from the disburser to the payer.
+        return [scene.disburser, scene.payer]
+    if isinstance(error, _EXPLAINABLE):
+        # No index: the payer and the disburser, and a lone recipient (an approval, a batch of one).
+        lone = list(scene.recipients.values()) if len(scene.recipients) == 1 else []
+        return [scene.payer, scene.disburser, *lone]
+    return None
+
+
+def _reason_of(error: ContractError) -> str:
+    inner = getattr(error, "cause", None)
+    found = getattr(inner if isinstance(inner, ContractError) else error, "reason", "")
+    return str(found or "")
+
+
+def diagnose(error: ContractError, read: ReadCall, scene: RefusalScene) -> ContractError:
+    """The cause of a token refusal from the token's own state, else ``error`` unchanged.
+
+    Reads ``paused()`` and, for each suspect (see :func:`_suspects`), ``isBlacklisted`` then
+    ``isBlackListed`` -- whichever the token has; a function that reverts counts as absent. The
+    replacement keeps ``error``'s context prefix and the original as ``revert``.
+    """
+    suspects = _suspects(error, scene)
+    if suspects is None:
+        return error
+    reason = _reason_of(error)
+    found: ContractError | None = None
+    if _flag(read(scene.token, SEL_PAUSED)):
+        found = TokenIsPausedError(scene.token, reason)
+    else:
+        functions = list(_BLACKLIST_FUNCTIONS)
+        for party in suspects:
+            word = bytes(12) + bytes.fromhex(party.address[2:])
+            for selector, name in list(functions):
+                answer = _flag(read(scene.token, selector + word))
+                if answer is None:
+                    functions.remove((selector, name))  # not this token's spelling
+                    continue
+                if answer:
+                    found = TokenAccountBlacklistedError(
+                        party.role, party.address, party.where, name, reason
+                    )
+                break
+            if found is not None:
+                break
+    if found is None:
+        return error
+    found.revert = error  # type: ignore[attr-defined]
+    return _with_context(found, getattr(error, "context", None))

@@ -51,6 +51,8 @@ def _failure_json(f: RowFailure, decimals: int) -> dict[str, Any]:
         "amount": units(f.amount, decimals),
         "amount_base_units": f.amount,
         "reason": f.reason,
+        "source": f.source,
+        "line": f.line,
     }
 
 
@@ -188,12 +190,12 @@ def print_plan(console: Any, p: ScopePlan) -> None:
     )
     for f in p.failures:
         console.print(
-            f"  [yellow]predicted failure[/] {f.payout_id} -> {f.recipient} "
+            f"  [yellow]predicted failure[/] {f.label} -> {f.recipient} "
             f"{units(f.amount, d)} {sym}: {f.reason}"
         )
     for f in p.excluded:
         console.print(
-            f"  [yellow]excluded[/] {f.payout_id} -> {f.recipient} {units(f.amount, d)} {sym}: "
+            f"  [yellow]excluded[/] {f.label} -> {f.recipient} {units(f.amount, d)} {sym}: "
             f"{f.reason}"
         )
     for s in pf.shortfalls:

@@ -220,6 +220,9 @@ def propose(
     execute. Rows set aside as skipped (excluded, or skipped on chain) are still owed and are
     proposed again only with --retry-skipped. The plan is stored in the ledger (executor `safe`);
     the proposal file goes to the signers.
+
+    Exit status: 2 if rows are predicted to fail and --on-failure is refuse (as plan and send),
+    5 if the Safe cannot cover the plan.
     """
     from payout.chain import Chain
     from payout.exceptions import InputError
@@ -303,7 +306,13 @@ def propose(
         "inPendingProposal": len(outcome.pending),
         "settledFromChain": outcome.settled,
         "excluded": [
-            {"payoutId": f.payout_id, "recipient": f.recipient, "reason": f.reason}
+            {
+                "payoutId": f.payout_id,
+                "recipient": f.recipient,
+                "reason": f.reason,
+                "source": f.source,
+                "line": f.line,
+            }
             for f in outcome.excluded
         ],
         "mode": str(outcome.mode),

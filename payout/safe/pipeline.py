@@ -55,12 +55,13 @@ SAFE_PER_RECIPIENT_EXTRA_GAS = 400
 ON_FAILURE_CHOICES = ("refuse", "exclude", "skip")
 
 
-class SimulationRefused(ContractError):
-    """A batch would not pay every row and the operator chose to refuse."""
+class SimulationRefused(InputError):
+    """A batch would not pay every row and the operator chose to refuse: an input error (exit 2),
+    as for ``payout plan`` / ``send``; nothing was proposed."""
 
     def __init__(self, failures: Sequence[RowFailure]) -> None:
         shown = "; ".join(
-            f"{f.payout_id} -> {f.recipient}: {f.reason or 'transfer fails'}" for f in failures[:5]
+            f"{f.label} -> {f.recipient}: {f.reason or 'transfer fails'}" for f in failures[:5]
         )
         more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
         super().__init__(

@@ -217,7 +217,12 @@ def test_propose_retry_skipped_pays_an_excluded_row_once_on_request(
 
     # Still blacklisted: the retry is refused before anything is written; the row stays aside.
     refused = propose("--retry-skipped", "--out", "refused.json")
-    assert refused.exit_code == 4, refused.output
+    # A predicted row failure is an input error (exit 2), as for plan and send, and the row is
+    # named by its line in the file (header on line 1: rows[4] is line 6) and its cause.
+    assert refused.exit_code == 2, refused.output
+    text = " ".join(refused.output.split())
+    assert f"{blocked.payout_id} ({csv}:6)" in text
+    assert f"the recipient {blocked.recipient} ({csv}:6) is blacklisted by the token" in text
     assert not Path("refused.json").exists()
     assert status()[blocked.payout_id] is PayoutStatus.SKIPPED
 
