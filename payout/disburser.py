@@ -397,9 +397,7 @@ class Disburser:
         data = _topic_bytes(log["data"])
         index = int.from_bytes(data[0:32], "big")
         row = batch.payouts[index]
-        return RowFailure(
-            index, row.payout_id, row.recipient, row.amount, "", row.line, row.source
-        )
+        return RowFailure(index, row.payout_id, row.recipient, row.amount, "", row.line, row.source)
 
     def explain_failure(self, batch: Batch, failure: RowFailure, *, allowance: int) -> RowFailure:
         """Find out why one row fails: simulate it alone in strict mode and translate the revert."""

@@ -858,20 +858,22 @@ class RecordedBroadcastRefused(ChainError):
         self.tx_hash = tx_hash
 
 
+#: What to do when the token's blacklist names the payer, the disburser or a recipient.
+_BLACKLIST_HINTS = {
+    "payer": "The token's issuer blacklisted the paying account: nothing can be paid from it "
+    "until the issuer lifts the blacklisting. Pay from another account.",
+    "disburser": "The token's issuer blacklisted the disburser contract: no batch of this "
+    "token can go through it. Pay through another disburser deployment, or with plain "
+    "transfers.",
+    "recipient": "Remove this row, or pay with --on-failure exclude or skip (the row stays "
+    "owed, status skipped) and retry it with --retry-skipped once the issuer lifts the "
+    "blacklisting.",
+}
+
+
 class TokenAccountBlacklistedError(TokenAccountBlockedError):
     """The token's own blacklist (``isBlackListed`` / ``isBlacklisted``) names an account of the
     batch: the payer, the disburser or a recipient (:attr:`role`)."""
-
-    _HINTS = {
-        "payer": "The token's issuer blacklisted the paying account: nothing can be paid from it "
-        "until the issuer lifts the blacklisting. Pay from another account.",
-        "disburser": "The token's issuer blacklisted the disburser contract: no batch of this "
-        "token can go through it. Pay through another disburser deployment, or with plain "
-        "transfers.",
-        "recipient": "Remove this row, or pay with --on-failure exclude or skip (the row stays "
-        "owed, status skipped) and retry it with --retry-skipped once the issuer lifts the "
-        "blacklisting.",
-    }
 
     def __init__(self, role: str, account: str, where: str, function: str, reason: str) -> None:
         at = f" ({where})" if where else ""
@@ -880,7 +882,7 @@ class TokenAccountBlacklistedError(TokenAccountBlockedError):
             f"the token refuses the transfer: the {role} {account}{at} is blacklisted by the "
             f"token ({function}({account}) is true)",
             reason,
-            hint=self._HINTS.get(role),
+            hint=_BLACKLIST_HINTS.get(role),
         )
         self.role = role
         self.account = account
@@ -893,8 +895,7 @@ class TokenIsPausedError(TokenPausedError):
     def __init__(self, token: str, reason: str) -> None:
         TokenRevertError.__init__(
             self,
-            f"the token {token} is paused by its issuer (paused() is true): every transfer "
-            "reverts",
+            f"the token {token} is paused by its issuer (paused() is true): every transfer reverts",
             reason,
             hint="Nothing can be paid in this token until the issuer unpauses it; nothing was "
             "paid, retry then.",
