@@ -16,8 +16,8 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from payout.chain import TRANSFER_TOPIC, Chain
-from payout.exceptions import ContractError, PayoutError
-from payout.revert import Party, ReadCall, RefusalScene, diagnose
+from payout.exceptions import ContractError, PayoutError, TransferFailedError
+from payout.revert import Party, ReadCall, RefusalScene, diagnose, with_context
 from payout.types import UINT96_MAX, Batch, PayMode, Payout
 
 
@@ -116,6 +116,11 @@ def row_where(row: Payout) -> str:
     if not row.line:
         return row.source
     return f"{row.source}:{row.line}" if row.source else f"line {row.line}"
+
+
+def _row_label(batch: Batch, index: int) -> str:
+    """``payouts.csv:5``, or ``row #3 of batch 0`` when the row's file line is unknown."""
+    return row_where(batch.payouts[index]) or f"row #{index} of batch {batch.index}"
 
 
 @dataclass(frozen=True)
@@ -297,22 +302,39 @@ class Disburser:
         batch: Batch,
         error: ContractError,
         *,
-        rows: Mapping[int, Payout] | None = None,
+        rows: Mapping[int, int] | None = None,
         block: str = "latest",
     ) -> ContractError:
         """``error`` with its cause named when the token's pause or blacklist explains it (see
-        :func:`payout.revert.diagnose`); ``rows`` maps the failing call's recipient indexes to
-        payout rows (default: the batch's own)."""
-        indexed = dict(enumerate(batch.payouts)) if rows is None else rows
+        :func:`payout.revert.diagnose`). ``rows`` maps the failing call's recipient indexes to
+        indexes in ``batch`` (default: the batch itself was called). A failed transfer no token
+        state explains still names its row (payout id, file and line)."""
+        positions = {i: i for i in range(batch.count)} if rows is None else rows
         scene = RefusalScene(
             token=batch.token,
             payer=Party("payer", batch.payer),
             disburser=Party("disburser", self.address),
             recipients={
-                i: Party("recipient", p.recipient, row_where(p)) for i, p in indexed.items()
+                i: Party("recipient", batch.payouts[j].recipient, _row_label(batch, j))
+                for i, j in positions.items()
             },
         )
-        return diagnose(error, self.reader(block), scene)
+        named = diagnose(error, self.reader(block), scene)
+        if (
+            named is error
+            and type(error) is TransferFailedError
+            and not error.row
+            and error.index in positions
+        ):
+            j = positions[error.index]
+            named = TransferFailedError(
+                error.index,
+                error.cause,
+                error.reason_data,
+                row=f"{batch.payouts[j].payout_id}, {_row_label(batch, j)}",
+            )
+            named = with_context(named, getattr(error, "context", None))
+        return named
 
     def revert_cause(self, batch: Batch, receipt: Mapping[str, Any]) -> ContractError | None:
         """Why a mined batch transaction reverted: it is run again (``eth_call``, same sender and
@@ -420,7 +442,7 @@ class Disburser:
         main = self.chain.simulate(batch.payer, calls)[-1]
         error: Any = main.error
         named = (
-            self.diagnose(batch, error, rows={0: batch.payouts[failure.index]})
+            self.diagnose(batch, error, rows={0: failure.index})
             if isinstance(error, ContractError)
             else error
         )

@@ -671,14 +671,20 @@ class TokenReturnedFalseError(TokenRevertError):
 class TransferFailedError(ContractError):
     """A transfer inside the batch reverted; :attr:`cause` is the token's translated reason."""
 
-    def __init__(self, index: int, cause: ContractError, reason_data: bytes) -> None:
+    def __init__(
+        self, index: int, cause: ContractError, reason_data: bytes, *, row: str = ""
+    ) -> None:
+        at = f" ({row})" if row else ""
         super().__init__(
-            f"the transfer to recipient #{index} reverted, so the whole batch reverted: {cause}",
+            f"the transfer to recipient #{index}{at} reverted, so the whole batch reverted: "
+            f"{cause}",
             hint=cause.hint,
         )
         self.index = index
         self.cause = cause
         self.reason_data = reason_data
+        #: The failing row as found in its file (``id-3, payouts.csv:5``), when known.
+        self.row = row
 
 
 class PullFailedError(TransferFailedError, FundsError):

@@ -74,6 +74,7 @@ __all__ = [
     "translate",
     "translate_exception",
     "translate_revert",
+    "with_context",
 ]
 
 #: ``Error(string)``, what ``require(cond, "reason")`` reverts with.
@@ -300,10 +301,12 @@ def translate(data: bytes | None, *, context: str | None = None) -> ContractErro
     """
     raw = bytes(data or b"")
     error = translate_revert(raw) or UnknownRevertError(raw)
-    return _with_context(error, context)
+    return with_context(error, context)
 
 
-def _with_context(error: ContractError, context: str | None) -> ContractError:
+def with_context(error: ContractError, context: str | None) -> ContractError:
+    """``error`` with ``context`` (what was being done) prefixed to its message and kept as
+    ``error.context``."""
     if context:
         error.args = (f"{context}: {error.args[0]}", *error.args[1:])
     error.context = context  # type: ignore[attr-defined]
@@ -489,4 +492,4 @@ def diagnose(error: ContractError, read: ReadCall, scene: RefusalScene) -> Contr
     if found is None:
         return error
     found.revert = error  # type: ignore[attr-defined]
-    return _with_context(found, getattr(error, "context", None))
+    return with_context(found, getattr(error, "context", None))

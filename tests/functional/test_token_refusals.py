@@ -91,6 +91,10 @@ def test_blacklisted_recipient_is_named_with_its_file_line(
     (failure,) = plan.failures
     assert failure.payout_id == "row-3" and failure.line == 5 and failure.where == "payouts.csv:5"
     assert f"the recipient {rows[3].recipient} (payouts.csv:5) is blacklisted" in failure.reason
+    # The whole batch in strict mode: the revert at index 3 is named the same way.
+    strict = Disburser(evm, disburser).simulate(plan.batches[0], PayMode.STRICT, allowance=0)
+    assert not strict.ok
+    assert f"the recipient {rows[3].recipient} (payouts.csv:5) is blacklisted" in str(strict.error)
     error = PredictedFailures(plan.failures)
     assert error.exit_code == 2
     assert "row-3 (payouts.csv:5)" in str(error)
