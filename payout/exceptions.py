@@ -126,6 +126,17 @@ class TronTransactionRejected(TronError):
         self.code = code
         self.node_message = message
 
+    def after_write_ahead(self) -> TronTransactionRejected:
+        """This refusal, with the hint for a transaction the ledger recorded before sending it
+        (the batch is in flight there; retrying by hand is not the way)."""
+        self.hint = (
+            "Nothing was executed by this attempt, but the batch was recorded in the ledger as "
+            "in flight before it was sent, so it is not lost and cannot be paid twice: "
+            "`payout tron resume` settles it from the chain (it re-sends the recorded "
+            "transaction while it is valid, and releases the rows once it expired unmined)."
+        )
+        return self
+
     @property
     def expired(self) -> bool:
         """Whether the node refused the transaction for its expiration (java-tron's

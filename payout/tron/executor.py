@@ -462,7 +462,10 @@ class TronExecutor:
             note="tron hot wallet",
         )
         fault.checkpoint("before-broadcast")
-        broadcast(self.client, tx)
+        try:
+            broadcast(self.client, tx)
+        except TronTransactionRejected as refused:
+            raise refused.after_write_ahead() from None
         self._emit("broadcast", batch=batch.index, txid=tx.txid)
         fault.checkpoint("after-broadcast")
         info = self.wait(tx.txid)
@@ -616,7 +619,7 @@ class TronExecutor:
                     # Refused possibly because it was mined meanwhile: then settle from its receipt.
                     if transaction_info(self.client, tx.txid) is None:
                         if not refused.expired:
-                            raise
+                            raise refused.after_write_ahead() from None
                         # The node will not take it now, but no block past its expiration exists
                         # yet (another node may still include it): not provably dead.
                         return self._still_open(record, batch, head_ms)

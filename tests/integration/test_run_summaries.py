@@ -9,17 +9,29 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from support.tron_payout import TronEnv, recipients, rows_for, tron_env
 
 from payout.chain import Chain
 from payout.demo_token import blacklist
 from payout.devnet import Devnet
 from payout.disburser import encode_approve
+from payout.exceptions import TronTransactionRejected
+from payout.ledger import Ledger
+from payout.tron import executor as tron_executor
+from payout.tron.executor import TronExecutor, TronSendSettings
+from payout.tron.pipeline import open_context, plan_file, scope_of
+from payout.types import BatchStatus
 from payout.wallet import Wallet
 
 from .conftest import FAST, Payer, as_json, base_units, invoke, run, send
+
+__all__ = ["tron_env"]  # the fixture, imported for pytest
+
+TRON_FAST = TronSendSettings(poll_s=0.01, receipt_timeout_s=30, expiration_ms=60_000)
 
 
 def test_status_owed_includes_rows_set_aside_as_skipped(
@@ -149,3 +161,42 @@ def test_refused_broadcast_says_the_batch_is_recorded_and_resume_settles_it(
     assert chain.token_balance(usdc, payer.address) == before - sum(
         base_units(a) for _r, a, _i in rows
     )
+
+
+def test_tron_broadcast_refused_after_write_ahead_says_the_batch_is_in_flight(
+    tron_env: TronEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = rows_for(recipients(2, "refused"))
+    path = tron_env.write_file(rows)
+    ctx = open_context(
+        tron_env.node.url,
+        token=tron_env.token,
+        disburser=tron_env.disburser,
+        payer=tron_env.payer.address,
+    )
+    with Ledger.open(tron_env.ledger_url) as ledger:
+        [batch] = plan_file(ctx, ledger, path).batches
+        executor = TronExecutor(
+            tron_env.client,
+            ledger,
+            tron_env.payer,
+            ctx.disburser,
+            settings=TRON_FAST,
+            prices=ctx.prices,
+        )
+        real_broadcast = tron_executor.broadcast
+
+        def late(client: Any, tx: Any) -> str:
+            if tx.txid == ledger.batch(scope_of(ctx), batch.batch_id).tx_hash:
+                # The node's clock passes the transaction's expiration before it arrives: the
+                # node itself refuses it (TRANSACTION_EXPIRATION_ERROR).
+                tron_env.node.advance_time(TRON_FAST.expiration_ms + 60_000)
+            return real_broadcast(client, tx)
+
+        monkeypatch.setattr(tron_executor, "broadcast", late)
+        with pytest.raises(TronTransactionRejected) as info:
+            executor.send_batch(batch)
+        assert info.value.expired
+        hint = info.value.hint or ""
+        assert "recorded in the ledger as in flight" in hint and "payout tron resume" in hint
+        assert ledger.batch(scope_of(ctx), batch.batch_id).status is BatchStatus.SUBMITTED
