@@ -60,11 +60,13 @@ from payout.exceptions import (
     UnknownRevertError,
     ZeroRecipientError,
 )
+from payout.types import Network
 
 __all__ = [
     "ERROR_STRING_SELECTOR",
     "PANIC_SELECTOR",
     "PULL_INDEX",
+    "TOKEN_STATE_SIGNATURES",
     "Party",
     "ReadCall",
     "RefusalScene",
@@ -388,6 +390,13 @@ _BLACKLIST_FUNCTIONS = (
     (SEL_IS_BLACK_LISTED, "isBlackListed"),
 )
 
+#: The token-state functions :func:`diagnose` reads, by selector (TRON nodes take the signature).
+TOKEN_STATE_SIGNATURES = {
+    SEL_PAUSED: "paused()",
+    SEL_IS_BLACKLISTED: "isBlacklisted(address)",
+    SEL_IS_BLACK_LISTED: "isBlackListed(address)",
+}
+
 #: A read-only call: (contract, calldata) -> return data, or None when the call reverts or fails
 #: (the token has no such function).
 ReadCall = Callable[[str, bytes], bytes | None]
@@ -430,6 +439,14 @@ def _flag(data: bytes | None) -> bool | None:
         return None
     value = int.from_bytes(data[:32], "big")
     return bool(value) if value in (0, 1) else None
+
+
+def _account_id(address: str) -> bytes:
+    """The 20 bytes a contract sees for an EVM ``0x...`` or a TRON ``T...`` address."""
+    from payout.address import address_bytes
+
+    network = Network.EVM if address[:2] in ("0x", "0X") else Network.TRON
+    return address_bytes(network, address)
 
 
 def _suspects(error: ContractError, scene: RefusalScene) -> list[Party] | None:
@@ -476,7 +493,7 @@ def diagnose(error: ContractError, read: ReadCall, scene: RefusalScene) -> Contr
     else:
         functions = list(_BLACKLIST_FUNCTIONS)
         for party in suspects:
-            word = bytes(12) + bytes.fromhex(party.address[2:])
+            word = bytes(12) + _account_id(party.address)
             for selector, name in list(functions):
                 answer = _flag(read(scene.token, selector + word))
                 if answer is None:

@@ -47,10 +47,12 @@ from payout.disburser import (
     approval_amounts,
     encode_approve,
     encode_disburse,
+    row_where,
 )
 from payout.exceptions import (
     ContractError,
     LedgerError,
+    PayoutError,
     TronError,
     TronExecutionFailed,
     TronOutOfEnergy,
@@ -58,7 +60,7 @@ from payout.exceptions import (
     TrxShortfall,
 )
 from payout.ledger import AttemptRecord, BatchRecord, Ledger, PayoutOutcome
-from payout.revert import translate
+from payout.revert import TOKEN_STATE_SIGNATURES, Party, RefusalScene, diagnose, translate
 from payout.tron import proto
 from payout.tron.client import node_call
 from payout.tron.energy import (
@@ -417,6 +419,32 @@ class TronExecutor:
             disburse_calldata(batch, mode)[4:],
         )
 
+    def diagnose(self, batch: Batch, error: ContractError) -> ContractError:
+        """``error`` with its cause named from the token's own state (paused, payer, disburser
+        or recipient blacklisted; see :func:`payout.revert.diagnose`), read with
+        ``triggerconstantcontract``."""
+
+        def read(to: str, data: bytes) -> bytes | None:
+            signature = TOKEN_STATE_SIGNATURES.get(data[:4])
+            if signature is None:
+                return None
+            try:
+                answer = simulate(self.client, batch.payer, to, signature, data[4:])
+            except PayoutError:
+                return None
+            return answer.return_data if answer.ok else None
+
+        scene = RefusalScene(
+            token=batch.token,
+            payer=Party("payer", batch.payer),
+            disburser=Party("disburser", batch.disburser),
+            recipients={
+                i: Party("recipient", p.recipient, row_where(p))
+                for i, p in enumerate(batch.payouts)
+            },
+        )
+        return diagnose(error, read, scene)
+
     def send_batch(self, batch: Batch) -> BatchResult:
         """Pay one planned batch (see the module doc). Raises on anything that stops the run;
         the ledger always says where the batch stands."""
@@ -440,8 +468,12 @@ class TronExecutor:
         approvals = self.ensure_allowance(batch.token, batch.total)
         sim = self.simulate_batch(batch)
         if not sim.ok:
-            raise translate(
-                sim.return_data, context=f"simulating batch {batch.index} ({batch.batch_id_hex})"
+            raise self.diagnose(
+                batch,
+                translate(
+                    sim.return_data,
+                    context=f"simulating batch {batch.index} ({batch.batch_id_hex})",
+                ),
             )
         fee_limit = fee_limit_for(sim.energy, self.prices, self.settings.margin_bps)
         tx = self._sign(batch.disburser, disburse_calldata(batch, self.settings.mode), fee_limit)
@@ -541,7 +573,9 @@ class TronExecutor:
             if result == "OUT_OF_ENERGY" or (result == "REVERT" and exhausted):
                 error: TronError | ContractError = TronOutOfEnergy(txid, fee_limit, energy)
             elif result == "REVERT":
-                error = translate(_revert_data(info), context=f"batch {batch.index} reverted")
+                error = self.diagnose(
+                    batch, translate(_revert_data(info), context=f"batch {batch.index} reverted")
+                )
             else:
                 error = TronExecutionFailed(txid, result, str(info.get("resMessage", "")))
             self.ledger.record_failure(batch.scope, batch.batch_id, error=str(error), **mined)

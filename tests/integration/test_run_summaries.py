@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 import requests
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
 from support.tron_payout import TronEnv, recipients, rows_for, tron_env
 
+from payout.address import tron_to_evm
 from payout.chain import Chain
 from payout.demo_token import blacklist
 from payout.devnet import Devnet
@@ -24,6 +27,7 @@ from payout.ledger import Ledger
 from payout.tron import executor as tron_executor
 from payout.tron.executor import TronExecutor, TronSendSettings
 from payout.tron.pipeline import open_context, plan_file, scope_of
+from payout.tron.transaction import send_call
 from payout.types import BatchStatus
 from payout.wallet import Wallet
 
@@ -200,3 +204,36 @@ def test_tron_broadcast_refused_after_write_ahead_says_the_batch_is_in_flight(
         hint = info.value.hint or ""
         assert "recorded in the ledger as in flight" in hint and "payout tron resume" in hint
         assert ledger.batch(scope_of(ctx), batch.batch_id).status is BatchStatus.SUBMITTED
+
+
+def _tron_owner_call(env: TronEnv, signature: str, *args: str) -> None:
+    """A call of the env's MockUSDTTron from its owner (the payer deployed it)."""
+    data = keccak(text=signature)[:4] + abi_encode(
+        ["address"] * len(args), [tron_to_evm(a) for a in args]
+    )
+    send_call(env.client, env.payer, env.token, data, fee_limit_sun=10**8)
+
+
+def test_tron_usdt_paused_is_named(tron_env: TronEnv) -> None:
+    """USDT on TRON reverts without a reason; the refusal names the cause from the token."""
+    rows = rows_for(recipients(2, "usdt-paused"))
+    path = tron_env.write_file(rows)
+    _tron_owner_call(tron_env, "pause()")
+    paused = tron_env.cli("send", str(path), "--keystore", str(tron_env.payer_keystore))
+    assert paused.exit_code != 0
+    text = " ".join(paused.output.split())
+    assert f"the token {tron_env.token} is paused by its issuer" in text
+    assert "without a reason" not in text
+    assert all(tron_env.balance(r) == 0 for r, _a, _i in rows)
+
+
+def test_tron_usdt_blacklisted_payer_is_named(tron_env: TronEnv) -> None:
+    rows = rows_for(recipients(2, "usdt-blacklisted"))
+    path = tron_env.write_file(rows)
+    _tron_owner_call(tron_env, "addBlackList(address)", tron_env.payer.address)
+    blocked = tron_env.cli("send", str(path), "--keystore", str(tron_env.payer_keystore))
+    assert blocked.exit_code != 0
+    text = " ".join(blocked.output.split())
+    assert f"the payer {tron_env.payer.address} is blacklisted by the token" in text
+    assert "isBlackListed(" in text
+    assert all(tron_env.balance(r) == 0 for r, _a, _i in rows)
