@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from eth_utils.address import to_checksum_address
 
+from payout import history
 from payout.batching import evm_gas_model, plan_batches
 from payout.chain import Chain, FeeData, TokenInfo
 from payout.config import Settings
@@ -502,6 +503,11 @@ class SendReport:
     skipped_still_owed: int = 0
     #: Rows set aside as skipped before this run that it planned again (``retry_skipped``).
     retried_skipped: int = 0
+    #: Rows found paid on chain by batches the ledger did not know (a lost ledger), recorded as
+    #: paid by this run (included in ``already_paid``).
+    recovered_rows: int = 0
+    #: Rows owed before this run with no live batch that this run planned again (resume).
+    replanned: int = 0
 
     @property
     def paid_rows(self) -> int:
@@ -549,8 +555,17 @@ def send(
         on_event=on_event or (lambda _e: None),
     )
     report = SendReport()
-    report.settled = settle_open(executor, ledger, target.chain_id)
     groups = group_rows(manifest, default_token)
+    history.pin(
+        ledger,
+        target.chain,
+        [r.scope for r in ledger.open_batches()]
+        + [
+            Scope(Network.EVM, target.chain_id, wallet.address, target.chain.token(t).address)
+            for t in groups
+        ],
+    )
+    report.settled = settle_open(executor, ledger, target.chain_id)
     run_id = ledger.start_run(
         "send",
         executor=ExecutorKind.WALLET,
@@ -565,6 +580,12 @@ def send(
         scope = Scope(Network.EVM, target.chain_id, wallet.address, token.address)
         scoped.append((scope, rows))
         registration = ledger.register(rows, scope, run_id=run_id)
+        # A lost ledger: batches the chain executed for this payer that the ledger does not
+        # know are adopted (their payout ids verify) or block their rows (refused).
+        recovered = history.guard(ledger, target.disburser, scope, rows)
+        if recovered.adopted:
+            registration = ledger.register(rows, scope, run_id=run_id)
+            report.recovered_rows += recovered.adopted_rows
         report.already_paid += len(registration.paid)
         # Rows set aside as skipped go to the planner too, in file order: it counts them as
         # still owed, or plans them again when the operator asked (retry_skipped).
@@ -635,6 +656,12 @@ def resume(
         on_event=on_event or (lambda _e: None),
     )
     report = SendReport()
+    mine = [
+        s
+        for s in ledger.scopes()
+        if s.network is Network.EVM and s.chain_id == target.chain_id and s.payer == wallet.address
+    ]
+    history.pin(ledger, target.chain, mine + [r.scope for r in ledger.open_batches()])
     report.settled = settle_open(executor, ledger, target.chain_id)
     pending = [
         r
@@ -657,7 +684,92 @@ def resume(
         executor.allowance.remaining = by_token[record.scope.token]
         report.results.append(executor.execute(batch, record.mode))
         by_token[record.scope.token] -= record.total
+    for scope in mine:
+        _replan_owed(target, executor, ledger, scope, approval, report)
     return report
+
+
+def _replan_owed(
+    target: Target,
+    executor: HotWalletExecutor,
+    ledger: Ledger,
+    scope: Scope,
+    approval: str,
+    report: SendReport,
+) -> None:
+    """Pay the scope's rows that are owed but in no live batch (a batch released because its
+    nonce went to another transaction, a reverted batch, a kill between register and plan):
+    checked against the chain's record first, planned again, simulated, paid. Rows that cannot
+    be paid now (predicted failures, a shortfall) stay owed and are listed by the caller."""
+    rows = [r.to_payout() for r in ledger.owed_without_batch(scope)]
+    if not rows:
+        return
+    recovered = history.guard(ledger, target.disburser, scope, rows)
+    if recovered.adopted:
+        report.recovered_rows += recovered.adopted_rows
+        rows = [r.to_payout() for r in ledger.owed_without_batch(scope)]
+        if not rows:
+            return
+    token = target.chain.token(scope.token)
+    plan = plan_scope(
+        target, scope.payer, token, rows, PlanOptions(approval=approval), ledger=ledger
+    )
+    report.plans.append(plan)
+    if plan.failures or not plan.preflight.ok or not plan.batches:
+        return
+    ledger.save_plan(plan.batches, executor=ExecutorKind.WALLET, mode=plan.mode)
+    report.replanned += plan.count
+    executor.allowance.remaining = plan.total
+    for batch in plan.batches:
+        report.results.append(executor.execute(batch, plan.mode))
+
+
+@dataclass(frozen=True)
+class OwedRow:
+    """A row the ledger still owes after ``resume``, and what pays it."""
+
+    scope: Scope
+    payout_id: str
+    recipient: str
+    amount: int
+    status: PayoutStatus
+    batch_id: str | None
+    reason: str
+
+
+def owed_rows(ledger: Ledger) -> list[OwedRow]:
+    """Every row of the ledger that is not paid (planned, submitted, failed, skipped)."""
+    out: list[OwedRow] = []
+    statuses = (
+        PayoutStatus.PLANNED,
+        PayoutStatus.SUBMITTED,
+        PayoutStatus.FAILED,
+        PayoutStatus.SKIPPED,
+    )
+    for scope in ledger.scopes():
+        live = {
+            b.batch_id: b
+            for b in ledger.batches(scope, status=[BatchStatus.PLANNED, BatchStatus.SUBMITTED])
+        }
+        for r in ledger.payouts(scope, status=statuses):
+            batch = live.get(r.batch_id or "")
+            if r.status is PayoutStatus.SKIPPED:
+                reason = "set aside as skipped: `send FILE --retry-skipped` pays it"
+            elif batch is not None:
+                reason = f"in {batch.status.value} {batch.executor.value} batch {batch.index}"
+            elif scope.network is Network.TRON:
+                reason = "in no batch: `payout tron send FILE` (or `tron resume`) pays it"
+            else:
+                reason = (
+                    "in no batch: `payout resume --keystore FILE` of the payer pays it "
+                    "(a Safe payer: `payout safe propose FILE`)"
+                )
+            if r.status is not PayoutStatus.SKIPPED and r.error:
+                reason += f" ({r.error[:120]})"
+            out.append(
+                OwedRow(scope, r.payout_id, r.recipient, r.amount, r.status, r.batch_id, reason)
+            )
+    return out
 
 
 # --- resume every kind of open batch ------------------------------------------------------------
@@ -700,6 +812,8 @@ class ResumeReport:
     safe: list[SettledBatch] = field(default_factory=list)
     tron: list[SettledBatch] = field(default_factory=list)
     left_open: list[LeftOpen] = field(default_factory=list)
+    #: Rows still owed when resume finished (the CLI exits non-zero while there are any).
+    owed: list[OwedRow] = field(default_factory=list)
 
     def left(self, kind: ExecutorKind) -> list[LeftOpen]:
         return [b for b in self.left_open if b.executor is kind]
@@ -773,6 +887,7 @@ def resume_ledger(
             _left(r, "needs the payer's key: `payout resume --keystore FILE` (or --account)")
             for r in wallet_records
         ]
+        report.owed = owed_rows(ledger)
         return report
     target = target_on(evm(), disburser)
     wallet = wallet_of(target.chain)
@@ -786,6 +901,7 @@ def resume_ledger(
             report.left_open.append(
                 _left(r, f"paid by {r.scope.payer}: run `payout resume` with that payer's key")
             )
+    report.owed = owed_rows(ledger)
     return report
 
 
@@ -800,6 +916,7 @@ def _resume_safe(
         for r in records
         if r.scope.chain_id != chain.chain_id
     ]
+    history.pin(ledger, chain, [r.scope for r in here])
     for address in {r.disburser for r in here}:
         verify_disburser(chain, address)
     settled = []

@@ -186,3 +186,11 @@ def resume(
         )
     else:
         print_resume(out, report)
+    if report.owed:
+        # Never "done" while the ledger still owes rows: they are listed above.
+        from payout.exceptions import RowsStillOwed
+
+        owed = RowsStillOwed(len(report.owed))
+        click.secho(f"Error: {owed}", fg="red", err=True)
+        click.echo(f"Hint: {owed.hint}", err=True)
+        raise click.exceptions.Exit(owed.exit_code)
