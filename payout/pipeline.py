@@ -995,3 +995,35 @@ def _resume_tron(
             for b in result.settled
         ]
     return settled, left
+
+
+# --- recover: resolve batches found on chain that the ledger cannot verify ----------------------
+
+
+def recover_file(
+    manifest: Manifest,
+    target: Target,
+    ledger: Ledger,
+    payer: str,
+    default_token: str | None,
+    *,
+    adopt: Sequence[str] = (),
+    unrelated: Sequence[str] = (),
+) -> list[history.Recovery]:
+    """``payout recover FILE``: read the payer's executed batches the ledger does not know, adopt
+    the verified ones as paying the file's rows, then apply the operator's decisions: ``adopt``
+    (transaction hashes whose batches paid the matching rows although their ids do not verify)
+    and ``unrelated`` (transactions that did not pay this file's rows). Registers the file. The
+    returned reports list the rows still blocked (``send`` refuses them)."""
+    manifest.raise_for_errors()
+    payer = to_checksum_address(payer)
+    out = []
+    for token_address, rows in group_rows(manifest, default_token).items():
+        token = target.chain.token(token_address)
+        scope = Scope(Network.EVM, target.chain_id, payer, token.address)
+        history.pin(ledger, target.chain, [scope])
+        ledger.register(rows, scope)
+        history.scan(ledger, target.disburser, scope)
+        history.mark_unrelated(ledger, scope, unrelated)
+        out.append(history.recover(ledger, target.disburser, scope, rows, adopt_unverified=adopt))
+    return out

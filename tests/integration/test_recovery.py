@@ -219,3 +219,49 @@ def test_a_restarted_chain_with_the_same_chain_id_is_refused(
         assert "not the chain" in resumed.stderr
         for r, _a, _i in rows:
             assert chain.token_balance(token, r) == 0
+
+
+@pytest.mark.parametrize("decision", ["--adopt", "--unrelated"])
+def test_rows_matching_an_unverifiable_chain_batch_are_refused_until_recovered(
+    decision: str,
+    env: dict[str, str],
+    chain: Chain,
+    payer: Payer,
+    usdc: str,
+    payout_file,
+    tmp_path: Path,
+) -> None:
+    """Same recipients and amounts under other ids (an edited file, or next month's payout):
+    the ids cannot be verified against the chain, so nothing is paid until the operator says."""
+    file, rows = payout_file(4)
+    assert send(env, payer, usdc, file).returncode == 0
+    _lose(env)
+    renamed = write_csv(
+        tmp_path / "renamed.csv", [(r, a, f"next-{n}") for n, (r, a, _i) in enumerate(rows)]
+    )
+
+    refused = send(env, payer, usdc, renamed)
+    assert refused.returncode == 6, refused.stdout + refused.stderr
+    assert "payout recover" in refused.stderr and "next-0" in refused.stderr
+    assert _paid_once(chain, usdc, rows) == (0, 0)
+
+    listed = run(
+        "recover", str(renamed), "--token", usdc, "--payer", payer.address, "--json", env=env
+    )
+    assert listed.returncode == 6
+    blocked = as_json(listed.stdout)["blocked"]
+    assert sorted(b["payout_id"] for b in blocked) == [f"next-{i}" for i in range(4)]
+    tx = blocked[0]["tx_hash"]
+    decided = run(
+        "recover", str(renamed), "--token", usdc, "--payer", payer.address, decision, tx, env=env
+    )
+    assert decided.returncode == 0, decided.stdout + decided.stderr
+
+    again = send(env, payer, usdc, renamed, "--json")
+    assert again.returncode == 0, again.stderr
+    paid = as_json(again.stdout)["paid_rows"]
+    if decision == "--adopt":
+        assert paid == 0 and _paid_once(chain, usdc, rows) == (0, 0)
+    else:  # declared unrelated: the renamed rows are new payouts, paid once more on purpose
+        assert paid == 4
+        assert all(chain.token_balance(usdc, r) == 2 * base_units(a) for r, a, _i in rows)
