@@ -566,6 +566,9 @@ def send(
         ],
     )
     report.settled = settle_open(executor, ledger, target.chain_id)
+    # A transaction of a run whose ledger is lost may still wait in the pool: once mined, the
+    # chain's record below shows it (never plan around a batch that may still execute).
+    wallet.wait_idle()
     run_id = ledger.start_run(
         "send",
         executor=ExecutorKind.WALLET,
