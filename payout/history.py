@@ -265,6 +265,46 @@ def match_rows(rows: Sequence[ChainRow], candidates: Sequence[Payout]) -> list[P
     return out
 
 
+#: Alternative assignments tried when a recipient and amount repeat in the file.
+MAX_MATCH_ATTEMPTS = 256
+
+
+def find_verified(
+    batch: ChainBatch, scope: Scope, disburser: str, candidates: Sequence[Payout]
+) -> list[Payout] | None:
+    """The file rows, in file order, whose payout ids reproduce the batch's id, or None.
+
+    A batch is cut from the owed rows in file order, so its rows are an increasing selection of
+    the candidates; when a (recipient, amount) repeats, the choices are searched depth-first
+    (earliest first, at most :data:`MAX_MATCH_ATTEMPTS` complete assignments)."""
+    where: dict[tuple[str, int], list[int]] = {}
+    for i, p in enumerate(candidates):
+        where.setdefault((p.recipient, p.amount), []).append(i)
+    options = [where.get((r.recipient, r.amount), []) for r in batch.rows]
+    if any(not o for o in options):
+        return None
+    attempts = 0
+    chosen: list[int] = []
+
+    def search(k: int, previous: int) -> list[Payout] | None:
+        nonlocal attempts
+        if k == len(options):
+            attempts += 1
+            picked = [candidates[i] for i in chosen]
+            return picked if verifies(batch, scope, disburser, picked) else None
+        for i in options[k]:
+            if i <= previous:
+                continue
+            chosen.append(i)
+            found = search(k + 1, i)
+            chosen.pop()
+            if found is not None or attempts >= MAX_MATCH_ATTEMPTS:
+                return found
+        return None
+
+    return search(0, -1)
+
+
 def verifies(batch: ChainBatch, scope: Scope, disburser: str, payouts: Sequence[Payout]) -> bool:
     """Whether these ordered payout ids reproduce the batch's id (this toolkit derived it)."""
     return (
@@ -384,11 +424,10 @@ def recover(
     for record in open_batches:
         batch = _as_chain_batch(record)
         candidates = [p for p in owed if p.payout_id not in consumed]
-        matched = match_rows(batch.rows, candidates)
-        ok = matched is not None and (
-            verifies(batch, scope, disburser.address, matched) or record.tx_hash.lower() in forced
-        )
-        if ok and matched is not None:
+        matched = find_verified(batch, scope, disburser.address, candidates)
+        if matched is None and record.tx_hash.lower() in forced:
+            matched = match_rows(batch.rows, candidates)
+        if matched is not None:
             adopt(ledger, disburser, scope, batch, matched)
             consumed.update(p.payout_id for p in matched)
             report.adopted.append((record.batch_id, record.tx_hash, len(matched)))
