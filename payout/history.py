@@ -269,18 +269,34 @@ def match_rows(rows: Sequence[ChainRow], candidates: Sequence[Payout]) -> list[P
 MAX_MATCH_ATTEMPTS = 256
 
 
+def index_rows(candidates: Sequence[Payout]) -> dict[tuple[str, int], list[int]]:
+    """(recipient, amount) -> positions in ``candidates`` (built once per file)."""
+    where: dict[tuple[str, int], list[int]] = {}
+    for i, p in enumerate(candidates):
+        where.setdefault((p.recipient, p.amount), []).append(i)
+    return where
+
+
 def find_verified(
-    batch: ChainBatch, scope: Scope, disburser: str, candidates: Sequence[Payout]
+    batch: ChainBatch,
+    scope: Scope,
+    disburser: str,
+    candidates: Sequence[Payout],
+    where: dict[tuple[str, int], list[int]] | None = None,
+    used: set[int] | frozenset[int] = frozenset(),
 ) -> list[Payout] | None:
     """The file rows, in file order, whose payout ids reproduce the batch's id, or None.
 
     A batch is cut from the owed rows in file order, so its rows are an increasing selection of
     the candidates; when a (recipient, amount) repeats, the choices are searched depth-first
-    (earliest first, at most :data:`MAX_MATCH_ATTEMPTS` complete assignments)."""
-    where: dict[tuple[str, int], list[int]] = {}
-    for i, p in enumerate(candidates):
-        where.setdefault((p.recipient, p.amount), []).append(i)
-    options = [where.get((r.recipient, r.amount), []) for r in batch.rows]
+    (earliest first, at most :data:`MAX_MATCH_ATTEMPTS` complete assignments). ``where``
+    (:func:`index_rows` of ``candidates``) and ``used`` (positions taken by other batches) let a
+    caller match many batches against a large file without re-indexing it."""
+    if where is None:
+        where = index_rows(candidates)
+    options = [
+        [i for i in where.get((r.recipient, r.amount), []) if i not in used] for r in batch.rows
+    ]
     if any(not o for o in options):
         return None
     attempts = 0
@@ -420,16 +436,17 @@ def recover(
         and records[p.payout_id].status in (PayoutStatus.PLANNED, PayoutStatus.FAILED)
     ]
     forced = {h.lower() for h in adopt_unverified}
-    consumed: set[str] = set()
+    where = index_rows(owed)
+    position = {p.payout_id: i for i, p in enumerate(owed)}
+    used: set[int] = set()
     for record in open_batches:
         batch = _as_chain_batch(record)
-        candidates = [p for p in owed if p.payout_id not in consumed]
-        matched = find_verified(batch, scope, disburser.address, candidates)
+        matched = find_verified(batch, scope, disburser.address, owed, where, used)
         if matched is None and record.tx_hash.lower() in forced:
-            matched = match_rows(batch.rows, candidates)
+            matched = match_rows(batch.rows, [p for i, p in enumerate(owed) if i not in used])
         if matched is not None:
             adopt(ledger, disburser, scope, batch, matched)
-            consumed.update(p.payout_id for p in matched)
+            used.update(position[p.payout_id] for p in matched)
             report.adopted.append((record.batch_id, record.tx_hash, len(matched)))
             continue
         if record.tx_hash.lower() in forced:
@@ -439,13 +456,67 @@ def recover(
                 hint="pass the file that was paid (or one holding all of its rows), or mark it "
                 "--unrelated",
             )
-        pairs = {(r.recipient, r.amount) for r in batch.rows}
         report.blocked += [
-            BlockedRow(p, record.tx_hash, record.batch_id)
-            for p in candidates
-            if (p.recipient, p.amount) in pairs
+            BlockedRow(owed[i], record.tx_hash, record.batch_id)
+            for i in _positions(batch, where, used)
         ]
     return report
+
+
+def _positions(
+    batch: ChainBatch, where: dict[tuple[str, int], list[int]], used: set[int]
+) -> list[int]:
+    """Unused file positions with a recipient and amount of ``batch`` (the rows it blocks)."""
+    pairs = {(r.recipient, r.amount) for r in batch.rows}
+    return sorted({i for pair in pairs for i in where.get(pair, []) if i not in used})
+
+
+def preview(
+    disburser: Disburser, scope: Scope, rows: Sequence[Payout], ledger: Ledger | None = None
+) -> tuple[set[str], list[BlockedRow]]:
+    """What :func:`recover` would find for ``rows``, without writing anything (``payout plan``):
+    the payout ids executed batches verifiably paid, and the rows an unverifiable batch blocks."""
+    chain = disburser.chain
+    head = chain.block_number()
+    cursor = ledger.scan_cursor(scope, disburser.address) if ledger is not None else None
+    start = deployment_block(chain, disburser.address, head) if cursor is None else cursor + 1
+    stored = ledger.chain_batches(scope) if ledger is not None else []
+    skip = {r.batch_id for r in stored} | (
+        ledger.known_batch_ids(scope) if ledger is not None else set()
+    )
+    found = [_as_chain_batch(r) for r in stored if r.status == "open"]
+    for event in chain_logs_events(disburser, scope.payer, scope.token, start, head):
+        if "0x" + event.batch_id.hex() not in skip:
+            found.append(read_chain_batch(chain, disburser.address, event))
+    paid: set[str] = set()
+    blocked: list[BlockedRow] = []
+    if not found:
+        return paid, blocked
+    owed = list(rows)
+    if ledger is not None:
+        records = {
+            r.payout_id: r for r in ledger.payouts(scope, payout_ids=[p.payout_id for p in rows])
+        }
+        owed = [
+            p
+            for p in rows
+            if p.payout_id not in records
+            or records[p.payout_id].status in (PayoutStatus.PLANNED, PayoutStatus.FAILED)
+        ]
+    where = index_rows(owed)
+    position = {p.payout_id: i for i, p in enumerate(owed)}
+    used: set[int] = set()
+    for batch in found:
+        matched = find_verified(batch, scope, disburser.address, owed, where, used)
+        if matched is not None:
+            paid.update(p.payout_id for p in matched)
+            used.update(position[p.payout_id] for p in matched)
+            continue
+        blocked += [
+            BlockedRow(owed[i], batch.event.tx_hash, batch.batch_id_hex)
+            for i in _positions(batch, where, used)
+        ]
+    return paid, blocked
 
 
 def adopt(

@@ -479,12 +479,27 @@ def plan(
     *,
     ledger: Ledger | None = None,
 ) -> list[ScopePlan]:
-    """Plan every token group of a validated manifest (read-only)."""
+    """Plan every token group of a validated manifest (read-only).
+
+    Rows that executed batches the ledger does not know verifiably paid (a lost ledger) are left
+    out and counted as already paid; rows matching an unverifiable one are refused
+    (:class:`payout.history.UnverifiedChainBatches`), as ``send`` would."""
     manifest.raise_for_errors()
-    return [
-        plan_scope(target, payer, target.chain.token(token), rows, opts, ledger=ledger)
-        for token, rows in group_rows(manifest, default_token).items()
-    ]
+    out = []
+    for token_address, rows in group_rows(manifest, default_token).items():
+        token = target.chain.token(token_address)
+        scope = Scope(Network.EVM, target.chain_id, to_checksum_address(payer), token.address)
+        if ledger is not None:
+            history.pin(ledger, target.chain, [scope])
+        paid, blocked = history.preview(target.disburser, scope, rows, ledger)
+        if blocked:
+            raise history.UnverifiedChainBatches(scope, blocked)
+        scope_plan = plan_scope(
+            target, payer, token, rows, opts, ledger=ledger, exclude_ids=sorted(paid)
+        )
+        scope_plan.already_paid += len(paid)
+        out.append(scope_plan)
+    return out
 
 
 # --- send / resume --------------------------------------------------------------------------------

@@ -53,6 +53,23 @@ def test_lost_ledger_resend_with_another_batch_size_pays_nobody_twice(
     assert first.returncode == 0, first.stderr
     _lose(env)
 
+    # plan (read-only) already sees what the chain paid: nothing left to pay.
+    planned = run(
+        "plan",
+        str(file),
+        "--token",
+        usdc,
+        "--keystore",
+        str(payer.keystore),
+        "--max-batch-size",
+        second_size,
+        "--json",
+        env=env,
+    )
+    assert planned.returncode == 0, planned.stderr
+    (scope_plan,) = as_json(planned.stdout)["scopes"]
+    assert scope_plan["payouts"] == 0 and scope_plan["already_paid"] == 30
+
     again = send(env, payer, usdc, file, "--max-batch-size", second_size, "--json")
     assert again.returncode == 0, again.stderr
     out = as_json(again.stdout)
