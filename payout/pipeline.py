@@ -755,8 +755,9 @@ class OwedRow:
     reason: str
 
 
-def owed_rows(ledger: Ledger) -> list[OwedRow]:
-    """Every row of the ledger that is not paid (planned, submitted, failed, skipped)."""
+def owed_rows(ledger: Ledger, chain_id: int | None = None) -> list[OwedRow]:
+    """Every row of the ledger that is not paid (planned, submitted, failed, skipped); ``chain_id``
+    is the EVM chain this run reached (rows of other EVM chains need its --rpc-url)."""
     out: list[OwedRow] = []
     statuses = (
         PayoutStatus.PLANNED,
@@ -775,6 +776,8 @@ def owed_rows(ledger: Ledger) -> list[OwedRow]:
                 reason = "set aside as skipped: `send FILE --retry-skipped` pays it"
             elif batch is not None:
                 reason = f"in {batch.status.value} {batch.executor.value} batch {batch.index}"
+            elif scope.network is Network.EVM and chain_id not in (None, scope.chain_id):
+                reason = f"in no batch, on chain {scope.chain_id}: `payout resume --rpc-url` of it"
             elif scope.network is Network.TRON:
                 reason = "in no batch: `payout tron send FILE` (or `tron resume`) pays it"
             else:
@@ -905,7 +908,7 @@ def resume_ledger(
             _left(r, "needs the payer's key: `payout resume --keystore FILE` (or --account)")
             for r in wallet_records
         ]
-        report.owed = owed_rows(ledger)
+        report.owed = owed_rows(ledger, chain.chain_id if chain is not None else None)
         return report
     target = target_on(evm(), disburser)
     wallet = wallet_of(target.chain)
@@ -919,7 +922,7 @@ def resume_ledger(
             report.left_open.append(
                 _left(r, f"paid by {r.scope.payer}: run `payout resume` with that payer's key")
             )
-    report.owed = owed_rows(ledger)
+    report.owed = owed_rows(ledger, target.chain_id)
     return report
 
 

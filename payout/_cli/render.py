@@ -225,6 +225,8 @@ def send_json(report: SendReport) -> dict[str, Any]:
         "gas_used": report.gas_used,
         "retried_skipped": report.retried_skipped,
         "skipped_still_owed": report.skipped_still_owed,
+        "recovered_rows": report.recovered_rows,
+        "replanned": report.replanned,
     }
 
 

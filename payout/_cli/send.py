@@ -101,6 +101,11 @@ def send(
     if as_json:
         emit_json(send_json(report))
     else:
+        if report.recovered_rows:
+            out.print(
+                f"Found on chain: {report.recovered_rows} row(s) paid by batches this ledger did "
+                "not know (a lost or replaced ledger); recorded as paid, not paid again."
+            )
         out.print(
             f"[green]Done[/]: {report.paid_rows} recipients paid in "
             f"{len(report.results)} batch(es), {report.gas_used:,} gas; "
