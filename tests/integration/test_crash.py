@@ -10,7 +10,7 @@ from payout.fault import FAULT_EXIT_CODE
 from payout.ledger import Ledger
 from payout.types import BatchStatus, PayoutStatus
 
-from .conftest import Payer, as_json, base_units, run
+from .conftest import Payer, as_json, base_units, delete_ledger, run
 
 ROWS = 25
 BATCH = 10  # 3 batches: 10, 10, 5
@@ -139,8 +139,6 @@ def test_killed_send_then_lost_ledger_then_resend_pays_nobody_twice(
 ) -> None:
     """Killed mid-run, ledger deleted, the same file sent again with another batch size: the
     chain's record of the payer's batches says what was paid; everyone is paid exactly once."""
-    from pathlib import Path
-
     file, rows = payout_file(ROWS)
     start_balance = chain.token_balance(usdc, payer.address)
     common = ("--keystore", str(payer.keystore), "--token", usdc, "--yes")
@@ -154,9 +152,7 @@ def test_killed_send_then_lost_ledger_then_resend_pays_nobody_twice(
         extra_env={"PAYOUT_FAULT": fault},
     )
     assert crashed.returncode == FAULT_EXIT_CODE, crashed.stderr
-    ledger_path = Path(env["PAYOUT_LEDGER_URL"].split(":///", 1)[1])
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(ledger_path) + suffix).unlink(missing_ok=True)
+    delete_ledger(env)
 
     again = run("send", str(file), "--max-batch-size", second_size, "--json", *common, env=env)
     assert again.returncode == 0, again.stderr

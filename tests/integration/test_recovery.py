@@ -17,13 +17,7 @@ from payout.fault import FAULT_EXIT_CODE
 from payout.ledger import Ledger
 from payout.types import PayoutStatus
 
-from .conftest import PASSWORD, Payer, as_json, base_units, run, send, write_csv
-
-
-def _lose(env: dict[str, str]) -> None:
-    path = Path(env["PAYOUT_LEDGER_URL"].split(":///", 1)[1])
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
+from .conftest import PASSWORD, Payer, as_json, base_units, delete_ledger, run, send, write_csv
 
 
 def _paid_once(chain: Chain, usdc: str, rows: list[tuple[str, str, str]]) -> tuple[int, int]:
@@ -51,7 +45,7 @@ def test_lost_ledger_resend_with_another_batch_size_pays_nobody_twice(
     start = chain.token_balance(usdc, payer.address)
     first = send(env, payer, usdc, file, "--max-batch-size", "10")
     assert first.returncode == 0, first.stderr
-    _lose(env)
+    delete_ledger(env)
 
     # plan (read-only) already sees what the chain paid: nothing left to pay.
     planned = run(
@@ -89,7 +83,7 @@ def test_lost_ledger_resend_with_rows_appended_pays_only_the_new_rows(
     file, rows = payout_file(25)
     start = chain.token_balance(usdc, payer.address)
     assert send(env, payer, usdc, file, "--max-batch-size", "10").returncode == 0
-    _lose(env)
+    delete_ledger(env)
     _f, more = payout_file(8, start=25, name="more.csv")
     bigger = write_csv(tmp_path / "bigger.csv", rows + more)
 
@@ -104,19 +98,23 @@ def test_lost_ledger_resend_with_rows_appended_pays_only_the_new_rows(
 # --- item 2: resume pays or lists every owed row --------------------------------------------------
 
 
+def _register_only(env: dict[str, str], chain: Chain, payer: Payer, usdc: str, file: Path) -> None:
+    """The ledger state of a run killed between registering the file and saving its plan."""
+    from payout.manifest import ManifestOptions, read_manifest
+    from payout.types import Network, Scope, TokenInfo
+
+    token = TokenInfo(usdc, "USDC", 6, Network.EVM, chain.chain_id)
+    manifest = read_manifest(file, ManifestOptions(network=Network.EVM, token=token))
+    with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
+        ledger.register(manifest.payouts, Scope(Network.EVM, chain.chain_id, payer.address, usdc))
+
+
 def test_resume_pays_rows_registered_but_never_planned(
     env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file
 ) -> None:
     """A kill between register and plan leaves rows owed in no batch: resume pays them."""
-    from payout.manifest import ManifestOptions, read_manifest
-    from payout.types import Network, Scope, TokenInfo
-
     file, rows = payout_file(6)
-    token = TokenInfo(usdc, "USDC", 6, Network.EVM, chain.chain_id)
-    manifest = read_manifest(file, ManifestOptions(network=Network.EVM, token=token))
-    scope = Scope(Network.EVM, chain.chain_id, payer.address, usdc)
-    with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
-        ledger.register(manifest.payouts, scope)
+    _register_only(env, chain, payer, usdc, file)
 
     resumed = run("resume", "--keystore", str(payer.keystore), "--json", env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -127,14 +125,8 @@ def test_resume_pays_rows_registered_but_never_planned(
 def test_resume_without_the_key_lists_owed_rows_and_fails(
     env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file
 ) -> None:
-    from payout.manifest import ManifestOptions, read_manifest
-    from payout.types import Network, Scope, TokenInfo
-
     file, _rows = payout_file(3)
-    token = TokenInfo(usdc, "USDC", 6, Network.EVM, chain.chain_id)
-    manifest = read_manifest(file, ManifestOptions(network=Network.EVM, token=token))
-    with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
-        ledger.register(manifest.payouts, Scope(Network.EVM, chain.chain_id, payer.address, usdc))
+    _register_only(env, chain, payer, usdc, file)
     human = run("resume", env=env)
     assert human.returncode == 6, human.stdout + human.stderr
     assert "Nothing to resume" not in human.stdout and "Done" not in human.stdout
@@ -252,7 +244,7 @@ def test_rows_matching_an_unverifiable_chain_batch_are_refused_until_recovered(
     the ids cannot be verified against the chain, so nothing is paid until the operator says."""
     file, rows = payout_file(4)
     assert send(env, payer, usdc, file).returncode == 0
-    _lose(env)
+    delete_ledger(env)
     renamed = write_csv(
         tmp_path / "renamed.csv", [(r, a, f"next-{n}") for n, (r, a, _i) in enumerate(rows)]
     )
