@@ -219,6 +219,11 @@ def _decode_batch_event(log: Mapping[str, Any]) -> BatchEvent:
     )
 
 
+#: Public names of the helpers :mod:`payout.history` reads the chain's record of a batch with.
+decode_batch_event = _decode_batch_event
+addr_word = _addr_word
+
+
 def split_gas(gas_used: int, count: int) -> list[int]:
     """Split a batch's gas over its rows so that the shares add up exactly."""
     if count <= 0:

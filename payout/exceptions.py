@@ -377,6 +377,35 @@ class LedgerUnavailableError(LedgerError):
         self.url = url
 
 
+class ChainResetError(LedgerError):
+    """The chain answering under a chain id is not the one the ledger's scopes are pinned to."""
+
+    def __init__(self, network: str, chain_id: int, pinned: str, found: str) -> None:
+        super().__init__(
+            f"the {network} chain {chain_id} at this endpoint is not the chain this ledger "
+            f"recorded payouts on: its block 0 is {found}, the ledger pinned {pinned} (a "
+            "restarted or reset node, or another network reusing the chain id). Its payments "
+            "are not on this chain; refusing to pay or settle from it",
+            hint="point --rpc-url at the chain the ledger was used with; if the old chain is "
+            "gone for good (a local test chain), use a new ledger (--ledger / "
+            "PAYOUT_LEDGER_URL) for the new one",
+        )
+        self.pinned = pinned
+        self.found = found
+
+
+class RowsStillOwed(LedgerError):
+    """``resume`` finished but rows of the ledger are still owed (listed with what pays them)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            f"{count} row(s) are still owed after resume",
+            hint="the rows are listed above with the command that pays each; `payout status` "
+            "shows them too",
+        )
+        self.count = count
+
+
 # --- Safe multisig (payout/safe/; owned by the Safe path) -----------------------------------------
 
 

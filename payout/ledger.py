@@ -59,6 +59,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from payout.config import redact_url, resolve_ledger_url
 from payout.exceptions import (
     BatchInFlightElsewhere,
+    ChainResetError,
     InvalidTransitionError,
     LedgerConflictError,
     LedgerError,
@@ -203,6 +204,48 @@ attempts = Table(
     Index("ix_attempts_tx", "tx_hash"),
 )
 
+#: Where each scope's chain is pinned (the hash of its block 0: a restarted or different chain
+#: with the same chain id has another) and how far its batch events were scanned
+#: (:mod:`payout.history`).
+scope_chain = Table(
+    "scope_chain",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("network", String(8), nullable=False),
+    Column("chain_id", BigInteger, nullable=False),
+    Column("payer", String(64), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("genesis", String(80)),
+    Column("disburser", String(64)),
+    Column("scanned_block", BigInteger),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("network", "chain_id", "payer", "token", name="uq_scope_chain"),
+)
+
+#: Executed batches of a payer found on chain that this ledger did not plan (a lost ledger,
+#: another tool), with their rows (JSON [[recipient, amount, paid], ...]): ``open`` until adopted
+#: as paying rows of a file (``adopted``) or declared ``unrelated`` by the operator.
+chain_batches = Table(
+    "chain_batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("network", String(8), nullable=False),
+    Column("chain_id", BigInteger, nullable=False),
+    Column("payer", String(64), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("batch_id", String(66), nullable=False),
+    Column("tx_hash", String(80), nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("log_index", Integer, nullable=False),
+    Column("executor", String(16), nullable=False),
+    Column("rows", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("network", "chain_id", "payer", "batch_id", name="uq_chain_batch"),
+)
+
 #: Attempt states: ``pending`` (recorded, maybe broadcast), ``mined`` (its receipt settled the
 #: batch), ``reverted``, ``replaced`` (another attempt with the same nonce was mined), ``dropped``.
 ATTEMPT_STATUSES = ("pending", "mined", "reverted", "replaced", "dropped")
@@ -338,6 +381,22 @@ class BatchRecord:
     @property
     def batch_id_bytes(self) -> bytes:
         return bytes.fromhex(self.batch_id[2:])
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBatchRecord:
+    """An executed batch found on chain that this ledger did not plan (:mod:`payout.history`)."""
+
+    scope: Scope
+    batch_id: str
+    tx_hash: str
+    block_number: int
+    log_index: int
+    executor: ExecutorKind
+    #: (recipient, amount, paid) in batch order.
+    rows: tuple[tuple[str, int, bool], ...]
+    #: ``open``, ``adopted`` or ``unrelated``.
+    status: str
 
 
 class PayoutOutcome(NamedTuple):
@@ -1196,6 +1255,183 @@ class Ledger:
                 .where(attempts.c.batch_pk == pk, attempts.c.status == "pending")
                 .values(status="dropped", updated_at=now)
             )
+
+    # --- the chain a scope lives on, and its batches found on chain ----------------------------
+
+    def pin_chain(self, scope: Scope, genesis: str) -> None:
+        """Pin ``scope`` to the chain whose block 0 hash is ``genesis``, or refuse
+        (:class:`ChainResetError`) when this scope, or any scope of the ledger with the same
+        network and chain id, was pinned to another one: a restarted or different chain reusing
+        the chain id (its payments are not the ledger's)."""
+        now = _now()
+        with self._begin() as conn:
+            pinned = conn.execute(
+                select(scope_chain.c.genesis)
+                .where(
+                    scope_chain.c.network == scope.network.value,
+                    scope_chain.c.chain_id == scope.chain_id,
+                    scope_chain.c.genesis.is_not(None),
+                )
+                .distinct()
+            ).all()
+            for (known,) in pinned:
+                if known != genesis:
+                    raise ChainResetError(scope.network.value, scope.chain_id, known, genesis)
+            row = conn.execute(
+                select(scope_chain.c.id, scope_chain.c.genesis).where(
+                    _scope_clause(scope_chain, scope)
+                )
+            ).first()
+            if row is None:
+                conn.execute(
+                    scope_chain.insert().values(
+                        network=scope.network.value,
+                        chain_id=scope.chain_id,
+                        payer=scope.payer,
+                        token=scope.token,
+                        genesis=genesis,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            elif row[1] is None:
+                conn.execute(
+                    update(scope_chain)
+                    .where(scope_chain.c.id == row[0])
+                    .values(genesis=genesis, updated_at=now)
+                )
+
+    def scan_cursor(self, scope: Scope, disburser: str) -> int | None:
+        """The last block whose batch events of ``scope`` through ``disburser`` were read."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(scope_chain.c.disburser, scope_chain.c.scanned_block).where(
+                    _scope_clause(scope_chain, scope)
+                )
+            ).first()
+        if row is None or row[0] != disburser or row[1] is None:
+            return None
+        return int(row[1])
+
+    def set_scan_cursor(self, scope: Scope, disburser: str, block: int) -> None:
+        now = _now()
+        with self._begin() as conn:
+            result = conn.execute(
+                update(scope_chain)
+                .where(_scope_clause(scope_chain, scope))
+                .values(disburser=disburser, scanned_block=block, updated_at=now)
+            )
+            if result.rowcount == 0:
+                conn.execute(
+                    scope_chain.insert().values(
+                        network=scope.network.value,
+                        chain_id=scope.chain_id,
+                        payer=scope.payer,
+                        token=scope.token,
+                        disburser=disburser,
+                        scanned_block=block,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+
+    def known_batch_ids(self, scope: Scope | tuple[Network, int, str]) -> set[str]:
+        """Batch ids of the payer this ledger planned and did not give up (not failed or
+        abandoned: an executed one of those is found on chain again)."""
+        with self.engine.connect() as conn:
+            return {
+                r[0]
+                for r in conn.execute(
+                    select(batches.c.batch_id).where(
+                        *_payer_clause(batches, _payer_key(scope)),
+                        batches.c.status.not_in(
+                            [BatchStatus.FAILED.value, BatchStatus.ABANDONED.value]
+                        ),
+                    )
+                )
+            }
+
+    def chain_batches(self, scope: Scope, *, status: str | None = None) -> list[ChainBatchRecord]:
+        """Batches found on chain that this ledger did not plan, in chain order."""
+        query = select(chain_batches).where(_scope_clause(chain_batches, scope))
+        if status is not None:
+            query = query.where(chain_batches.c.status == status)
+        query = query.order_by(chain_batches.c.block_number, chain_batches.c.log_index)
+        with self.engine.connect() as conn:
+            return [
+                ChainBatchRecord(
+                    scope=scope,
+                    batch_id=r["batch_id"],
+                    tx_hash=r["tx_hash"],
+                    block_number=int(r["block_number"]),
+                    log_index=int(r["log_index"]),
+                    executor=ExecutorKind(r["executor"]),
+                    rows=tuple((a, int(b), bool(c)) for a, b, c in json.loads(r["rows"])),
+                    status=r["status"],
+                )
+                for r in conn.execute(query).mappings()
+            ]
+
+    def add_chain_batches(self, scope: Scope, records: Sequence[ChainBatchRecord]) -> None:
+        if not records:
+            return
+        now = _now()
+        with self._begin() as conn:
+            for rec in records:
+                exists = conn.execute(
+                    select(chain_batches.c.id).where(
+                        *_payer_clause(chain_batches, _payer_key(scope)),
+                        chain_batches.c.batch_id == rec.batch_id,
+                    )
+                ).first()
+                if exists is not None:
+                    continue
+                conn.execute(
+                    chain_batches.insert().values(
+                        network=scope.network.value,
+                        chain_id=scope.chain_id,
+                        payer=scope.payer,
+                        token=scope.token,
+                        batch_id=rec.batch_id,
+                        tx_hash=rec.tx_hash,
+                        block_number=rec.block_number,
+                        log_index=rec.log_index,
+                        executor=rec.executor.value,
+                        rows=json.dumps([[a, str(b), c] for a, b, c in rec.rows]),
+                        status=rec.status,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+
+    def set_chain_batch_status(self, scope: Scope, batch_id: str, status: str) -> None:
+        if status not in ("open", "adopted", "unrelated"):
+            raise LedgerError(f"unknown chain batch status {status!r}")
+        with self._begin() as conn:
+            conn.execute(
+                update(chain_batches)
+                .where(_scope_clause(chain_batches, scope), chain_batches.c.batch_id == batch_id)
+                .values(status=status, updated_at=_now())
+            )
+
+    def owed_without_batch(self, scope: Scope) -> list[PayoutRecord]:
+        """Rows still owed (planned or failed) that no live batch will pay: no batch, or a batch
+        that is not planned or submitted (failed, abandoned). In file order."""
+        live = select(batches.c.batch_id).where(
+            *_payer_clause(batches, _payer_key(scope)),
+            batches.c.status.in_([BatchStatus.PLANNED.value, BatchStatus.SUBMITTED.value]),
+        )
+        query = (
+            select(payouts)
+            .where(
+                _scope_clause(payouts, scope),
+                payouts.c.status.in_([PayoutStatus.PLANNED.value, PayoutStatus.FAILED.value]),
+                (payouts.c.batch_id.is_(None)) | (payouts.c.batch_id.not_in(live)),
+            )
+            .order_by(payouts.c.source, payouts.c.line, payouts.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_payout_record(r) for r in conn.execute(query).mappings()]
 
     # --- summaries ------------------------------------------------------------------------------
 

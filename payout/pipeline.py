@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from eth_utils.address import to_checksum_address
 
+from payout import history
 from payout.batching import evm_gas_model, plan_batches
 from payout.chain import Chain, FeeData, TokenInfo
 from payout.config import Settings
@@ -478,12 +479,27 @@ def plan(
     *,
     ledger: Ledger | None = None,
 ) -> list[ScopePlan]:
-    """Plan every token group of a validated manifest (read-only)."""
+    """Plan every token group of a validated manifest (read-only).
+
+    Rows that executed batches the ledger does not know verifiably paid (a lost ledger) are left
+    out and counted as already paid; rows matching an unverifiable one are refused
+    (:class:`payout.history.UnverifiedChainBatches`), as ``send`` would."""
     manifest.raise_for_errors()
-    return [
-        plan_scope(target, payer, target.chain.token(token), rows, opts, ledger=ledger)
-        for token, rows in group_rows(manifest, default_token).items()
-    ]
+    out = []
+    for token_address, rows in group_rows(manifest, default_token).items():
+        token = target.chain.token(token_address)
+        scope = Scope(Network.EVM, target.chain_id, to_checksum_address(payer), token.address)
+        if ledger is not None:
+            history.pin(ledger, target.chain, [scope])
+        paid, blocked = history.preview(target.disburser, scope, rows, ledger)
+        if blocked:
+            raise history.UnverifiedChainBatches(scope, blocked)
+        scope_plan = plan_scope(
+            target, payer, token, rows, opts, ledger=ledger, exclude_ids=sorted(paid)
+        )
+        scope_plan.already_paid += len(paid)
+        out.append(scope_plan)
+    return out
 
 
 # --- send / resume --------------------------------------------------------------------------------
@@ -502,6 +518,11 @@ class SendReport:
     skipped_still_owed: int = 0
     #: Rows set aside as skipped before this run that it planned again (``retry_skipped``).
     retried_skipped: int = 0
+    #: Rows found paid on chain by batches the ledger did not know (a lost ledger), recorded as
+    #: paid by this run (included in ``already_paid``).
+    recovered_rows: int = 0
+    #: Rows owed before this run with no live batch that this run planned again (resume).
+    replanned: int = 0
 
     @property
     def paid_rows(self) -> int:
@@ -560,8 +581,20 @@ def send(
         on_event=on_event or (lambda _e: None),
     )
     report = SendReport()
-    report.settled = settle_open(executor, ledger, target.chain_id)
     groups = group_rows(manifest, default_token)
+    history.pin(
+        ledger,
+        target.chain,
+        [r.scope for r in ledger.open_batches()]
+        + [
+            Scope(Network.EVM, target.chain_id, wallet.address, target.chain.token(t).address)
+            for t in groups
+        ],
+    )
+    report.settled = settle_open(executor, ledger, target.chain_id)
+    # A transaction of a run whose ledger is lost may still wait in the pool: once mined, the
+    # chain's record below shows it (never plan around a batch that may still execute).
+    wallet.wait_idle()
     run_id = ledger.start_run(
         "send",
         executor=ExecutorKind.WALLET,
@@ -576,6 +609,12 @@ def send(
         scope = Scope(Network.EVM, target.chain_id, wallet.address, token.address)
         scoped.append((scope, rows))
         registration = ledger.register(rows, scope, run_id=run_id)
+        # A lost ledger: batches the chain executed for this payer that the ledger does not
+        # know are adopted (their payout ids verify) or block their rows (refused).
+        recovered = history.guard(ledger, target.disburser, scope, rows)
+        if recovered.adopted:
+            registration = ledger.register(rows, scope, run_id=run_id)
+            report.recovered_rows += recovered.adopted_rows
         report.already_paid += len(registration.paid)
         # Rows set aside as skipped go to the planner too, in file order: it counts them as
         # still owed, or plans them again when the operator asked (retry_skipped).
@@ -646,6 +685,12 @@ def resume(
         on_event=on_event or (lambda _e: None),
     )
     report = SendReport()
+    mine = [
+        s
+        for s in ledger.scopes()
+        if s.network is Network.EVM and s.chain_id == target.chain_id and s.payer == wallet.address
+    ]
+    history.pin(ledger, target.chain, mine + [r.scope for r in ledger.open_batches()])
     report.settled = settle_open(executor, ledger, target.chain_id)
     pending = [
         r
@@ -668,7 +713,95 @@ def resume(
         executor.allowance.remaining = by_token[record.scope.token]
         report.results.append(executor.execute(batch, record.mode))
         by_token[record.scope.token] -= record.total
+    for scope in mine:
+        _replan_owed(target, executor, ledger, scope, approval, report)
     return report
+
+
+def _replan_owed(
+    target: Target,
+    executor: HotWalletExecutor,
+    ledger: Ledger,
+    scope: Scope,
+    approval: str,
+    report: SendReport,
+) -> None:
+    """Pay the scope's rows that are owed but in no live batch (a batch released because its
+    nonce went to another transaction, a reverted batch, a kill between register and plan):
+    checked against the chain's record first, planned again, simulated, paid. Rows that cannot
+    be paid now (predicted failures, a shortfall) stay owed and are listed by the caller."""
+    rows = [r.to_payout() for r in ledger.owed_without_batch(scope)]
+    if not rows:
+        return
+    recovered = history.guard(ledger, target.disburser, scope, rows)
+    if recovered.adopted:
+        report.recovered_rows += recovered.adopted_rows
+        rows = [r.to_payout() for r in ledger.owed_without_batch(scope)]
+        if not rows:
+            return
+    token = target.chain.token(scope.token)
+    plan = plan_scope(
+        target, scope.payer, token, rows, PlanOptions(approval=approval), ledger=ledger
+    )
+    report.plans.append(plan)
+    if plan.failures or not plan.preflight.ok or not plan.batches:
+        return
+    ledger.save_plan(plan.batches, executor=ExecutorKind.WALLET, mode=plan.mode)
+    report.replanned += plan.count
+    executor.allowance.remaining = plan.total
+    for batch in plan.batches:
+        report.results.append(executor.execute(batch, plan.mode))
+
+
+@dataclass(frozen=True)
+class OwedRow:
+    """A row the ledger still owes after ``resume``, and what pays it."""
+
+    scope: Scope
+    payout_id: str
+    recipient: str
+    amount: int
+    status: PayoutStatus
+    batch_id: str | None
+    reason: str
+
+
+def owed_rows(ledger: Ledger, chain_id: int | None = None) -> list[OwedRow]:
+    """Every row of the ledger that is not paid (planned, submitted, failed, skipped); ``chain_id``
+    is the EVM chain this run reached (rows of other EVM chains need its --rpc-url)."""
+    out: list[OwedRow] = []
+    statuses = (
+        PayoutStatus.PLANNED,
+        PayoutStatus.SUBMITTED,
+        PayoutStatus.FAILED,
+        PayoutStatus.SKIPPED,
+    )
+    for scope in ledger.scopes():
+        live = {
+            b.batch_id: b
+            for b in ledger.batches(scope, status=[BatchStatus.PLANNED, BatchStatus.SUBMITTED])
+        }
+        for r in ledger.payouts(scope, status=statuses):
+            batch = live.get(r.batch_id or "")
+            if r.status is PayoutStatus.SKIPPED:
+                reason = "set aside as skipped: `send FILE --retry-skipped` pays it"
+            elif batch is not None:
+                reason = f"in {batch.status.value} {batch.executor.value} batch {batch.index}"
+            elif scope.network is Network.EVM and chain_id not in (None, scope.chain_id):
+                reason = f"in no batch, on chain {scope.chain_id}: `payout resume --rpc-url` of it"
+            elif scope.network is Network.TRON:
+                reason = "in no batch: `payout tron send FILE` (or `tron resume`) pays it"
+            else:
+                reason = (
+                    "in no batch: `payout resume --keystore FILE` of the payer pays it "
+                    "(a Safe payer: `payout safe propose FILE`)"
+                )
+            if r.status is not PayoutStatus.SKIPPED and r.error:
+                reason += f" ({r.error[:120]})"
+            out.append(
+                OwedRow(scope, r.payout_id, r.recipient, r.amount, r.status, r.batch_id, reason)
+            )
+    return out
 
 
 # --- resume every kind of open batch ------------------------------------------------------------
@@ -711,6 +844,8 @@ class ResumeReport:
     safe: list[SettledBatch] = field(default_factory=list)
     tron: list[SettledBatch] = field(default_factory=list)
     left_open: list[LeftOpen] = field(default_factory=list)
+    #: Rows still owed when resume finished (the CLI exits non-zero while there are any).
+    owed: list[OwedRow] = field(default_factory=list)
 
     def left(self, kind: ExecutorKind) -> list[LeftOpen]:
         return [b for b in self.left_open if b.executor is kind]
@@ -784,6 +919,7 @@ def resume_ledger(
             _left(r, "needs the payer's key: `payout resume --keystore FILE` (or --account)")
             for r in wallet_records
         ]
+        report.owed = owed_rows(ledger, chain.chain_id if chain is not None else None)
         return report
     target = target_on(evm(), disburser)
     wallet = wallet_of(target.chain)
@@ -797,6 +933,7 @@ def resume_ledger(
             report.left_open.append(
                 _left(r, f"paid by {r.scope.payer}: run `payout resume` with that payer's key")
             )
+    report.owed = owed_rows(ledger, target.chain_id)
     return report
 
 
@@ -811,6 +948,7 @@ def _resume_safe(
         for r in records
         if r.scope.chain_id != chain.chain_id
     ]
+    history.pin(ledger, chain, [r.scope for r in here])
     for address in {r.disburser for r in here}:
         verify_disburser(chain, address)
     settled = []
@@ -889,3 +1027,35 @@ def _resume_tron(
             for b in result.settled
         ]
     return settled, left
+
+
+# --- recover: resolve batches found on chain that the ledger cannot verify ----------------------
+
+
+def recover_file(
+    manifest: Manifest,
+    target: Target,
+    ledger: Ledger,
+    payer: str,
+    default_token: str | None,
+    *,
+    adopt: Sequence[str] = (),
+    unrelated: Sequence[str] = (),
+) -> list[history.Recovery]:
+    """``payout recover FILE``: read the payer's executed batches the ledger does not know, adopt
+    the verified ones as paying the file's rows, then apply the operator's decisions: ``adopt``
+    (transaction hashes whose batches paid the matching rows although their ids do not verify)
+    and ``unrelated`` (transactions that did not pay this file's rows). Registers the file. The
+    returned reports list the rows still blocked (``send`` refuses them)."""
+    manifest.raise_for_errors()
+    payer = to_checksum_address(payer)
+    out = []
+    for token_address, rows in group_rows(manifest, default_token).items():
+        token = target.chain.token(token_address)
+        scope = Scope(Network.EVM, target.chain_id, payer, token.address)
+        history.pin(ledger, target.chain, [scope])
+        ledger.register(rows, scope)
+        history.scan(ledger, target.disburser, scope)
+        history.mark_unrelated(ledger, scope, unrelated)
+        out.append(history.recover(ledger, target.disburser, scope, rows, adopt_unverified=adopt))
+    return out

@@ -109,6 +109,9 @@ def reconcile(
     chain: Chain, disburser: Disburser, ledger: Ledger, scope: Scope, *, from_block: int = 0
 ) -> ReconcileReport:
     """Every mismatch between the ledger and the chain for one (payer, token)."""
+    from payout.history import pin
+
+    pin(ledger, chain, [scope])  # a reset chain has none of the ledger's payments: refuse
     report = ReconcileReport(scope)
     events: list[BatchEvent] = disburser.batch_events(
         scope.payer, token=scope.token, from_block=from_block

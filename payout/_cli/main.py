@@ -110,6 +110,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", "status"),
     ("status", "report"),
     ("reconcile", "reconcile"),
+    ("recover", "recover"),
     ("deploy", "deploy"),
     ("keys", "keys"),
     ("devnet", "devnet"),

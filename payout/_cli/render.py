@@ -230,6 +230,8 @@ def send_json(report: SendReport) -> dict[str, Any]:
         "gas_used": report.gas_used,
         "retried_skipped": report.retried_skipped,
         "skipped_still_owed": report.skipped_still_owed,
+        "recovered_rows": report.recovered_rows,
+        "replanned": report.replanned,
     }
 
 
@@ -309,6 +311,22 @@ def resume_json(
             "left_open": left[ExecutorKind.TRON],
         },
         "left_open": len(report.left_open),
+        "owed_rows": len(report.owed),
+        "owed": [
+            {
+                "network": o.scope.network.value,
+                "chain_id": o.scope.chain_id,
+                "payer": o.scope.payer,
+                "token": o.scope.token,
+                "payout_id": o.payout_id,
+                "recipient": o.recipient,
+                "amount": o.amount,
+                "status": o.status.value,
+                "batch_id": o.batch_id,
+                "reason": o.reason,
+            }
+            for o in report.owed
+        ],
     }
 
 
@@ -328,8 +346,8 @@ def print_resume(console: Any, report: ResumeReport) -> None:
         done[b.executor].append(
             ("settled", b.batch_id, b.outcome, b.tx_hash or "", f"{b.paid} paid {b.detail}")
         )
-    if not report.left_open and not any(done.values()):
-        console.print("Nothing to resume: no batch in flight or left to send.")
+    if not report.left_open and not any(done.values()) and not report.owed:
+        console.print("Nothing to resume: no batch in flight or left to send, no row owed.")
         return
     for kind in ExecutorKind:
         entries, left = done[kind], report.left(kind)
@@ -357,7 +375,8 @@ def print_resume(console: Any, report: ResumeReport) -> None:
     settled_paid = sum(b.paid for b in report.safe + report.tron)
     console.print(
         (
-            f"[green]Done[/]: {wallet.paid_rows} recipients paid by the hot wallet; "
+            ("[yellow]Resumed[/]" if report.owed else "[green]Done[/]")
+            + f": {wallet.paid_rows} recipients paid by the hot wallet; "
             + (
                 f"{len(wallet.found_executed)} batch(es) ({wallet.found_executed_rows} "
                 "recipients) found already executed on chain, not paid by this run; "
@@ -370,6 +389,26 @@ def print_resume(console: Any, report: ResumeReport) -> None:
         + f"{settled_paid} recipients of Safe/TRON batches settled as paid; "
         f"{len(report.left_open)} batch(es) left open."
     )
+    _print_owed(console, report)
+
+
+def _print_owed(console: Any, report: ResumeReport) -> None:
+    """Every row still owed, grouped by what pays it (the first 50 of each group)."""
+    if not report.owed:
+        return
+    console.print(f"[red]Still owed[/]: {len(report.owed)} row(s)")
+    groups: dict[str, list[Any]] = {}
+    for o in report.owed:
+        groups.setdefault(o.reason, []).append(o)
+    for reason, rows in groups.items():
+        console.print(f"  {len(rows)} {reason}")
+        for o in rows[:50]:
+            console.print(
+                f"    {o.payout_id} {o.recipient} {o.amount} base units ({o.status.value}; "
+                f"payer {o.scope.payer}, token {o.scope.token}, chain {o.scope.chain_id})"
+            )
+        if len(rows) > 50:
+            console.print(f"    ... and {len(rows) - 50} more (`payout status`, --json)")
 
 
 def token_amount(amount: int, decimals: int | None, symbol: str) -> str:

@@ -107,6 +107,11 @@ def send(
     if as_json:
         emit_json(send_json(report))
     else:
+        if report.recovered_rows:
+            out.print(
+                f"Found on chain: {report.recovered_rows} row(s) paid by batches this ledger did "
+                "not know (a lost or replaced ledger); recorded as paid, not paid again."
+            )
         out.print(
             send_summary(report)
             + (
@@ -190,3 +195,11 @@ def resume(
         )
     else:
         print_resume(out, report)
+    if report.owed:
+        # Never "done" while the ledger still owes rows: they are listed above.
+        from payout.exceptions import RowsStillOwed
+
+        owed = RowsStillOwed(len(report.owed))
+        click.secho(f"Error: {owed}", fg="red", err=True)
+        click.echo(f"Hint: {owed.hint}", err=True)
+        raise click.exceptions.Exit(owed.exit_code)

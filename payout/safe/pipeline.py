@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from payout import history
 from payout.batching import DEFAULT_BASE_GAS, DEFAULT_GAS_MARGIN, evm_gas_model, plan_batches
 from payout.chain import Chain
 from payout.deployment import verify_disburser
@@ -296,7 +297,12 @@ def _propose(
         source_sha256=source_sha256,
         rows=len(payouts),
     )
+    history.pin(ledger, chain, [scope])
     registration = ledger.register(list(payouts), scope, run_id=run_id)
+    # A lost ledger: batches the Safe executed that the ledger does not know are adopted (their
+    # payout ids verify) or block their rows (refused, `payout recover` resolves them).
+    if history.guard(ledger, Disburser(chain, disburser), scope, list(payouts)).adopted:
+        registration = ledger.register(list(payouts), scope, run_id=run_id)
     outcome = ProposeOutcome(registration=registration, proposal=None, mode=mode, state=state)
     pending = _pending_proposals(chain, ledger, scope, state, outcome)
     # Rows set aside as skipped join the owed rows in file order when the operator asked.
@@ -423,6 +429,7 @@ def execute_file(
     With a ``service``, confirmations posted there are merged in first (and saved to the file).
     """
     proposal = load_proposal(path)
+    history.pin(ledger, chain, [pipeline_batch(proposal, tx).scope for tx in proposal.transactions])
     if service is not None:
         merged = service.pull_signatures(proposal)
         if merged != proposal:

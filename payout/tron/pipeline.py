@@ -123,6 +123,15 @@ def scope_of(ctx: TronContext) -> Scope:
     return Scope(Network.TRON, ctx.chain_id, ctx.payer, ctx.token.address)
 
 
+def pin_chain(ctx: TronContext, ledger: Ledger) -> None:
+    """Pin the scope to the node's block 0 id, refusing a reset chain that kept the chain id
+    (the id is only the last 4 bytes of that block id)."""
+    from payout.tron.client import node_call
+
+    genesis = str(node_call(ctx.client, lambda: ctx.client.get_block(0))["blockID"]).lower()
+    ledger.pin_chain(scope_of(ctx), genesis)
+
+
 @dataclass
 class TronPlan:
     """A planned TRON payout and its pre-flight figures."""
@@ -403,6 +412,7 @@ def send_file(
         prices=ctx.prices,
         on_event=on_event,
     )
+    pin_chain(ctx, ledger)
     settled = executor.settle_open(scope_of(ctx))
     plan = plan_file(
         ctx,
@@ -444,6 +454,7 @@ def resume(
         on_event=on_event,
     )
     scope = scope_of(ctx)
+    pin_chain(ctx, ledger)
     settled = executor.settle_open(scope)
     results: list[BatchResult] = []
     if signer is not None:
@@ -467,6 +478,7 @@ def propose_file(
     """Plan a file for a multisig payer and write one unsigned proposal file per batch."""
     from payout.tron.permission import permission_by_id
 
+    pin_chain(ctx, ledger)
     permission = permission_by_id(ctx.client, ctx.payer, permission_id)
     keys = sorted((int(k.get("weight", 1)) for k in permission.get("keys", [])), reverse=True)
     threshold = int(permission.get("threshold", 1))

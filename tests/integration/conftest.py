@@ -152,6 +152,13 @@ def payout_file(tmp_path: Path) -> Callable[..., tuple[Path, list[tuple[str, str
     return make
 
 
+def delete_ledger(env: dict[str, str]) -> None:
+    """Lose the SQLite ledger of ``env`` (with its WAL files), as a deleted disk or directory."""
+    path = Path(env["PAYOUT_LEDGER_URL"].split(":///", 1)[1])
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
 def base_units(amount: str) -> int:
     whole, _, frac = amount.partition(".")
     return int(whole) * 10**6 + int((frac + "000000")[:6])

@@ -10,7 +10,7 @@ from payout.fault import FAULT_EXIT_CODE
 from payout.ledger import Ledger
 from payout.types import BatchStatus, PayoutStatus
 
-from .conftest import Payer, as_json, base_units, run
+from .conftest import Payer, as_json, base_units, delete_ledger, run
 
 ROWS = 25
 BATCH = 10  # 3 batches: 10, 10, 5
@@ -124,3 +124,41 @@ def test_send_after_a_crash_settles_before_paying(
     assert start_balance - chain.token_balance(usdc, payer.address) == total
     with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
         assert ledger.status_counts() == {PayoutStatus.CONFIRMED: (12, total)}
+
+
+@pytest.mark.parametrize("fault", ["before-broadcast:2", "after-broadcast:2", "after-receipt:2"])
+@pytest.mark.parametrize("second_size", ["7", "25"])
+def test_killed_send_then_lost_ledger_then_resend_pays_nobody_twice(
+    fault: str,
+    second_size: str,
+    env: dict[str, str],
+    chain: Chain,
+    payer: Payer,
+    usdc: str,
+    payout_file,
+) -> None:
+    """Killed mid-run, ledger deleted, the same file sent again with another batch size: the
+    chain's record of the payer's batches says what was paid; everyone is paid exactly once."""
+    file, rows = payout_file(ROWS)
+    start_balance = chain.token_balance(usdc, payer.address)
+    common = ("--keystore", str(payer.keystore), "--token", usdc, "--yes")
+    crashed = run(
+        "send",
+        str(file),
+        "--max-batch-size",
+        str(BATCH),
+        *common,
+        env=env,
+        extra_env={"PAYOUT_FAULT": fault},
+    )
+    assert crashed.returncode == FAULT_EXIT_CODE, crashed.stderr
+    delete_ledger(env)
+
+    again = run("send", str(file), "--max-batch-size", second_size, "--json", *common, env=env)
+    assert again.returncode == 0, again.stderr
+    for r, a, _i in rows:
+        assert chain.token_balance(usdc, r) == base_units(a), r
+    total = sum(base_units(a) for _r, a, _i in rows)
+    assert start_balance - chain.token_balance(usdc, payer.address) == total
+    with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
+        assert ledger.status_counts() == {PayoutStatus.CONFIRMED: (ROWS, total)}

@@ -244,8 +244,10 @@ def test_resume_settles_every_open_batch_by_executor_kind(
     # No key, no TRON node: the Safe batch is settled (nothing is sent); the rest is left open
     # with what to run.
     first = run("resume", "--json", env=env)
-    assert first.returncode == 0, first.stderr
+    # Rows are still owed (no key, no TRON node, another chain): listed, exit status 6.
+    assert first.returncode == 6, first.stderr
     out = as_json(first.stdout)
+    assert out["owed_rows"] == len(out["owed"]) > 0
     assert [(b["status"], b["paid"]) for b in out["safe"]["settled"]] == [("confirmed", 6)]
     assert out["wallet"]["signer"] is None and out["wallet"]["settled"] == []
     assert sorted(b["status"] for b in out["wallet"]["left_open"]) == ["planned", "submitted"]
@@ -255,8 +257,9 @@ def test_resume_settles_every_open_batch_by_executor_kind(
     assert out["tron"]["settled"] == []
 
     human = run("resume", env=env)
-    assert human.returncode == 0, human.stderr
+    assert human.returncode == 6, human.stderr
     assert "left open" in human.stdout and "payout tron resume" in human.stdout
+    assert "Still owed" in human.stdout and "Done" not in human.stdout
 
     # The payer's key and the TRON node: the hot wallet settles and sends the rest, TRON settles.
     second = run(
@@ -268,8 +271,11 @@ def test_resume_settles_every_open_batch_by_executor_kind(
         "--json",
         env=env,
     )
-    assert second.returncode == 0, second.stderr
+    # Only the row registered on another chain (no batch, never sent) is still owed.
+    assert second.returncode == 6, second.stderr
     out = as_json(second.stdout)
+    assert [(o["payout_id"], o["chain_id"]) for o in out["owed"]] == [("far-1", ELSEWHERE_CHAIN)]
+    assert "--rpc-url" in out["owed"][0]["reason"]
     assert [b["status"] for b in out["wallet"]["settled"]] == ["confirmed"]
     assert [(b["status"], b["paid"]) for b in out["wallet"]["sent"]] == [("confirmed", 5)]
     assert out["settled_from_chain"] == out["wallet"]["settled"]  # the first version's keys

@@ -467,3 +467,36 @@ def test_eth_sign_on_chain_approval_and_devnet_safe_from_the_cli(
     )
     assert done.exit_code == 0, done.output
     assert _paid(evm, token, rows) == [p.amount for p in rows]
+
+
+def test_lost_ledger_safe_propose_with_another_batch_size_proposes_nothing_paid(
+    evm: Chain,
+    env: dict[str, str],
+    funded_safe: dict[str, Any],
+    keystores: dict[int, Path],
+    tmp_path: Path,
+) -> None:
+    """Issue 8: the Safe paid the file, the ledger is lost, the file is proposed again with
+    another batch size: the Safe's executed batches are read back from the chain (through
+    execTransaction -> MultiSend -> disburse) and nothing is proposed again."""
+    safe, token, rows = funded_safe["safe"], funded_safe["token"], funded_safe["rows"]
+    csv = str(funded_safe["csv"])
+    first = run("safe", "propose", csv, "--safe", safe, "--token", token, "--max-batch-size", "25")
+    assert first.exit_code == 0, first.output
+    _sign_and_execute("safe-proposal.json", keystores, "lost")
+    assert _paid(evm, token, rows) == [p.amount for p in rows]
+    ledger_file = Path(env["PAYOUT_LEDGER_URL"].split(":///", 1)[1])
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(ledger_file) + suffix).unlink(missing_ok=True)
+
+    again = run(
+        "safe", "propose", csv, "--safe", safe, "--token", token, "--max-batch-size", "12", "--json"
+    )
+    assert again.exit_code == 0, again.output
+    out = json.loads(again.output)
+    assert out["alreadyPaid"] == 30 and out["proposal"] is None
+    with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
+        found = ledger.batches(Scope(Network.EVM, evm.chain_id, safe, token))
+    assert sorted(b.count for b in found) == [5, 25]
+    assert {b.executor.value for b in found} == {"safe"}
+    assert _paid(evm, token, rows) == [p.amount for p in rows]

@@ -90,8 +90,8 @@ def test_send_without_yes_in_a_pipe_refuses(
 def test_a_lost_ledger_does_not_pay_twice(
     env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file, tmp_path: Path
 ) -> None:
-    """The chain is the source of truth: with a fresh ledger, the executed batches are found by
-    their batch ids and recorded from their events, and nothing is sent again."""
+    """The chain is the source of truth: with a fresh ledger, the payer's executed batches are
+    read back from the chain before planning, recorded as paid, and nothing is sent again."""
     file, rows = payout_file(9)
     assert _send(env, payer, usdc, file, "--max-batch-size", "4").returncode == 0
     spent = chain.token_balance(usdc, payer.address)
@@ -99,7 +99,8 @@ def test_a_lost_ledger_does_not_pay_twice(
     proc = _send(fresh, payer, usdc, file, "--max-batch-size", "4")
     assert proc.returncode == 0, proc.stderr
     out = as_json(proc.stdout)
-    assert [b["status"] for b in out["batches"]] == ["confirmed"] * 3
+    assert out["batches"] == [] and out["paid_rows"] == 0
+    assert out["recovered_rows"] == 9 and out["already_paid"] == 9
     assert chain.token_balance(usdc, payer.address) == spent
     for r, a, _i in rows:
         assert chain.token_balance(usdc, r) == base_units(a)
@@ -130,9 +131,7 @@ def test_human_output_shows_token_units_and_plain_words(
     lost = {**env, "PAYOUT_LEDGER_URL": f"sqlite:///{tmp_path / 'lost.sqlite'}"}
     again = send(lost, payer, usdc, file, "--max-batch-size", "1")
     assert again.returncode == 0, again.stderr
-    assert "batch 0 was already executed on chain: recorded as paid (1 recipient(s)), " in (
-        again.stdout
-    )
+    assert "Found on chain: 2 row(s) paid by batches this ledger did not know" in again.stdout
     assert "batch-skipped-already-paid" not in again.stdout
     for r, a, _i in rows:
         assert chain.token_balance(usdc, r) == base_units(a)

@@ -461,3 +461,38 @@ def test_concurrent_registrations_insert_each_id_once(ledger_url: str) -> None:
     assert sorted(results) == [0, 199]
     with Ledger.open(ledger_url) as check:
         assert len(check.payouts(SCOPE)) == 200
+
+
+# --- chain pin, rows owed without a live batch (issue 8) ---------------------------------------
+
+
+def test_a_scope_is_pinned_to_its_chain_and_a_reset_chain_is_refused(ledger: Ledger) -> None:
+    from payout.exceptions import ChainResetError
+
+    ledger.pin_chain(SCOPE, "0xaa")
+    ledger.pin_chain(SCOPE, "0xaa")  # the same chain: fine, every time
+    with pytest.raises(ChainResetError, match="block 0 is 0xbb, the ledger pinned 0xaa"):
+        ledger.pin_chain(SCOPE, "0xbb")
+    # Another scope on the same chain id inherits the pin: a reset chain is refused for it too.
+    with pytest.raises(ChainResetError):
+        ledger.pin_chain(Scope(Network.EVM, 1, PAYER, OTHER_TOKEN), "0xbb")
+    ledger.pin_chain(Scope(Network.EVM, 5, PAYER, TOKEN), "0xbb")  # another chain id: its own
+    ledger.set_scan_cursor(SCOPE, DISBURSER, 42)
+    assert ledger.scan_cursor(SCOPE, DISBURSER) == 42
+    assert ledger.scan_cursor(SCOPE, TOKEN) is None  # another disburser: scanned from scratch
+
+
+def test_rows_owed_without_a_live_batch_are_found(ledger: Ledger) -> None:
+    payouts = rows(7)
+    ledger.register(payouts, SCOPE)  # registered, never planned (a kill before the plan)
+    assert [r.payout_id for r in ledger.owed_without_batch(SCOPE)] == [f"p{i}" for i in range(7)]
+    batches = plan(payouts)  # 3 + 3 + 1
+    ledger.save_plan(batches, executor=ExecutorKind.WALLET)
+    assert ledger.owed_without_batch(SCOPE) == []
+    ledger.record_submission(SCOPE, batches[0].batch_id, tx_hash="0x01", nonce=0)
+    ledger.release_batch(SCOPE, batches[0].batch_id, reason="nonce 0 used by another tx")
+    ledger.record_submission(SCOPE, batches[1].batch_id, tx_hash="0x02", nonce=1)
+    ledger.record_failure(SCOPE, batches[1].batch_id, error="reverted", tx_hash="0x02")
+    owed = ledger.owed_without_batch(SCOPE)
+    assert [r.payout_id for r in owed] == [f"p{i}" for i in range(6)]
+    assert {r.status for r in owed} == {PayoutStatus.PLANNED, PayoutStatus.FAILED}
