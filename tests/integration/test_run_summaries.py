@@ -63,20 +63,21 @@ def test_batches_found_already_executed_are_not_counted_as_paid_by_this_run(
     first = send(env, payer, usdc, file, "--max-batch-size", "4", "--json")
     assert first.returncode == 0, first.stderr
     assert as_json(first.stdout)["paid_rows"] == 6
-    # A lost ledger: the next run finds both batches executed on chain and records them.
+    # A lost ledger: the next run finds both batches executed on chain (read before planning)
+    # and records their rows as paid; none of them counts as paid by this run.
     lost = {**env, "PAYOUT_LEDGER_URL": f"sqlite:///{tmp_path / 'lost.sqlite'}"}
     again = send(lost, payer, usdc, file, "--max-batch-size", "4", "--json")
     assert again.returncode == 0, again.stderr
     out = as_json(again.stdout)
     assert out["paid_rows"] == 0
-    assert out["found_executed_rows"] == 6 and out["found_executed_batches"] == 2
-    assert [b["found_executed"] for b in out["batches"]] == [True, True]
+    assert out["recovered_rows"] == 6
+    assert out["found_executed_rows"] == 0 and out["batches"] == []
     other = {**env, "PAYOUT_LEDGER_URL": f"sqlite:///{tmp_path / 'other.sqlite'}"}
-    human = send(other, payer, usdc, file, "--max-batch-size", "4")
+    human = send(other, payer, usdc, file, "--max-batch-size", "3")
     assert human.returncode == 0, human.stderr
     text = " ".join(human.stdout.split())
-    assert "0 recipients paid in 0 batch(es)" in text
-    assert "2 batch(es) (6 recipients) were found already executed on chain" in text
+    assert "Found on chain: 6 row(s) paid by batches this ledger did not know" in text
+    assert "0 recipients paid in 0 batch(es)" in text, text
 
 
 class _RefusingNode:
