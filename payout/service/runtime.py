@@ -159,10 +159,10 @@ class Service:
             self._code_checks[key] = problem
         return problem
 
-    def check_format(self, network: NetworkContext, text: str) -> tuple[str | None, str]:
-        """(canonical address, '') or (None, why) for ``text`` on ``network``."""
-        address, _code, message = check_address(network.kind, text)
-        return address, message or ""
+    def check_format(self, network: NetworkContext, text: str) -> tuple[str | None, str, str]:
+        """(canonical address, '', '') or (None, code, why) for ``text`` on ``network``."""
+        address, code, message = check_address(network.kind, text)
+        return address, code or "", message or ""
 
     # --- balances ------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from payout.devnet import free_port
+
 from .conftest import PASSWORD, PAYOUT_BIN
 
 SECRET = "whsec_" + base64.b64encode(b"service-test-webhook-secret-32b!").decode()

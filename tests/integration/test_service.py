@@ -11,6 +11,7 @@ import pytest
 from payout.chain import Chain
 from payout.demo import demo_recipients
 from payout.fault import FAULT_EXIT_CODE
+
 from .conftest import Payer
 from .service_support import (
     Receiver,
@@ -146,9 +147,7 @@ def test_payouts_requested_over_http_are_paid_once_with_signed_webhooks(
         msg = receiver.events("payout.paid")[0]["_id"]
         replay = http.post(f"/v1/webhooks/messages/{msg}/replay")
         assert replay.status_code == 202
-        wait_until(
-            lambda: sum(1 for e in receiver.events() if e["_id"] == msg) == 2, what="replay"
-        )
+        wait_until(lambda: sum(1 for e in receiver.events() if e["_id"] == msg) == 2, what="replay")
 
         # Balances and the low-balance alert (threshold 2,000,000 USDC > the payer's 1,000,000).
         balances = http.get("/v1/balances").json()
@@ -157,49 +156,89 @@ def test_payouts_requested_over_http_are_paid_once_with_signed_webhooks(
         assert [e["data"]["asset"] for e in low] == ["USDC"]
 
 
-@pytest.mark.parametrize(
-    ("payload", "field", "code"),
-    [
-        ({"network": "nope", "token": "USDC", "recipient": "0x" + "11" * 20, "amount": "1"},
-         "network", "network_unknown"),
-        ({"network": "anvil", "token": "DAI", "recipient": "0x" + "11" * 20, "amount": "1"},
-         "token", "token_unknown"),
-        ({"network": "anvil", "token": "USDC", "recipient": "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8",
-          "amount": "1"}, "recipient", "address_other_network"),
-        ({"network": "anvil", "token": "USDC",
-          "recipient": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "amount": "1"},
-         "recipient", "address_checksum"),
-        ({"network": "anvil", "token": "USDC", "recipient": "0x" + "11" * 20,
-          "amount": "1.0000001"}, "amount", "amount_decimals"),
-        ({"network": "anvil", "token": "USDC", "recipient": "0x" + "11" * 20, "amount": "-5"},
-         "amount", "amount_not_positive"),
-        ({"network": "anvil", "token": "USDC", "recipient": "0x" + "11" * 20}, "amount",
-         "missing"),
-        ({"network": "anvil", "token": "USDC", "recipient": "0x" + "11" * 20, "amount": "1",
-          "colour": "red"}, "colour", "unknown"),
-        ({"network": "anvil", "token": "USDC", "recipient": "0x" + "11" * 20, "amount": True},
-         "amount", "amount_format"),
-    ],
-)
-def test_bad_input_gets_problem_json_naming_the_field(
-    server: Server, config: Path, payload: dict[str, Any], field: str, code: str
-) -> None:
+BAD_INPUT: list[tuple[dict[str, Any], str, str]] = [
+    (
+        {"network": "nope", "token": "USDC", "recipient": "0x" + "11" * 20, "amount": "1"},
+        "network",
+        "network_unknown",
+    ),
+    (
+        {"network": "anvil", "token": "DAI", "recipient": "0x" + "11" * 20, "amount": "1"},
+        "token",
+        "token_unknown",
+    ),
+    (
+        {
+            "network": "anvil",
+            "token": "USDC",
+            "recipient": "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8",
+            "amount": "1",
+        },
+        "recipient",
+        "address_other_network",
+    ),
+    (
+        {
+            "network": "anvil",
+            "token": "USDC",
+            "recipient": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",
+            "amount": "1",
+        },
+        "recipient",
+        "address_checksum",
+    ),
+    (
+        {"network": "anvil", "token": "USDC", "recipient": "0x" + "11" * 20, "amount": "1.0000001"},
+        "amount",
+        "amount_decimals",
+    ),
+    (
+        {"network": "anvil", "token": "USDC", "recipient": "0x" + "11" * 20, "amount": "-5"},
+        "amount",
+        "amount_not_positive",
+    ),
+    ({"network": "anvil", "token": "USDC", "recipient": "0x" + "11" * 20}, "amount", "missing"),
+    (
+        {
+            "network": "anvil",
+            "token": "USDC",
+            "recipient": "0x" + "11" * 20,
+            "amount": "1",
+            "colour": "red",
+        },
+        "colour",
+        "unknown",
+    ),
+    (
+        {"network": "anvil", "token": "USDC", "recipient": "0x" + "11" * 20, "amount": True},
+        "amount",
+        "amount_format",
+    ),
+]
+
+
+def test_bad_input_gets_problem_json_naming_the_field(server: Server, config: Path) -> None:
     key = create_key(config, "read", "write")
     with server.client(key) as http:
-        answer = http.post("/v1/payouts", json=payload)
-        assert answer.status_code == 422, answer.text
-        assert answer.headers["content-type"] == PROBLEM
-        problem = answer.json()
-        assert problem["status"] == 422 and problem["type"].startswith("urn:payout:problem:")
-        assert [(e["field"], e["code"]) for e in problem["errors"]] == [(field, code)]
-        # In a batch, the row is named, and nothing of the batch is stored.
-        good = dict(payload, network="anvil", token="USDC", recipient="0x" + "22" * 20)
-        good.update(amount="1", id=random_id())
-        good.pop("colour", None)
-        batch = http.post("/v1/payouts", json={"payouts": [good, payload]})
-        assert batch.status_code == 422
-        assert batch.json()["errors"][0]["field"] == f"payouts[1].{field}"
-        assert http.get("/v1/payouts").json()["data"] == []
+        for payload, field, code in BAD_INPUT:
+            _check_bad_input(http, payload, field, code)
+
+
+def _check_bad_input(http: Any, payload: dict[str, Any], field: str, code: str) -> None:
+    answer = http.post("/v1/payouts", json=payload)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    problem = answer.json()
+    assert problem["status"] == 422 and problem["type"].startswith("urn:payout:problem:")
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [(field, code)]
+    # In a batch, the row is named, and nothing of the batch is stored.
+    good = dict(payload, network="anvil", token="USDC", recipient="0x" + "22" * 20)
+    good.update(amount="1", id=random_id())
+    good.pop("colour", None)
+    batch = http.post("/v1/payouts", json={"payouts": [good, payload]})
+    assert batch.status_code == 422
+    assert batch.json()["errors"][0]["field"] == f"payouts[1].{field}"
+    assert http.get("/v1/payouts").json()["data"] == []
 
 
 def test_malformed_bodies_and_queries(server: Server, config: Path) -> None:

@@ -109,9 +109,9 @@ def _validate_row(
     if recipient_text is None:
         errors.append(FieldError(f"{base}/recipient", "an address as a string", "type"))
     else:
-        recipient, why = service.check_format(network, recipient_text)
+        recipient, code, why = service.check_format(network, recipient_text)
         if recipient is None:
-            errors.append(FieldError(f"{base}/recipient", why, "address_format"))
+            errors.append(FieldError(f"{base}/recipient", why, code or "address_format"))
         elif recipient in (token.address if token else None, network.disburser):
             errors.append(
                 FieldError(
