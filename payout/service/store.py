@@ -176,6 +176,26 @@ def public_status(state: str, ledger_status: str | None) -> str:
     return PUBLIC_STATUS.get(ledger_status, ledger_status)
 
 
+def _by_payout_id(
+    conn: Connection, table: Any, key: tuple[str, int, str, str], pids: Sequence[str]
+) -> dict[str, Any]:
+    """Rows of ``table`` (the service's or the ledger's payouts) of one scope by payout id."""
+    net, chain_id, payer, token = key
+    out: dict[str, Any] = {}
+    for start in range(0, len(pids), 500):
+        for row in conn.execute(
+            select(table).where(
+                table.c.network == net,
+                table.c.chain_id == chain_id,
+                table.c.payer == payer,
+                table.c.token == token,
+                table.c.payout_id.in_(list(pids[start : start + 500])),
+            )
+        ):
+            out[row._mapping["payout_id"]] = row._mapping
+    return out
+
+
 class Store:
     """The service tables of one database (the ledger's)."""
 
@@ -353,38 +373,14 @@ class Store:
         ledger_known: dict[int, tuple[str, str]] = {}
         for (net, chain_id, payer, token), idx in by_scope.items():
             pids = [rows[i].payout_id for i in idx]
+            scope_key = (net, chain_id, payer, token)
             found = {
-                m.payout_id: (m.pk, m.recipient, m.amount)
-                for m in conn.execute(
-                    select(
-                        payout_requests.c.pk,
-                        payout_requests.c.payout_id,
-                        payout_requests.c.recipient,
-                        payout_requests.c.amount,
-                    ).where(
-                        payout_requests.c.network == net,
-                        payout_requests.c.chain_id == chain_id,
-                        payout_requests.c.payer == payer,
-                        payout_requests.c.token == token,
-                        payout_requests.c.payout_id.in_(pids),
-                    )
-                )
+                pid: (m["pk"], m["recipient"], m["amount"])
+                for pid, m in _by_payout_id(conn, payout_requests, scope_key, pids).items()
             }
             in_ledger = {
-                m.payout_id: (m.recipient, m.amount)
-                for m in conn.execute(
-                    select(
-                        ledger_payouts.c.payout_id,
-                        ledger_payouts.c.recipient,
-                        ledger_payouts.c.amount,
-                    ).where(
-                        ledger_payouts.c.network == net,
-                        ledger_payouts.c.chain_id == chain_id,
-                        ledger_payouts.c.payer == payer,
-                        ledger_payouts.c.token == token,
-                        ledger_payouts.c.payout_id.in_(pids),
-                    )
-                )
+                pid: (m["recipient"], m["amount"])
+                for pid, m in _by_payout_id(conn, ledger_payouts, scope_key, pids).items()
             }
             for i in idx:
                 pid = rows[i].payout_id

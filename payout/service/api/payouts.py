@@ -131,9 +131,11 @@ def _validate_row(
         text = (
             amount_value if isinstance(amount_value, str) else format_decimal(Decimal(amount_value))
         )
-        units, code, message = check_amount(text, token.decimals, symbol=token.symbol)
+        units, amount_code, message = check_amount(text, token.decimals, symbol=token.symbol)
         if units is None:
-            errors.append(FieldError(f"{base}/amount", message or "invalid", code or "amount"))
+            errors.append(
+                FieldError(f"{base}/amount", message or "invalid", amount_code or "amount")
+            )
     payout_id = item.get("id")
     if payout_id is not None:
         if (
