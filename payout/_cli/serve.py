@@ -44,12 +44,47 @@ def _logging() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-worker", is_flag=True, help="Serve the API only (workers run elsewhere).")
-def serve(config_path: Path, ledger_url: str | None, host: str, port: int, no_worker: bool) -> None:
+@click.option(
+    "--devnet",
+    "devnet_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    is_flag=False,
+    flag_value=".payout/devnet",
+    default=None,
+    help="Start a local anvil with a USDC-like token, the disburser and a funded payer, write "
+    "DIR/payout.toml for it and serve it (default DIR: .payout/devnet); prints an API key.",
+)
+def serve(
+    config_path: Path,
+    ledger_url: str | None,
+    host: str,
+    port: int,
+    no_worker: bool,
+    devnet_dir: Path | None,
+) -> None:
     """Run the payout service: HTTP API (OpenAPI at /docs) and the worker that pays requests.
 
     The database is migrated at start (Alembic). SQLite: one process; PostgreSQL: run more
     `payout service worker` processes on other machines.
     """
+    if devnet_dir is None:
+        _serve(config_path, ledger_url, host, port, no_worker)
+        return
+    from payout.service.devnet import devnet_config
+
+    err = console(stderr=True)
+    with devnet_config(devnet_dir.resolve(), on_step=lambda t: err.print(t)) as devnet_toml:
+        store = _store(None, devnet_toml)
+        _key, token = store.create_api_key("devnet", ["read", "write"])
+        store.ledger.close()
+        err.print(f"config {devnet_toml}; API key (read, write):")
+        click.echo(token)
+        _serve(devnet_toml, None, host, port, no_worker)
+
+
+def _serve(
+    config_path: Path, ledger_url: str | None, host: str, port: int, no_worker: bool
+) -> None:
     import uvicorn
 
     from payout.service.app import create_app

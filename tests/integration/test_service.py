@@ -12,7 +12,7 @@ from payout.chain import Chain
 from payout.demo import demo_recipients
 from payout.fault import FAULT_EXIT_CODE
 
-from .conftest import Payer
+from .conftest import PAYOUT_BIN, Payer
 from .service_support import (
     Receiver,
     Server,
@@ -336,3 +336,51 @@ def test_killed_service_resumes_without_paying_twice(
                 assert chain.token_balance(usdc, row["recipient"]) == units
     finally:
         s2.stop()
+
+
+def test_serve_devnet_pays_a_withdrawal(tmp_path: Path) -> None:
+    """`payout serve --devnet DIR`: local chain, token, disburser, funded payer, an API key on
+    stdout; a withdrawal requested over HTTP is paid."""
+    import subprocess
+
+    import httpx
+
+    from payout.devnet import free_port
+
+    from .service_support import service_env
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [PAYOUT_BIN, "serve", "--devnet", str(tmp_path / "dev"), "--port", str(port)],
+        env=service_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        key = proc.stdout.readline().strip()
+        assert key.startswith("pk_")
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(url + "/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(up, timeout=60, what="payout serve --devnet")
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
+            row = {
+                "network": "devnet",
+                "token": "USDC",
+                "recipient": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                "amount": "12.50",
+            }
+            created = http.post("/v1/payouts", json=row)
+            assert created.status_code == 201, created.text
+            pid = created.json()["id"]
+            wait_until(lambda: _all_paid(http, [pid]), what="devnet withdrawal paid")
+    finally:
+        proc.terminate()
+        proc.wait(30)
