@@ -18,14 +18,17 @@ Networks run in parallel (a thread each); webhook delivery runs in its own threa
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
 
-from payout.exceptions import LedgerConflictError, PayoutError
+from payout.exceptions import ConfigError, LedgerConflictError, PayoutError
 from payout.executor import ExecutionEvent
 from payout.manifest import Manifest
 from payout.pipeline import PlanOptions, Target, send, target_on
@@ -56,6 +59,17 @@ def keystore_signer(network: NetworkContext) -> Signer:
     """The hot wallet's signer from the network's keystore (password from its env variable)."""
     assert network.config.keystore is not None
     return load_keystore(network.config.keystore, os.environ.get(network.config.password_env))
+
+
+class WorkerAlreadyRunning(ConfigError):
+    """Another worker already pays from this SQLite ledger."""
+
+    def __init__(self, lock_path: str) -> None:
+        super().__init__(
+            f"another worker holds {lock_path}: a SQLite ledger is paid by one worker",
+            hint="stop the other `payout serve` / `payout service worker`, or use PostgreSQL "
+            "(several workers share payers through row locks)",
+        )
 
 
 class Worker:
@@ -90,6 +104,7 @@ class Worker:
     # --- threads ----------------------------------------------------------------------------------
 
     def start(self, *, deliver: bool = True) -> None:
+        self._single_worker_on_sqlite()
         for network in self.service.networks.values():
             t = threading.Thread(
                 target=self._guard,
@@ -114,6 +129,27 @@ class Worker:
         for t in self.threads:
             t.join(timeout)
         self.deliverer.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    _lock_file: IO[bytes] | None = None
+
+    def _single_worker_on_sqlite(self) -> None:
+        """SQLite has no row locks to share payers between workers: one worker per ledger file,
+        enforced with an exclusive lock on ``<ledger>.worker.lock`` (released when the process
+        ends, however it ends)."""
+        engine = self.service.ledger.engine
+        if engine.dialect.name != "sqlite" or not engine.url.database:
+            return
+        path = Path(engine.url.database + ".worker.lock")
+        handle = path.open("ab")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise WorkerAlreadyRunning(str(path)) from None
+        self._lock_file = handle
 
     def _guard(self, loop: Callable[..., None], arg: object) -> None:
         while not self.stopping.is_set():

@@ -384,3 +384,19 @@ def test_serve_devnet_pays_a_withdrawal(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_a_second_worker_on_a_sqlite_ledger_is_refused(server: Server, config: Path) -> None:
+    import subprocess
+
+    from .service_support import service_env
+
+    second = subprocess.run(
+        [PAYOUT_BIN, "service", "worker", "--config", str(config)],
+        env=service_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 3
+    assert "a SQLite ledger is paid by one worker" in second.stderr
