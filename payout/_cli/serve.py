@@ -54,6 +54,7 @@ def _logging() -> None:
     help="Start a local anvil with a USDC-like token, the disburser and a funded payer, write "
     "DIR/payout.toml for it and serve it (default DIR: .payout/devnet); prints an API key.",
 )
+@json_option
 def serve(
     config_path: Path,
     ledger_url: str | None,
@@ -61,11 +62,12 @@ def serve(
     port: int,
     no_worker: bool,
     devnet_dir: Path | None,
+    as_json: bool,
 ) -> None:
     """Run the payout service: HTTP API (OpenAPI at /docs) and the worker that pays requests.
 
     The database is migrated at start (Alembic). SQLite: one process; PostgreSQL: run more
-    `payout service worker` processes on other machines.
+    `payout service worker` processes on other machines. --json: start-up errors as JSON.
     """
     if devnet_dir is None:
         _serve(config_path, ledger_url, host, port, no_worker)
@@ -114,9 +116,10 @@ def service() -> None:
 @service.command("worker")
 @config_option
 @ledger_option
-def worker_cmd(config_path: Path, ledger_url: str | None) -> None:
+@json_option
+def worker_cmd(config_path: Path, ledger_url: str | None, as_json: bool) -> None:
     """Run a worker only (PostgreSQL: several on several machines; payers are locked per
-    worker with row locks)."""
+    worker with row locks). --json: start-up errors as JSON."""
     from payout.service.runtime import Service
     from payout.service.worker import Worker
 
@@ -228,7 +231,10 @@ def keys_list(ledger_url: str | None, config_path: Path | None, as_json: bool) -
 @click.argument("key_id")
 @ledger_option
 @_key_config
-def keys_revoke(key_id: str, ledger_url: str | None, config_path: Path | None) -> None:
+@json_option
+def keys_revoke(
+    key_id: str, ledger_url: str | None, config_path: Path | None, as_json: bool
+) -> None:
     """Revoke an API key (refused within seconds by every API process)."""
     from payout.exceptions import InputError
 
@@ -237,6 +243,9 @@ def keys_revoke(key_id: str, ledger_url: str | None, config_path: Path | None) -
     store.ledger.close()
     if not done:
         raise InputError(f"no active API key {key_id}", hint="`payout service keys list`")
+    if as_json:
+        emit_json({"revoked": key_id})
+        return
     console().print(f"revoked {key_id}")
 
 
