@@ -54,6 +54,7 @@ bench: setup
 	python scripts/bench_manifest.py
 	python scripts/bench_safe.py
 	python scripts/bench_tron.py
+	python scripts/bench_service.py
 
 lint: check
 

@@ -117,6 +117,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("demo", "demo"),
     ("safe", "safe"),
     ("tron", "tron"),
+    ("serve", "serve"),
+    ("serve", "service"),
+    ("serve", "db"),
 )
 
 

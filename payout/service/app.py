@@ -1,0 +1,59 @@
+"""The FastAPI application factory: every router is mounted here, in one place.
+
+``create_app(service)`` is composable: another package (the operator dashboard) can build the app
+and mount more routers on it, or mount this app under a prefix. The OpenAPI schema is at
+``/openapi.json`` (docs at ``/docs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from payout import __version__
+from payout.service import problem
+from payout.service.api import payouts, resources
+from payout.service.auth import Authenticator
+from payout.service.runtime import Service
+
+
+def create_app(
+    service: Service,
+    *,
+    on_start: Callable[[], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The HTTP API of ``service``; ``on_start``/``on_stop`` run with the server (the worker)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if on_start is not None:
+            on_start()
+        try:
+            yield
+        finally:
+            if on_stop is not None:
+                on_stop()
+
+    app = FastAPI(
+        title="stablecoin-payouts service",
+        version=__version__,
+        description="Request USDT/USDC payouts, follow them to the chain, receive signed "
+        "webhooks. Errors are RFC 9457 problem+json naming the field.",
+        lifespan=lifespan,
+    )
+    auth = Authenticator(service.store, service.config.default_rate_limit)
+    app.state.service = service
+    app.state.auth = auth
+    problem.install(app)
+    app.include_router(payouts.router(service, auth.requires))
+    app.include_router(resources.router(service, auth.requires))
+
+    @app.get("/healthz", tags=["health"], summary="Liveness (no auth)")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "networks": sorted(service.networks)}
+
+    return app

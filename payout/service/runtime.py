@@ -1,0 +1,198 @@
+"""The running service: configuration, database (migrated), one checked context per network.
+
+:meth:`Service.open` migrates the database (Alembic), opens the ledger and, for every network,
+connects to its node, reads the chain id, checks each configured token's decimals against the
+chain and the disburser's code against the shipped artifact. The API and the worker share it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from payout.address import check_address
+from payout.amount import format_amount
+from payout.chain import Chain
+from payout.deployment import verify_disburser
+from payout.exceptions import ConfigError, PayoutError
+from payout.ledger import Ledger
+from payout.service import migrate
+from payout.service.network import NetworkConfig, ServiceConfig, ServiceConfigError, TokenConfig
+from payout.service.store import Store
+from payout.signer import keystore_address
+from payout.types import Network
+
+
+class NetworkNotServed(ConfigError):
+    """A configured network the service cannot pay on yet."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(
+            f"network {name}: {why}",
+            hint="remove it from payout.toml or pay it with the CLI (payout tron send / payout "
+            "safe propose)",
+        )
+
+
+@dataclass
+class NetworkContext:
+    """A configured network after its checks: chain id, payer, disburser, verified tokens."""
+
+    config: NetworkConfig
+    chain_id: int
+    payer: str
+    disburser: str
+    #: Chains are not shared between threads: the worker opens its own per network.
+    _local: threading.local = field(default_factory=threading.local)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def kind(self) -> Network:
+        return self.config.kind
+
+    def chain(self) -> Chain:
+        """This thread's connection to the network's node."""
+        chain: Chain | None = getattr(self._local, "chain", None)
+        if chain is None:
+            chain = self._local.chain = Chain(self.config.url)
+        return chain
+
+    def token(self, name: str) -> TokenConfig | None:
+        return self.config.token(name)
+
+
+def open_network(config: NetworkConfig) -> NetworkContext:
+    """Connect and check one network (chain id, tokens' decimals, disburser code, payer)."""
+    if config.kind is Network.TRON:
+        raise NetworkNotServed(config.name, "TRON networks are not served by the worker yet")
+    if config.executor != "wallet":
+        raise NetworkNotServed(config.name, f"executor {config.executor} is not served yet")
+    chain = Chain(config.url)
+    chain_id = chain.chain_id
+    for token in config.tokens.values():
+        info = chain.token(token.address)
+        if info.decimals != token.decimals:
+            raise ServiceConfigError(
+                config.name,
+                f"networks.{config.name}.tokens.{token.symbol}.decimals",
+                f"{token.decimals} configured but the token at {token.address} on chain "
+                f"{chain_id} has {info.decimals}",
+            )
+    disburser = verify_disburser(chain, config.disburser)
+    if config.keystore is None:
+        raise ServiceConfigError(
+            config.name, f"networks.{config.name}.keystore", "the hot wallet's keystore file"
+        )
+    payer = keystore_address(config.keystore)
+    ctx = NetworkContext(config, chain_id, payer, disburser)
+    ctx._local.chain = chain
+    return ctx
+
+
+class Service:
+    """Configuration + ledger + service store + checked networks."""
+
+    def __init__(
+        self, config: ServiceConfig, ledger: Ledger, networks: dict[str, NetworkContext]
+    ) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.networks = networks
+        decimals = {
+            (n.name, t.address): t.decimals
+            for n in networks.values()
+            for t in n.config.tokens.values()
+        }
+        self.store = Store(ledger, decimals)
+        self.store.endpoints = tuple((h.url, h.events) for h in config.webhooks)
+        # Recipients already checked against the other chains: (network, address) -> problem.
+        self._code_checks: dict[tuple[str, str], str | None] = {}
+        self._code_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, config: ServiceConfig) -> Service:
+        """Migrate the database, open the ledger, check every network."""
+        migrate.upgrade(config.ledger_url)
+        ledger = Ledger.open(config.ledger_url)
+        try:
+            networks = {name: open_network(n) for name, n in config.networks.items()}
+        except PayoutError:
+            ledger.close()
+            raise
+        return cls(config, ledger, networks)
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    # --- address-network risk -----------------------------------------------------------------
+
+    def recipient_problem(self, network: NetworkContext, recipient: str) -> str | None:
+        """Why ``recipient`` must not be paid on ``network``, or None.
+
+        The format checks (an address of the other family: TRON on EVM and the reverse) happen in
+        validation; here: a contract on another configured EVM chain with no code on the target
+        (a Safe or smart wallet deployed on one chain only: funds sent to its address on the other
+        chain are unreachable)."""
+        others = [
+            n for n in self.networks.values() if n.kind is Network.EVM and n.name != network.name
+        ]
+        if network.kind is not Network.EVM or not others:
+            return None
+        key = (network.name, recipient)
+        with self._code_lock:
+            if key in self._code_checks:
+                return self._code_checks[key]
+        problem: str | None = None
+        if not network.chain().code(recipient):
+            for other in others:
+                if other.chain_id != network.chain_id and other.chain().code(recipient):
+                    problem = (
+                        f"{recipient} is a contract on {other.name} but has no code on "
+                        f"{network.name}: a contract wallet that does not exist there would "
+                        f"never reach the funds"
+                    )
+                    break
+        with self._code_lock:
+            self._code_checks[key] = problem
+        return problem
+
+    def check_format(self, network: NetworkContext, text: str) -> tuple[str | None, str, str]:
+        """(canonical address, '', '') or (None, code, why) for ``text`` on ``network``."""
+        address, code, message = check_address(network.kind, text)
+        return address, code or "", message or ""
+
+    # --- balances ------------------------------------------------------------------------------
+
+    def balances(self) -> list[dict[str, object]]:
+        """Token and gas coin balances of every payer (base units and token units)."""
+        out: list[dict[str, object]] = []
+        for n in self.networks.values():
+            chain = n.chain()
+            native = chain.native_balance(n.payer)
+            entry: dict[str, object] = {
+                "network": n.name,
+                "chain_id": n.chain_id,
+                "payer": n.payer,
+                "gas": {
+                    "balance": format_amount(native, 18),
+                    "balance_base_units": str(native),
+                },
+                "tokens": [],
+            }
+            tokens: list[dict[str, str]] = []
+            for t in n.config.tokens.values():
+                units = chain.token_balance(t.address, n.payer)
+                tokens.append(
+                    {
+                        "token": t.symbol,
+                        "token_address": t.address,
+                        "balance": format_amount(units, t.decimals),
+                        "balance_base_units": str(units),
+                    }
+                )
+            entry["tokens"] = tokens
+            out.append(entry)
+        return out

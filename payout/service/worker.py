@@ -1,0 +1,284 @@
+"""The worker: flushes requested payouts per (network, payer, token) through the CLI's pipeline.
+
+A group is flushed when its oldest request has waited ``flush_seconds`` or it has ``flush_rows``
+rows (withdrawals go out within seconds; a payroll posted at once goes in one run). A flush, under
+the payer's lock (PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``, so two workers never use one
+payer's nonce):
+
+1. checks the payer's balance alerts;
+2. claims the group's requested rows (``requested`` -> ``queued``: no longer cancellable);
+3. hands every queued row of the group to :func:`payout.pipeline.send`, which settles what an
+   earlier (maybe killed) run left in flight from the chain, registers the rows in the ledger
+   (ids already paid are not paid again), plans, simulates, checks liquidity, saves the plan and
+   pays batch by batch write-ahead;
+4. announces every status change by webhook (outbox, in the same transaction as the change).
+
+Networks run in parallel (a thread each); webhook delivery runs in its own thread.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from payout.exceptions import ConfigError, LedgerConflictError, PayoutError
+from payout.executor import ExecutionEvent
+from payout.manifest import Manifest
+from payout.pipeline import PlanOptions, Target, send, target_on
+from payout.service.alert import check_balances
+from payout.service.runtime import NetworkContext, Service
+from payout.service.webhook import Deliverer
+from payout.signer import Signer, load_keystore
+from payout.types import Payout
+from payout.wallet import SendSettings, Wallet
+
+log = logging.getLogger("payout.service.worker")
+
+#: Most rows one flush hands to the pipeline (the rest wait for the next flush).
+MAX_ROWS_PER_FLUSH = 5_000
+#: After a failed flush (shortfall, node down) the group waits this long, doubling, capped.
+RETRY_SECONDS = 2.0
+RETRY_CAP_SECONDS = 60.0
+
+_BATCH_EVENTS = {
+    "batch-signed": "batch.submitted",
+    "batch-confirmed": "batch.paid",
+    "batch-failed": "batch.failed",
+    "batch-skipped-already-paid": "batch.paid",
+}
+
+
+def keystore_signer(network: NetworkContext) -> Signer:
+    """The hot wallet's signer from the network's keystore (password from its env variable)."""
+    assert network.config.keystore is not None
+    return load_keystore(network.config.keystore, os.environ.get(network.config.password_env))
+
+
+class WorkerAlreadyRunning(ConfigError):
+    """Another worker already pays from this SQLite ledger."""
+
+    def __init__(self, lock_path: str) -> None:
+        super().__init__(
+            f"another worker holds {lock_path}: a SQLite ledger is paid by one worker",
+            hint="stop the other `payout serve` / `payout service worker`, or use PostgreSQL "
+            "(several workers share payers through row locks)",
+        )
+
+
+class Worker:
+    """Runs the flush loop of every network and the webhook deliverer, in threads."""
+
+    def __init__(
+        self,
+        service: Service,
+        *,
+        holder: str | None = None,
+        tick: float = 0.1,
+        signer_of: Callable[[NetworkContext], Signer] = keystore_signer,
+        send_settings: SendSettings | None = None,
+    ) -> None:
+        self.service = service
+        self.holder = holder or f"worker-{os.getpid()}"
+        self.tick = tick
+        self.signer_of = signer_of
+        self.send_settings = send_settings or SendSettings(poll_interval=0.2)
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        cfg = service.config
+        self.deliverer = Deliverer(
+            service.store,
+            {h.url: h.secret for h in cfg.webhooks},
+            base_seconds=cfg.webhook_backoff_seconds,
+            cap_seconds=cfg.webhook_backoff_cap_seconds,
+            max_attempts=cfg.webhook_max_attempts,
+        )
+        self._retry_at: dict[tuple[str, str], tuple[float, float]] = {}
+
+    # --- threads ----------------------------------------------------------------------------------
+
+    def start(self, *, deliver: bool = True) -> None:
+        self._single_worker_on_sqlite()
+        for network in self.service.networks.values():
+            t = threading.Thread(
+                target=self._guard,
+                args=(self._network_loop, network),
+                daemon=True,
+                name=f"payout-worker-{network.name}",
+            )
+            t.start()
+            self.threads.append(t)
+        if deliver:
+            t = threading.Thread(
+                target=self._guard,
+                args=(self._delivery_loop, None),
+                daemon=True,
+                name="payout-webhooks",
+            )
+            t.start()
+            self.threads.append(t)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stopping.set()
+        for t in self.threads:
+            t.join(timeout)
+        self.deliverer.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    _lock_file: IO[bytes] | None = None
+
+    def _single_worker_on_sqlite(self) -> None:
+        """SQLite has no row locks to share payers between workers: one worker per ledger file,
+        enforced with an exclusive lock on ``<ledger>.worker.lock`` (released when the process
+        ends, however it ends)."""
+        engine = self.service.ledger.engine
+        if engine.dialect.name != "sqlite" or not engine.url.database:
+            return
+        path = Path(engine.url.database + ".worker.lock")
+        handle = path.open("ab")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise WorkerAlreadyRunning(str(path)) from None
+        self._lock_file = handle
+
+    def _guard(self, loop: Callable[..., None], arg: object) -> None:
+        while not self.stopping.is_set():
+            try:
+                loop(arg) if arg is not None else loop()
+                return
+            except Exception:  # a bug or an outage must not stop the service: log, wait, go on
+                log.exception("worker loop failed; restarting it")
+                self.stopping.wait(1.0)
+
+    def _delivery_loop(self) -> None:
+        while not self.stopping.is_set():
+            if not self.deliverer.run_once():
+                self.stopping.wait(self.tick)
+
+    def _network_loop(self, network: NetworkContext) -> None:
+        chain = network.chain()
+        target = target_on(chain, network.disburser)
+        wallet = Wallet(chain, self.signer_of(network), self.send_settings)
+        next_alert = 0.0
+        while not self.stopping.is_set():
+            if time.monotonic() >= next_alert:
+                check_balances(self.service.store, network, chain)
+                next_alert = time.monotonic() + self.service.config.alert_interval_seconds
+            worked = self.run_due(network, target, wallet)
+            if not worked:
+                self.stopping.wait(self.tick)
+
+    # --- flushing ---------------------------------------------------------------------------------
+
+    def run_due(self, network: NetworkContext, target: Target, wallet: Wallet) -> int:
+        """Flush every due group of ``network`` once; returns the groups flushed."""
+        cfg = self.service.config
+        flushed = 0
+        now = datetime.now(UTC)
+        for payer, token, requested, oldest, queued in self.service.store.pending_groups(
+            network.name
+        ):
+            if payer != network.payer:
+                continue
+            due = (
+                queued > 0
+                or requested >= cfg.flush_rows
+                or oldest <= now - timedelta(seconds=cfg.flush_seconds)
+            )
+            retry = self._retry_at.get((network.name, token))
+            if not due or (retry is not None and time.monotonic() < retry[0]):
+                continue
+            if self.flush(network, target, wallet, token):
+                flushed += 1
+        return flushed
+
+    def flush(self, network: NetworkContext, target: Target, wallet: Wallet, token: str) -> bool:
+        """One flush of a group (see the module doc). False when another worker holds the payer."""
+        store = self.service.store
+        with store.payer_lock(network.name, network.payer, self.holder) as mine:
+            if not mine:
+                return False
+            chain = network.chain()
+            check_balances(store, network, chain)
+            store.claim(network.name, network.payer, token, MAX_ROWS_PER_FLUSH)
+            rows = store.queued(network.name, network.payer, token)[:MAX_ROWS_PER_FLUSH]
+            if not rows:
+                return True
+            payouts = [
+                Payout(
+                    r.payout_id,
+                    r.recipient,
+                    int(r.amount),
+                    i + 1,
+                    r.memo,
+                    token,
+                    network.kind,
+                    f"payout-service:{network.name}",
+                )
+                for i, r in enumerate(rows)
+            ]
+            manifest = Manifest(
+                path=f"payout-service:{network.name}",
+                format="api",
+                payouts=payouts,
+                issues=[],
+                rows=len(payouts),
+                error_count=0,
+                warning_count=0,
+            )
+
+            def on_event(event: ExecutionEvent) -> None:
+                name = _BATCH_EVENTS.get(event.kind)
+                if name is None:
+                    return
+                store.sync(network.name, network.payer, token)
+                store.emit(
+                    name,
+                    {
+                        "network": network.name,
+                        "batch_id": event.batch_id,
+                        "tx_hash": event.tx_hash,
+                        "count": event.count,
+                        "detail": event.detail,
+                    },
+                )
+
+            opts = PlanOptions(on_failure=self.service.config.on_failure)  # type: ignore[arg-type]
+            key = (network.name, token)
+            try:
+                send(
+                    manifest,
+                    target,
+                    wallet,
+                    self.service.ledger,
+                    token,
+                    opts,
+                    on_event=on_event,
+                )
+                self._retry_at.pop(key, None)
+            except LedgerConflictError as exc:
+                bad = {c[0] for c in exc.conflicts}
+                store.mark_failed(
+                    [r.pk for r in rows if r.payout_id in bad],
+                    "the ledger has this payout id with another recipient or amount",
+                )
+            except PayoutError as exc:
+                _at, wait = self._retry_at.get(key, (0.0, RETRY_SECONDS / 2))
+                wait = min(RETRY_CAP_SECONDS, wait * 2)
+                self._retry_at[key] = (time.monotonic() + wait, wait)
+                log.warning(
+                    "flush of %s/%s failed (retrying in %.0f s): %s", network.name, token, wait, exc
+                )
+            finally:
+                store.sync(network.name, network.payer, token)
+        return True
