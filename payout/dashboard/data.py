@@ -646,6 +646,23 @@ def daily_costs(data: DashboardData) -> list[ChainCosts]:
                 .order_by(batches.c.confirmed_at)
             ).mappings()
         )
+        # Rows actually paid per batch (a skip-and-report batch pays fewer than it carried).
+        paid_rows = {
+            (n, int(c), p, b): int(k)
+            for n, c, p, b, k in conn.execute(
+                select(
+                    payouts.c.network,
+                    payouts.c.chain_id,
+                    payouts.c.payer,
+                    payouts.c.batch_id,
+                    func.count(),
+                )
+                .where(payouts.c.status == PayoutStatus.CONFIRMED.value)
+                .group_by(
+                    payouts.c.network, payouts.c.chain_id, payouts.c.payer, payouts.c.batch_id
+                )
+            )
+        }
     per_chain: dict[tuple[Network, int], dict[date, dict[str, Any]]] = defaultdict(dict)
     for r in rows:
         day = _day(r["confirmed_at"] or r["updated_at"])
@@ -665,12 +682,15 @@ def daily_costs(data: DashboardData) -> list[ChainCosts]:
             acc["amount"] *= 10 ** (decimals - acc["decimals"])
             acc["decimals"] = decimals
         acc["amount"] += paid * 10 ** (acc["decimals"] - decimals)
-        acc["rows"] += int(r["count"])
+        paid_count = paid_rows.get(
+            (r["network"], int(r["chain_id"]), r["payer"], r["batch_id"]), int(r["count"])
+        )
+        acc["rows"] += paid_count
         fee = int(r["fee_paid"] or 0)
         gas = int(r["gas_used"] or 0)
         acc["fee"] += fee
         if scope.network is Network.EVM and gas and acc["separate"] is not None:
-            acc["separate"] += int(r["count"]) * SEPARATE_TRANSFER_GAS * fee // gas
+            acc["separate"] += paid_count * SEPARATE_TRANSFER_GAS * fee // gas
         else:
             acc["separate"] = None
     out = []
