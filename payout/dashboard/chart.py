@@ -29,13 +29,24 @@ class Series:
     texts: Sequence[str] = ()
 
 
-def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], summary: str) -> str:
-    """Grouped bars (one group per label, one bar per series) as an inline SVG element."""
+#: Widest group of bars: a chart of one or two days stays a bar chart, not a wall of colour.
+MAX_GROUP_W = 96
+
+
+def bar_chart(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    summary: str,
+    peak_text: str = "",
+) -> str:
+    """Grouped bars (one group per label, one bar per series) as an inline SVG element;
+    ``peak_text`` labels the top of the scale (the largest value)."""
     peak = max([v for s in series for v in s.values] + [1])
     groups = max(len(labels), 1)
     plot_w = WIDTH - PAD_LEFT * 2
     plot_h = HEIGHT - PAD_BOTTOM - PAD_TOP
-    group_w = plot_w // groups
+    group_w = min(plot_w // groups, MAX_GROUP_W)
     bar_w = max(2, (group_w * 7 // 10) // max(len(series), 1))
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
@@ -44,6 +55,12 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], summa
         f'<line class="axis" x1="{PAD_LEFT}" y1="{HEIGHT - PAD_BOTTOM}" '
         f'x2="{WIDTH - PAD_LEFT}" y2="{HEIGHT - PAD_BOTTOM}"/>',
     ]
+    if peak_text:
+        parts.append(
+            f'<line class="grid" x1="{PAD_LEFT}" y1="{PAD_TOP}" x2="{WIDTH - PAD_LEFT}" '
+            f'y2="{PAD_TOP}"/><text class="tick" x="{WIDTH - PAD_LEFT}" y="{PAD_TOP + 12}" '
+            f'text-anchor="end">max {escape(peak_text)}</text>'
+        )
     for g, label in enumerate(labels):
         x0 = PAD_LEFT + g * group_w + (group_w - bar_w * len(series)) // 2
         for i, s in enumerate(series):

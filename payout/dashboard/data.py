@@ -366,7 +366,16 @@ class DashboardData:
             )
             ids = [int(r["id"]) for r in rows]
             per_run: dict[int, dict[str, int]] = defaultdict(dict)
+            # send/propose record their run before the scope is known: name the chain of the
+            # run's batches instead.
+            run_chain: dict[int, str] = {}
             if ids:
+                for run_id, network, chain_id in conn.execute(
+                    select(batches.c.run_id, batches.c.network, batches.c.chain_id)
+                    .where(batches.c.run_id.in_(ids))
+                    .distinct()
+                ):
+                    run_chain[int(run_id)] = chain_name(Network(network), int(chain_id))
                 for run_id, status, n in conn.execute(
                     select(batches.c.run_id, batches.c.status, func.count())
                     .where(batches.c.run_id.in_(ids))
@@ -383,7 +392,7 @@ class DashboardData:
                     executor=r["executor"],
                     chain=chain_name(network, int(r["chain_id"]))
                     if network and r["chain_id"] is not None
-                    else "",
+                    else run_chain.get(int(r["id"]), ""),
                     payer=r["payer"],
                     token=r["token"],
                     source=Path(r["source"]).name if r["source"] else None,

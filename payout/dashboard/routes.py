@@ -387,6 +387,7 @@ def _charts(c: ChainCosts) -> tuple[str, str]:
         labels,
         [Series("paid", "bar-paid", [d.paid_units for d in c.days], [d.paid for d in c.days])],
         f"{len(labels)} day(s); total {sum(d.rows for d in c.days)} rows",
+        max((d for d in c.days), key=lambda d: d.paid_units).paid if c.days else "",
     )
     series = [
         Series("fee paid", "bar-fee", [d.fee for d in c.days], [c.coin_text(d.fee) for d in c.days])
@@ -405,5 +406,6 @@ def _charts(c: ChainCosts) -> tuple[str, str]:
         labels,
         series,
         f"fee paid {c.coin_text(c.total_fee)}; saved {c.coin_text(c.total_saved)}",
+        c.coin_text(max([v for ser in series for v in ser.values] + [0])),
     )
     return paid, fee

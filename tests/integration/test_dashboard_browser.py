@@ -105,6 +105,22 @@ def test_operator_sees_the_run_the_failure_reason_and_a_retry_that_turns_paid(
         row = page.locator('tr[data-payout-id="id-3"]')
         assert "skip-and-report" in row.inner_text()
         screenshot(page, "05-failed-and-skipped")
+
+        # Phone width: no sideways scrolling of the page; the navigation wraps.
+        phone = ctx.new_page()
+        phone.set_viewport_size({"width": 375, "height": 812})
+        pages = (
+            ("/dashboard/", "phone-runs"),
+            ("/dashboard/balances", "phone-balances"),
+            ("/dashboard/attention", "phone-failed"),
+        )
+        for path, name in pages:
+            phone.goto(f"{base}{path}")
+            assert _no_horizontal_scroll(phone), path
+            assert phone.get_by_role("navigation", name="Pages").is_visible()
+            screenshot(phone, name)
+        assert phone.get_by_label("Retry id-3").is_visible()  # the row, as a card
+
         unblacklist(deployer, usdc, blocked)
         page.get_by_label("Retry id-3").check()
         page.get_by_role("button", name="Retry selected rows").click()
@@ -137,22 +153,13 @@ def test_operator_sees_the_run_the_failure_reason_and_a_retry_that_turns_paid(
         day = page.locator("tbody tr").first.inner_text()
         assert "\t5\t" in day and "ETH" in day
         screenshot(page, "08-costs")
+        phone.goto(f"{base}/dashboard/costs")
+        assert _no_horizontal_scroll(phone)
+        screenshot(phone, "phone-costs")
 
         page.get_by_role("link", name="Webhooks").click()
         assert page.get_by_role("heading", name="Webhook deliveries").is_visible()
         screenshot(page, "09-webhooks")
-
-        # Phone width: no sideways scrolling of the page; the navigation wraps.
-        phone = ctx.new_page()
-        phone.set_viewport_size({"width": 375, "height": 812})
-        for path, name in (("/dashboard/", "phone-runs"), ("/dashboard/attention", "phone-failed")):
-            phone.goto(f"{base}{path}")
-            assert _no_horizontal_scroll(phone), path
-            assert phone.get_by_role("navigation", name="Pages").is_visible()
-            screenshot(phone, name)
-        phone.goto(f"{base}/dashboard/costs")
-        assert _no_horizontal_scroll(phone)
-        screenshot(phone, "phone-costs")
 
         # Keyboard: the skip link is the first stop and moves focus to the content.
         page.goto(f"{base}/dashboard/")
