@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from payout.exceptions import ConfigError
 
@@ -115,6 +115,32 @@ class KeyStore:
             if hmac.compare_digest(stored, digest):
                 found = entry
         return Principal(found.name, found.role) if found else None
+
+
+class KeyChecker(Protocol):
+    """What the dashboard needs from a key store: the one function to swap for another store."""
+
+    def authenticate(self, key: str) -> Principal | None:
+        """The principal holding ``key``, or None."""
+        ...
+
+
+class ServiceKeys:
+    """The payout service's API keys (``payout service keys create``) as dashboard logins: a key
+    with the ``write`` scope is an operator, a read-only key is finance.
+
+    ``store`` is the service's store (anything with ``authenticate(token)`` returning an object
+    with ``name`` and ``scopes``, or None)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def authenticate(self, key: str) -> Principal | None:
+        found = self.store.authenticate(key.strip()) if key else None
+        if found is None:
+            return None
+        role = Role.OPERATOR if "write" in found.scopes else Role.FINANCE
+        return Principal(str(found.name), role)
 
 
 def key_file_entry(name: str, role: Role, key: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from payout.config import resolve_ledger_url
-from payout.dashboard.auth import KeyStore, SessionSigner
+from payout.dashboard.auth import KeyChecker, KeyStore, SessionSigner
 from payout.exceptions import ConfigError
 
 DEFAULT_MIN_GAS_WEI = 10**16
@@ -35,7 +35,7 @@ class DashboardConfig:
     """Everything the dashboard needs; build with :func:`config_from_env` or directly (tests)."""
 
     ledger_url: str
-    keys: KeyStore
+    keys: KeyChecker
     session_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     rpc_url: str | None = None
     tron_node_url: str | None = None

@@ -952,3 +952,33 @@ class WebhookSource(Protocol):
     def retry(self, delivery_id: str, *, actor: str) -> bool:
         """Queue a failed delivery again; False when it cannot be retried."""
         ...
+
+
+class ServiceWebhooks:
+    """The payout service's webhook log as a :class:`WebhookSource`: its store's ``deliveries``
+    (newest first) and ``replay`` (deliver a message again to every endpoint)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def deliveries(self, limit: int) -> Sequence[WebhookDeliveryView]:
+        out = []
+        for d in self.store.deliveries(limit=limit):
+            code = d.get("last_status_code")
+            error = d.get("last_error") or (f"HTTP {code}" if code and code >= 300 else None)
+            out.append(
+                WebhookDeliveryView(
+                    id=str(d["message_id"]),
+                    event=str(d["event_type"]),
+                    url=str(d["url"]),
+                    status=str(d["status"]),
+                    attempts=int(d["attempts"]),
+                    last_error=error,
+                    created_at=str(d.get("delivered_at") or d.get("next_attempt_at") or ""),
+                    retryable=d["status"] == "failed",
+                )
+            )
+        return out
+
+    def retry(self, delivery_id: str, *, actor: str) -> bool:
+        return self.store.replay(delivery_id) is not None
