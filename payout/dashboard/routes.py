@@ -79,10 +79,12 @@ def _environment() -> Environment:
 class _State:
     """What the router keeps between requests: the ledger, the last reconcile, the webhooks."""
 
-    def __init__(self, config: DashboardConfig, webhooks: WebhookSource | None) -> None:
+    def __init__(
+        self, config: DashboardConfig, webhooks: WebhookSource | None, ledger: Ledger | None
+    ) -> None:
         self.config = config
         self.webhooks = webhooks
-        self._ledger: Ledger | None = None
+        self._ledger = ledger
         self.last_reconcile: ReconcileRun | None = None
 
     @property
@@ -107,10 +109,16 @@ def _safe_next(target: str | None) -> str:
 
 
 def dashboard_router(
-    config: DashboardConfig, *, webhooks: WebhookSource | None = None
+    config: DashboardConfig,
+    *,
+    webhooks: WebhookSource | None = None,
+    ledger: Ledger | None = None,
 ) -> APIRouter:
-    """The dashboard's routes (under ``/dashboard``) for one ledger and set of keys."""
-    state = _State(config, webhooks)
+    """The dashboard's routes (under ``/dashboard``) for one ledger and set of keys.
+
+    ``ledger``: an open ledger to share (the service's); else ``config.ledger_url`` is opened on
+    first use. ``webhooks``: the service's delivery log (:class:`ServiceWebhooks`)."""
+    state = _State(config, webhooks, ledger)
     env = _environment()
     signer = config.signer
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
