@@ -499,6 +499,8 @@ class RetryResult:
     """What a retry request did, per scope."""
 
     marked: int = 0
+    #: The rows marked owed again, by scope and payout id.
+    rows: list[tuple[Scope, str]] = field(default_factory=list)
     #: Rows asked for that were not failed/skipped any more (paid or planned meanwhile).
     not_retryable: list[str] = field(default_factory=list)
 
@@ -526,6 +528,7 @@ def retry_payouts(
             continue
         changed = ledger.set_payout_status(scope, wanted, PayoutStatus.PLANNED)
         result.marked += changed
+        result.rows += [(scope, pid) for pid in wanted]
         ledger.start_run(
             "dashboard retry",
             scope=scope,

@@ -9,7 +9,7 @@ session's CSRF token.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -37,7 +37,7 @@ from payout.dashboard.data import (
     safe_proposals,
 )
 from payout.ledger import Ledger
-from payout.types import Network
+from payout.types import Network, Scope
 
 PREFIX = "/dashboard"
 STATIC_FILES = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}
@@ -113,11 +113,14 @@ def dashboard_router(
     *,
     webhooks: WebhookSource | None = None,
     ledger: Ledger | None = None,
+    on_retry: Callable[[Sequence[tuple[Scope, str]]], None] | None = None,
 ) -> APIRouter:
     """The dashboard's routes (under ``/dashboard``) for one ledger and set of keys.
 
     ``ledger``: an open ledger to share (the service's); else ``config.ledger_url`` is opened on
-    first use. ``webhooks``: the service's delivery log (:class:`ServiceWebhooks`)."""
+    first use. ``webhooks``: the service's delivery log (:class:`ServiceWebhooks`).
+    ``on_retry``: called with the rows a retry marked owed again (the service queues them for its
+    worker; without it the next ``payout send`` of their file pays them)."""
     state = _State(config, webhooks, ledger)
     env = _environment()
     signer = config.signer
@@ -313,6 +316,8 @@ def dashboard_router(
         if not wanted:
             raise HTTPException(400, "select at least one row to retry")
         result = await run_in_threadpool(retry_payouts, state.ledger, wanted, actor=principal.name)
+        if on_retry is not None and result.rows:
+            await run_in_threadpool(on_retry, result.rows)
         return RedirectResponse(
             f"{PREFIX}/attention?retried={result.marked}&gone={len(result.not_retryable)}",
             status_code=303,

@@ -174,6 +174,7 @@ def test_retry_marks_only_failed_or_skipped_rows_owed_and_records_who(ledger_url
     with Ledger.open(ledger_url) as ledger:
         result = retry_payouts(ledger, [(SCOPE, "p-0"), (SCOPE, "p-1")], actor="ops")
         assert result.marked == 1 and result.not_retryable == ["p-1"]
+        assert result.rows == [(SCOPE, "p-0")]
         statuses = {r.payout_id: r.status for r in ledger.payouts(SCOPE)}
         assert statuses == {
             "p-0": PayoutStatus.PLANNED,
