@@ -189,9 +189,17 @@ def test_finance_reads_everything_and_can_change_nothing(
     assert send(env, payer, usdc, file, "--on-failure", "exclude").returncode == 0
     assert _statuses(env)["id-0"] == "skipped"
 
-    with serve_dashboard(env, tmp_path) as dash, browser() as ctx:
+    # A gas floor above the payer's 100 ETH: the balances page must call it low.
+    floor = {**env, "PAYOUT_MIN_GAS_WEI": str(1_000 * 10**18)}
+    with serve_dashboard(floor, tmp_path) as dash, browser() as ctx:
         page = ctx.new_page()
-        login(page, dash.url, FINANCE_KEY, "/dashboard/attention")
+        login(page, dash.url, FINANCE_KEY, "/dashboard/balances")
+        state = page.locator("tbody tr").first
+        assert state.get_attribute("data-state") == "low"
+        assert "gas coin below floor" in state.inner_text()
+        assert "token below owed" not in state.inner_text()
+        screenshot(page, "12-balances-low")
+        page.goto(f"{dash.url}/dashboard/attention")
         assert "finance" in page.locator(".who").inner_text()
         row = page.locator('tr[data-payout-id="id-0"]')
         # Excluded before sending: the simulated failure's reason is kept with the row.
