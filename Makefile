@@ -10,13 +10,14 @@ export PATH := $(CURDIR)/tools/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)
 export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc-bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test bench lint check fmt clean postgres
+.PHONY: help setup demo test bench lint check fmt clean postgres chromium screens
 
 help:
 	@echo "make demo   - set up, pay 1,000 payees through a 2-of-3 Safe on anvil, then 300 on a local TRON node"
 	@echo "make test   - set up (venv, npm toolchain, PostgreSQL) and run the whole test suite"
 	@echo "make bench  - gas and throughput benchmarks (writes build/bench/)"
 	@echo "make lint   - ruff + mypy (strict on payout/) + shipped artifacts up to date (make test runs it too)"
+	@echo "make screens - the dashboard in Debian's chromium on a real payout: screenshots in build/screens/"
 
 $(STAMPS)/venv: pyproject.toml constraints.txt
 	@mkdir -p $(STAMPS)
@@ -35,11 +36,14 @@ setup: $(STAMPS)/venv $(STAMPS)/npm
 postgres:
 	@tools/ensure-postgres
 
+chromium:
+	@tools/ensure-chromium
+
 demo: setup
 	payout demo
 	payout tron demo
 
-test: setup postgres check
+test: setup postgres chromium check
 	python -m pytest $(PYTEST_ARGS)
 
 # Static checks that run with the tests: lint, format, strict types, shipped artifacts up to date.
@@ -48,6 +52,12 @@ check: setup
 	ruff format --check payout tests scripts
 	mypy
 	python scripts/build_artifacts.py --check
+
+# The dashboard's browser tests (anvil, a real send, chromium through Playwright) save a screenshot
+# of every page, desktop and phone width.
+screens: setup chromium
+	python -m pytest -q -p no:cacheprovider tests/integration/test_dashboard_browser.py
+	@echo "screenshots: build/screens/"
 
 bench: setup
 	python scripts/bench_gas.py
