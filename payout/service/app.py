@@ -7,11 +7,13 @@ and mount more routers on it, or mount this app under a prefix. The OpenAPI sche
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from payout import __version__
 from payout.service import problem
@@ -51,9 +53,34 @@ def create_app(
     problem.install(app)
     app.include_router(payouts.router(service, auth.requires))
     app.include_router(resources.router(service, auth.requires))
+    app.include_router(_dashboard(service))
 
     @app.get("/healthz", tags=["health"], summary="Liveness (no auth)")
     def healthz() -> dict[str, Any]:
         return {"ok": True, "networks": sorted(service.networks)}
 
     return app
+
+
+def _dashboard(service: Service) -> APIRouter:
+    """The operator dashboard under ``/dashboard``: the service's ledger, API keys (``write``
+    scope = operator, read-only = finance) and webhook log; chains of the first EVM and TRON
+    network of ``payout.toml``. ``PAYOUT_DASHBOARD_SECRET`` (hex) keeps sessions across
+    restarts."""
+    from payout.dashboard import DashboardConfig, dashboard_router
+    from payout.dashboard.auth import ServiceKeys
+    from payout.dashboard.data import ServiceWebhooks
+    from payout.types import Network
+
+    evm = [n for n in service.config.networks.values() if n.kind is Network.EVM]
+    tron = [n for n in service.config.networks.values() if n.kind is Network.TRON]
+    secret = os.environ.get("PAYOUT_DASHBOARD_SECRET", "").strip()
+    config = DashboardConfig(
+        ledger_url=service.ledger.url,
+        keys=ServiceKeys(service.store),
+        session_secret=bytes.fromhex(secret) if secret else secrets.token_bytes(32),
+        rpc_url=evm[0].url if evm else None,
+        tron_node_url=tron[0].url if tron else None,
+        disburser=evm[0].disburser if evm else None,
+    )
+    return dashboard_router(config, webhooks=ServiceWebhooks(service.store), ledger=service.ledger)
