@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ from payout.service import problem
 from payout.service.api import payouts, resources
 from payout.service.auth import Authenticator
 from payout.service.runtime import Service
+from payout.types import Scope
 
 
 def create_app(
@@ -83,4 +84,34 @@ def _dashboard(service: Service) -> APIRouter:
         tron_node_url=tron[0].url if tron else None,
         disburser=evm[0].disburser if evm else None,
     )
-    return dashboard_router(config, webhooks=ServiceWebhooks(service.store), ledger=service.ledger)
+    return dashboard_router(
+        config,
+        webhooks=ServiceWebhooks(service.store),
+        ledger=service.ledger,
+        on_retry=lambda rows: _requeue(service, rows),
+    )
+
+
+def _requeue(service: Service, rows: Sequence[tuple[Scope, str]]) -> None:
+    """Rows an operator marked owed again in the dashboard: their finished requests go back to
+    ``queued``, so the worker hands them to the pipeline again (which pays what the ledger owes,
+    at most once); their next status is announced by webhook as usual."""
+    from sqlalchemy import update
+
+    from payout.service.store import DONE, QUEUED, now
+    from payout.service.tables import payout_requests
+
+    with service.store.write() as conn:
+        for scope, payout_id in rows:
+            conn.execute(
+                update(payout_requests)
+                .where(
+                    payout_requests.c.network == scope.network.value,
+                    payout_requests.c.chain_id == scope.chain_id,
+                    payout_requests.c.payer == scope.payer,
+                    payout_requests.c.token == scope.token,
+                    payout_requests.c.payout_id == payout_id,
+                    payout_requests.c.state == DONE,
+                )
+                .values(state=QUEUED, updated_at=now())
+            )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from support.dashboard import browser, screenshot
+from support.demo_token import unblacklist
 
 from payout.chain import Chain
 from payout.demo import demo_recipients
@@ -110,6 +111,20 @@ def test_a_payout_requested_through_the_api_appears_in_the_dashboard_and_turns_p
                 assert "skip-and-report" in reason or "excluded before sending" in reason
                 assert chain.token_balance(usdc, blocked) == 0
                 screenshot(page, "service-failed-and-skipped")
+
+                # The issuer lifts the blacklisting; the operator retries the row in the
+                # dashboard; the service's worker pays it, once.
+                unblacklist(deployer, usdc, blocked)
+                page.get_by_label("Retry dash-blocked").check()
+                page.get_by_role("button", name="Retry selected rows").click()
+                assert "1 row(s) marked owed again" in page.get_by_role("status").inner_text()
+                _wait_for_status(page, server.url, "dash-blocked", "confirmed")
+                assert chain.token_balance(usdc, blocked) == 3_000_000
+                assert chain.token_balance(usdc, good) == 12_500_000
+                with server.client(operator) as http:
+                    ids = {p["id"]: p for p in made.json()["payouts"]}
+                    statuses = {http.get(f"/v1/payouts/{i}").json()["status"] for i in ids}
+                assert statuses == {"paid"}
 
                 # The service's webhook log: the payout events, delivered.
                 page.goto(f"{server.url}/dashboard/webhooks")
