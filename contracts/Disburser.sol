@@ -66,16 +66,21 @@ contract Disburser is IDisburser {
         if (token.code.length == 0) revert TokenHasNoCode(token);
         uint256 base = _pull(token, total);
 
-        (uint256 sum, uint256 failedIndex) = _transferAll(token, packed);
+        uint256 failedIndex = _transferAll(token, packed);
         if (failedIndex != _NONE) {
+            bytes memory reason = _returnData();
             // Input errors explain a failed transfer better (e.g. amounts above the total).
             _requireWellFormed(packed, total);
-            revert TransferFailed(failedIndex, _returnData());
+            revert TransferFailed(failedIndex, reason);
         }
-        if (sum != total) revert TotalMismatch(total, sum);
-
+        // The balance proof also proves the total: the pull added exactly `total`, so the
+        // balance is back at `base` only if the transfers moved exactly `total` out. Amounts that
+        // do not add up to it land here, and get the more precise error.
         uint256 left = _selfBalance(token);
-        if (left != base) revert BalanceMismatch(base, left);
+        if (left != base) {
+            _requireWellFormed(packed, total);
+            revert BalanceMismatch(base, left);
+        }
         emit BatchDisbursed(msg.sender, token, batchId, n, total);
     }
 
@@ -92,33 +97,22 @@ contract Disburser is IDisburser {
         _requireWellFormed(packed, total);
         uint256 base = _pull(token, total);
 
-        // The disburser's balance right now; each transfer must lower it by exactly the amount
-        // (paid) or leave it unchanged (skipped). Anything else is a misbehaving token: revert.
-        uint256 expected = base + total;
-        uint256 count;
-        for (uint256 i; i < n; ++i) {
-            uint256 w = uint256(packed[i]);
-            address to = address(uint160(w >> 96));
-            uint256 amount = w & _AMOUNT_MASK;
-            _transfer(token, to, amount); // result ignored: the balance decides
-            uint256 balance = _selfBalance(token);
-            if (balance == expected - amount) {
-                expected = balance;
-                paid += amount;
-                ++count;
-            } else if (balance == expected) {
-                emit TransferSkipped(batchId, i, to, amount);
-            } else {
-                revert BalanceMismatch(expected - amount, balance);
-            }
+        (uint256 skippedSum, uint256 skippedCount) = _transferOrSkipAll(token, packed, base + total);
+        // Safe: the skipped amounts are part of the well-formed total.
+        unchecked {
+            paid = total - skippedSum;
         }
-
-        uint256 skipped = total - paid;
-        if (skipped != 0) {
-            _transfer(token, msg.sender, skipped);
+        if (skippedSum != 0) {
+            _transfer(token, msg.sender, skippedSum);
             uint256 left = _selfBalance(token);
-            if (left == expected) revert RefundFailed();
+            // Still holding the skipped sum (base + skippedSum): the refund moved nothing.
+            if (left == base + skippedSum) revert RefundFailed();
             if (left != base) revert BalanceMismatch(base, left);
+        }
+        uint256 count;
+        // Safe: at most n recipients are skipped.
+        unchecked {
+            count = n - skippedCount;
         }
         emit BatchDisbursed(msg.sender, token, batchId, count, paid);
     }
@@ -166,62 +160,291 @@ contract Disburser is IDisburser {
     }
 
     /// @dev Strict-mode loop: `token.transfer` to every recipient, stopping at the first call that
-    ///      reverts or has a zero recipient (`failedIndex`, else `_NONE`).
-    function _transferAll(address token, bytes32[] calldata packed)
-        private
-        returns (uint256 sum, uint256 failedIndex)
-    {
-        // Why assembly: this loop is the per-recipient cost (~25,700 gas are the token's own; the
-        // loop must stay near 100-200). It reads each word straight from calldata and builds the
+    ///      reverts or has a zero recipient (its index is `failedIndex`, else `_NONE`).
+    function _transferAll(address token, bytes32[] calldata packed) private returns (uint256 failedIndex) {
+        // Why assembly: this loop is the per-recipient cost (~25,600 gas are the token's own; the
+        // loop's own share is ~86). It reads each word straight from calldata and builds the
         // `transfer(address,uint256)` call in scratch memory with two stores.
         // Memory: [0x00,0x04) selector, [0x04,0x10) zero padding, [0x10,0x24) recipient (the word's
         // high 20 bytes land there when the word is stored at 0x10), [0x24,0x44) amount. That
         // overwrites the high 4 bytes of the free memory pointer (0x40), restored right after.
-        // Safe arithmetic: each amount < 2^96 and n < 2^64 (calldata size), so `sum` < 2^160.
         // Return data is ignored on purpose (balance accounting decides): only a revert or a zero
-        // recipient stops the loop, folded into the loop condition to spare a branch per recipient.
+        // recipient stops the loop; the zero-recipient test rides on the call's result.
+        // Unrolled by 8 (leading n mod 8 recipients one at a time) so that the loop test and
+        // jump are paid once per 8 recipients; a failure leaves `p` on the failing word.
+        // No arithmetic can overflow: p and end are calldata offsets (< 2^64).
         assembly {
             let fmp := mload(0x40)
             mstore(0x00, shl(224, 0xa9059cbb)) // transfer(address,uint256), zeroes [0x04,0x20)
             let p := packed.offset
             let end := add(p, shl(5, packed.length))
-            let ok := 1
-            for {} and(ok, lt(p, end)) {} {
-                let w := calldataload(p)
-                mstore(0x10, w)
-                let a := and(w, _AMOUNT_MASK)
-                mstore(0x24, a)
-                sum := add(sum, a)
-                // Arguments run right to left: the call, then the zero-recipient test. A zero
-                // recipient stops the loop like a failed call; the caller reports which it was.
-                ok := and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))
-                p := add(p, 0x20)
+            let groups := add(p, shl(5, and(packed.length, 7)))
+            for {} lt(p, groups) { p := add(p, 0x20) } {
+                {
+                    let w := calldataload(p)
+                    mstore(0x10, w)
+                    mstore(0x24, and(w, _AMOUNT_MASK))
+                    if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) {
+                        break
+                    }
+                }
+            }
+            // Skipped when a leading recipient failed (p stopped before `groups`).
+            if eq(p, groups) {
+                for {} lt(p, end) { p := add(p, 0x100) } {
+                    {
+                        let w := calldataload(p)
+                        mstore(0x10, w)
+                        mstore(0x24, and(w, _AMOUNT_MASK))
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) {
+                            break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0x20))
+                        mstore(0x10, w)
+                        mstore(0x24, and(w, _AMOUNT_MASK))
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) {
+                            p := add(p, 0x20)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0x40))
+                        mstore(0x10, w)
+                        mstore(0x24, and(w, _AMOUNT_MASK))
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) {
+                            p := add(p, 0x40)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0x60))
+                        mstore(0x10, w)
+                        mstore(0x24, and(w, _AMOUNT_MASK))
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) {
+                            p := add(p, 0x60)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0x80))
+                        mstore(0x10, w)
+                        mstore(0x24, and(w, _AMOUNT_MASK))
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) {
+                            p := add(p, 0x80)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0xa0))
+                        mstore(0x10, w)
+                        mstore(0x24, and(w, _AMOUNT_MASK))
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) {
+                            p := add(p, 0xa0)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0xc0))
+                        mstore(0x10, w)
+                        mstore(0x24, and(w, _AMOUNT_MASK))
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) {
+                            p := add(p, 0xc0)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0xe0))
+                        mstore(0x10, w)
+                        mstore(0x24, and(w, _AMOUNT_MASK))
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) {
+                            p := add(p, 0xe0)
+                        break
+                        }
+                    }
+                }
             }
             mstore(0x40, fmp)
             failedIndex := _NONE
-            // The loop stopped right after the failing word.
-            if iszero(ok) { failedIndex := sub(shr(5, sub(p, packed.offset)), 1) }
+            if lt(p, end) { failedIndex := shr(5, sub(p, packed.offset)) }
         }
     }
 
     /// @dev Native-mode loop: one value call per recipient, stopping at the first failure.
     function _sendAll(bytes32[] calldata packed) private returns (uint256 sum, uint256 failedIndex) {
-        // Why assembly: same tight loop as `_transferAll`, no memory used.
-        // Safe arithmetic: each amount < 2^96 and n < 2^64, so `sum` < 2^160. The contract only
-        // holds msg.value (it has no receive function), so amounts above it make a call fail.
+        // Why assembly: same tight loop as `_transferAll` (unrolled by 8 the same way), no memory
+        // used. Safe arithmetic: each amount < 2^96 and n < 2^64, so `sum` < 2^160. The contract
+        // only holds msg.value (it has no receive function), so amounts above it make a call fail.
         assembly {
             let p := packed.offset
             let end := add(p, shl(5, packed.length))
-            let ok := 1
-            for {} and(ok, lt(p, end)) {} {
-                let w := calldataload(p)
-                let a := and(w, _AMOUNT_MASK)
-                sum := add(sum, a)
-                ok := and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, w), a, 0x00, 0x00, 0x00, 0x00))
-                p := add(p, 0x20)
+            let groups := add(p, shl(5, and(packed.length, 7)))
+            for {} lt(p, groups) { p := add(p, 0x20) } {
+                {
+                    let w := calldataload(p)
+                    let a := and(w, _AMOUNT_MASK)
+                    sum := add(sum, a)
+                    if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, w), a, 0x00, 0x00, 0x00, 0x00))) {
+                        break
+                    }
+                }
+            }
+            if eq(p, groups) {
+                for {} lt(p, end) { p := add(p, 0x100) } {
+                    {
+                        let w := calldataload(p)
+                        let a := and(w, _AMOUNT_MASK)
+                        sum := add(sum, a)
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, w), a, 0x00, 0x00, 0x00, 0x00))) {
+                            break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0x20))
+                        let a := and(w, _AMOUNT_MASK)
+                        sum := add(sum, a)
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, w), a, 0x00, 0x00, 0x00, 0x00))) {
+                            p := add(p, 0x20)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0x40))
+                        let a := and(w, _AMOUNT_MASK)
+                        sum := add(sum, a)
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, w), a, 0x00, 0x00, 0x00, 0x00))) {
+                            p := add(p, 0x40)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0x60))
+                        let a := and(w, _AMOUNT_MASK)
+                        sum := add(sum, a)
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, w), a, 0x00, 0x00, 0x00, 0x00))) {
+                            p := add(p, 0x60)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0x80))
+                        let a := and(w, _AMOUNT_MASK)
+                        sum := add(sum, a)
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, w), a, 0x00, 0x00, 0x00, 0x00))) {
+                            p := add(p, 0x80)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0xa0))
+                        let a := and(w, _AMOUNT_MASK)
+                        sum := add(sum, a)
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, w), a, 0x00, 0x00, 0x00, 0x00))) {
+                            p := add(p, 0xa0)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0xc0))
+                        let a := and(w, _AMOUNT_MASK)
+                        sum := add(sum, a)
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, w), a, 0x00, 0x00, 0x00, 0x00))) {
+                            p := add(p, 0xc0)
+                        break
+                        }
+                    }
+                    {
+                        let w := calldataload(add(p, 0xe0))
+                        let a := and(w, _AMOUNT_MASK)
+                        sum := add(sum, a)
+                        if iszero(and(gt(w, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, w), a, 0x00, 0x00, 0x00, 0x00))) {
+                            p := add(p, 0xe0)
+                        break
+                        }
+                    }
+                }
             }
             failedIndex := _NONE
-            if iszero(ok) { failedIndex := sub(shr(5, sub(p, packed.offset)), 1) }
+            if lt(p, end) { failedIndex := shr(5, sub(p, packed.offset)) }
+        }
+    }
+
+    /// @dev Skip-mode loop: `token.transfer` then `balanceOf(this)` for every recipient. The balance
+    ///      must drop by exactly the amount (paid) or stay at `expected` (skipped: event); anything
+    ///      else reverts with `BalanceMismatch`. Returns the sum and count of the skipped
+    ///      recipients (the balance is then `expected` minus the amounts paid). Needs well-formed input (amounts adding up to the total
+    ///      pulled, so `expected - amount` never underflows: by induction `expected` is the base
+    ///      plus the amounts still to pay). Only `disburseOrSkip` calls it (its batch id is read
+    ///      from that function's calldata).
+    function _transferOrSkipAll(address token, bytes32[] calldata packed, uint256 expected)
+        private
+        returns (uint256 skippedSum, uint256 skippedCount)
+    {
+        // Why assembly: the per-recipient balanceOf is inherent to this mode; the loop around it must
+        // stay small. Memory: the transfer call in scratch [0x00,0x44) as in `_transferAll`; the
+        // `balanceOf(address(this))` call prepared once at [fmp, fmp+0x24), above the free memory
+        // pointer and never allocated; its answer at [0x44,0x64). The free memory pointer (0x40)
+        // and the zero slot (0x60) are restored at the end. A skipped recipient's event data goes
+        // to [fmp+0x40, fmp+0xa0). Errors are raised here directly (ABI-encoded custom errors).
+        // Safe arithmetic: see above; `skippedSum` <= total and `skippedCount` <= n.
+        assembly {
+            let fmp := mload(0x40)
+            mstore(fmp, shl(224, 0x70a08231)) // balanceOf(address)
+            mstore(add(fmp, 0x04), address())
+            mstore(0x00, shl(224, 0xa9059cbb)) // transfer(address,uint256)
+            let p := packed.offset
+            let end := add(p, shl(5, packed.length))
+            for {} lt(p, end) { p := add(p, 0x20) } {
+                let w := calldataload(p)
+                mstore(0x10, w)
+                let amount := and(w, _AMOUNT_MASK)
+                mstore(0x24, amount)
+                // Result ignored: the balance decides.
+                pop(call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))
+                let paidBalance := sub(expected, amount)
+                // One test on the usual path: the balance was read and dropped by the amount. The
+                // right-hand operand is evaluated first (Yul), so the read happens before mload.
+                if iszero(
+                    and(
+                        eq(mload(0x44), paidBalance),
+                        and(gt(returndatasize(), 0x1f), staticcall(gas(), token, fmp, 0x24, 0x44, 0x20))
+                    )
+                ) {
+                    // Rare path: read the balance again (a view call, nothing changed) to tell an
+                    // unreadable balance, a skipped transfer and a misbehaving token apart.
+                    if iszero(and(gt(returndatasize(), 0x1f), staticcall(gas(), token, fmp, 0x24, 0x44, 0x20))) {
+                        mstore(0x00, shl(224, 0xc238f08e)) // BalanceUnreadable(address)
+                        mstore(0x04, token)
+                        revert(0x00, 0x24)
+                    }
+                    let bal := mload(0x44)
+                    if iszero(eq(bal, paidBalance)) {
+                        if iszero(eq(bal, expected)) {
+                            mstore(0x00, shl(224, 0x6e65ed84)) // BalanceMismatch(uint256,uint256)
+                            mstore(0x04, paidBalance)
+                            mstore(0x24, bal)
+                            revert(0x00, 0x44)
+                        }
+                        // Nothing moved: skipped. TransferSkipped(batchId, index, recipient,
+                        // amount), topic keccak256("TransferSkipped(bytes32,uint256,address,uint256)").
+                        // The batch id is read from `disburseOrSkip`'s calldata (second argument,
+                        // at 0x24): one stack slot fewer in this loop.
+                        let data := add(fmp, 0x40)
+                        mstore(data, shr(5, sub(p, packed.offset)))
+                        mstore(add(data, 0x20), shr(96, w))
+                        mstore(add(data, 0x40), amount)
+                        log2(data, 0x60, 0xdb88be240e631c01767f55d7cfc4fa3287eaf42c4849abc4ace3eedca4176ede, calldataload(0x24))
+                        skippedSum := add(skippedSum, amount)
+                        skippedCount := add(skippedCount, 1)
+                        paidBalance := expected
+                    }
+                }
+                // Paid or skipped, the balance is what the next transfer starts from.
+                expected := paidBalance
+            }
+            mstore(0x40, fmp)
+            mstore(0x60, 0)
         }
     }
 
@@ -291,15 +514,70 @@ contract Disburser is IDisburser {
 
     /// @dev Sum of the amounts and the index of the first zero recipient (`_NONE` if none).
     function _scan(bytes32[] calldata packed) private pure returns (uint256 sum, uint256 zeroAt) {
-        zeroAt = _NONE;
-        uint256 n = packed.length;
-        for (uint256 i; i < n; ++i) {
-            uint256 w = uint256(packed[i]);
-            // Safe: amounts are < 2^96 and n < 2^64, so the sum stays below 2^160.
-            unchecked {
-                sum += w & _AMOUNT_MASK;
+        // Why assembly: skip mode runs this on every batch before anything moves, so it is a
+        // per-recipient cost: one pass summing amounts and noting whether any recipient is zero
+        // (unrolled by 8 like `_transferAll`); the index of the first zero recipient is searched
+        // only when there is one. Safe arithmetic: amounts are < 2^96 and n < 2^64, so the sum
+        // stays below 2^160; offsets are calldata offsets.
+        assembly {
+            zeroAt := _NONE
+            let p := packed.offset
+            let end := add(p, shl(5, packed.length))
+            let groups := add(p, shl(5, and(packed.length, 7)))
+            let zeroSeen := 0
+            for {} lt(p, groups) { p := add(p, 0x20) } {
+                {
+                    let w := calldataload(p)
+                    sum := add(sum, and(w, _AMOUNT_MASK))
+                    zeroSeen := or(zeroSeen, iszero(gt(w, _LAST_ZERO_RECIPIENT_WORD)))
+                }
             }
-            if (w <= _LAST_ZERO_RECIPIENT_WORD && zeroAt == _NONE) zeroAt = i;
+            for {} lt(p, end) { p := add(p, 0x100) } {
+                {
+                    let w := calldataload(p)
+                    sum := add(sum, and(w, _AMOUNT_MASK))
+                    zeroSeen := or(zeroSeen, iszero(gt(w, _LAST_ZERO_RECIPIENT_WORD)))
+                }
+                {
+                    let w := calldataload(add(p, 0x20))
+                    sum := add(sum, and(w, _AMOUNT_MASK))
+                    zeroSeen := or(zeroSeen, iszero(gt(w, _LAST_ZERO_RECIPIENT_WORD)))
+                }
+                {
+                    let w := calldataload(add(p, 0x40))
+                    sum := add(sum, and(w, _AMOUNT_MASK))
+                    zeroSeen := or(zeroSeen, iszero(gt(w, _LAST_ZERO_RECIPIENT_WORD)))
+                }
+                {
+                    let w := calldataload(add(p, 0x60))
+                    sum := add(sum, and(w, _AMOUNT_MASK))
+                    zeroSeen := or(zeroSeen, iszero(gt(w, _LAST_ZERO_RECIPIENT_WORD)))
+                }
+                {
+                    let w := calldataload(add(p, 0x80))
+                    sum := add(sum, and(w, _AMOUNT_MASK))
+                    zeroSeen := or(zeroSeen, iszero(gt(w, _LAST_ZERO_RECIPIENT_WORD)))
+                }
+                {
+                    let w := calldataload(add(p, 0xa0))
+                    sum := add(sum, and(w, _AMOUNT_MASK))
+                    zeroSeen := or(zeroSeen, iszero(gt(w, _LAST_ZERO_RECIPIENT_WORD)))
+                }
+                {
+                    let w := calldataload(add(p, 0xc0))
+                    sum := add(sum, and(w, _AMOUNT_MASK))
+                    zeroSeen := or(zeroSeen, iszero(gt(w, _LAST_ZERO_RECIPIENT_WORD)))
+                }
+                {
+                    let w := calldataload(add(p, 0xe0))
+                    sum := add(sum, and(w, _AMOUNT_MASK))
+                    zeroSeen := or(zeroSeen, iszero(gt(w, _LAST_ZERO_RECIPIENT_WORD)))
+                }
+            }
+            if zeroSeen {
+                for { p := packed.offset } gt(calldataload(p), _LAST_ZERO_RECIPIENT_WORD) { p := add(p, 0x20) } {}
+                zeroAt := shr(5, sub(p, packed.offset))
+            }
         }
     }
 
