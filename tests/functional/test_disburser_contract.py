@@ -802,3 +802,81 @@ def test_native_refund_failure(payer: Any, disburser: Any, caller: Any) -> None:
 
 def test_pull_index_constant_matches_the_contract() -> None:
     assert PULL_INDEX == 2**256 - 1
+
+
+# --- the unrolled loops: every position of a batch ------------------------------------------------
+
+#: 19 recipients: the loops take 19 mod 8 = 3 one at a time, then two groups of 8. These positions
+#: cover the leading ones, the first, a middle and the last word of each group.
+UNROLLED_SIZE = 19
+UNROLLED_POSITIONS = (0, 2, 3, 7, 10, 11, 18)
+
+
+def test_failed_transfer_is_reported_at_its_index_wherever_it_sits(
+    usdc: Any, owner: Any, payer: Any, disburser: Any, fund: Any
+) -> None:
+    amounts = [10 + i for i in range(UNROLLED_SIZE)]
+    total = sum(amounts)
+    fund(usdc, total)
+    for k in UNROLLED_POSITIONS:
+        r = addresses(UNROLLED_SIZE, seed=1_000 + k)
+        usdc.blacklist(r[k], sender=owner)
+        error = expect(
+            TransferFailedError,
+            lambda r=r, k=k: disburser.disburse(
+                usdc, batch_id(f"unrolled-{k}"), total, words(r, amounts), sender=payer
+            ),
+        )
+        assert error.index == k
+        assert isinstance(error.cause, TokenAccountBlockedError)
+        assert balances(usdc, r) == [0] * UNROLLED_SIZE
+
+
+def test_zero_recipient_is_reported_at_its_index_in_every_mode(
+    usdt: Any, payer: Any, disburser: Any, fund: Any
+) -> None:
+    """USDT would "burn" to the zero address: every loop must stop on it, wherever it sits."""
+    zero = "0x" + "00" * 20
+    amounts = [10 + i for i in range(UNROLLED_SIZE)]
+    total = sum(amounts)
+    fund(usdt, total)
+    for k in UNROLLED_POSITIONS:
+        r = addresses(UNROLLED_SIZE, seed=2_000 + k)
+        r[k] = zero
+        packed_words = words(r, amounts)
+        for call in (
+            lambda w=packed_words, k=k: disburser.disburse(
+                usdt, batch_id(f"z-{k}"), total, w, sender=payer
+            ),
+            lambda w=packed_words, k=k: disburser.disburseOrSkip(
+                usdt, batch_id(f"zs-{k}"), total, w, sender=payer
+            ),
+            lambda w=packed_words, k=k: disburser.disburseNative(
+                batch_id(f"zn-{k}"), w, sender=payer, value=total
+            ),
+        ):
+            assert expect(ZeroRecipientError, call).index == k
+    assert int(usdt.balanceOf(payer)) == total
+
+
+def test_skip_mode_skips_at_every_loop_position(
+    usdc: Any, owner: Any, payer: Any, disburser: Any, fund: Any
+) -> None:
+    r = addresses(UNROLLED_SIZE, seed=3_000)
+    amounts = [100 + i for i in range(UNROLLED_SIZE)]
+    total = sum(amounts)
+    for k in UNROLLED_POSITIONS:
+        usdc.blacklist(r[k], sender=owner)
+    fund(usdc, total)
+
+    receipt = disburser.disburseOrSkip(
+        usdc, batch_id("skip-unrolled"), total, words(r, amounts), sender=payer
+    )
+
+    skipped = set(UNROLLED_POSITIONS)
+    assert [i for i, _, _ in skipped_events(receipt, disburser)] == sorted(skipped)
+    expected = [0 if i in skipped else a for i, a in enumerate(amounts)]
+    assert balances(usdc, r) == expected
+    assert int(usdc.balanceOf(payer)) == total - sum(expected)
+    event = only_event(receipt, disburser, "BatchDisbursed")
+    assert (event.count, event.total) == (UNROLLED_SIZE - len(skipped), sum(expected))
