@@ -115,11 +115,14 @@ class RetryPolicy:
     Exponential backoff with jitter: the n-th retry waits between half and all of
     ``base_delay * 2**(n-1)`` (at most ``max_delay``), so many clients of one struggling node do
     not retry in step; a request gives up after ``attempts`` tries or ``max_seconds`` seconds.
-    Environment: ``PAYOUT_RPC_RETRIES`` (retries after the first try, default 9) and
+    Environment: ``PAYOUT_RPC_RETRIES`` (retries after the first try, default 7) and
     ``PAYOUT_RPC_RETRY_SECONDS`` (default 120).
     """
 
-    attempts: int = 10
+    attempts: int = 8
+    #: Tries while the endpoint has not answered once in this process: a wrong URL or a node
+    #: that is down fails within a second, a node that flickers mid-run gets the full budget.
+    first_contact_attempts: int = 4
     base_delay: float = 0.1
     max_delay: float = 8.0
     max_seconds: float = 120.0
@@ -137,7 +140,12 @@ class RetryPolicy:
         seconds = environ.get("PAYOUT_RPC_RETRY_SECONDS", "").strip()
         try:
             if retries:
-                policy = replace(policy, attempts=int(retries) + 1)
+                attempts = int(retries) + 1
+                policy = replace(
+                    policy,
+                    attempts=attempts,
+                    first_contact_attempts=min(attempts, policy.first_contact_attempts),
+                )
             if seconds:
                 policy = replace(policy, max_seconds=float(seconds))
         except ValueError:
@@ -286,7 +294,7 @@ class Chain:
         self.shown_url = redact_url(url)
         policy = retry if retry is not None else RetryPolicy.from_env()
         if retries is not None:
-            policy = replace(policy, attempts=retries + 1)
+            policy = replace(policy, attempts=retries + 1, first_contact_attempts=retries + 1)
         self.retry = policy
         # No retries inside web3: :meth:`request` retries every idempotent call itself, with
         # backoff and a time bound, and knows which calls may be repeated.
@@ -299,6 +307,8 @@ class Chain:
         self._chain_id: int | None = None
         self._tokens: dict[str, TokenInfo] = {}
         self._jitter = random.Random()
+        #: Whether the endpoint has answered once (see RetryPolicy.first_contact_attempts).
+        self._answered = False
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -360,13 +370,16 @@ class Chain:
         while True:
             attempt += 1
             try:
-                return self._request_once(method, params, context)
+                result = self._request_once(method, params, context)
             except _Transient as exc:
                 elapsed = time.monotonic() - started
                 delay = self.retry.delay(attempt, self._jitter)
+                budget = self.retry.attempts
+                if not self._answered:
+                    budget = min(budget, self.retry.first_contact_attempts)
                 if (
                     not repeatable
-                    or attempt >= self.retry.attempts
+                    or attempt >= budget
                     or elapsed + delay > self.retry.max_seconds
                 ):
                     tries = f"{attempt} attempt{'s' if attempt != 1 else ''}"
@@ -374,6 +387,12 @@ class Chain:
                         self.shown_url, f"{exc.detail}; {method}, {tries} in {elapsed:.1f} s"
                     ) from exc.__cause__
                 time.sleep(delay)
+            except ChainError:
+                self._answered = True  # the node answered (with an error): it is there
+                raise
+            else:
+                self._answered = True
+                return result
 
     def _request_once(self, method: str, params: Sequence[Any], context: str | None) -> Any:
         from web3.types import RPCEndpoint

@@ -40,6 +40,7 @@ class FlakyProxy:
         seed: int = 0,
         kinds: Sequence[str] = FAULT_KINDS,
         path: str = "/",
+        methods: Sequence[str] | None = None,
     ) -> None:
         target = urlsplit(upstream)
         self.upstream_host = target.hostname or "127.0.0.1"
@@ -47,6 +48,8 @@ class FlakyProxy:
         self.rate = rate
         self.kinds = tuple(kinds)
         self.path = path
+        #: Only these JSON-RPC methods are failed (None: every method).
+        self.methods = frozenset(methods) if methods is not None else None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
@@ -75,6 +78,8 @@ class FlakyProxy:
         with self._lock:
             self.requests[method] += 1
             self.paths[path] += 1
+            if self.methods is not None and method not in self.methods:
+                return None
             if self._rng.random() >= self.rate:
                 return None
             kind = self._rng.choice(self.kinds)
@@ -143,9 +148,12 @@ def flaky_proxy(
     seed: int = 0,
     kinds: Sequence[str] = FAULT_KINDS,
     path: str = "/",
+    methods: Sequence[str] | None = None,
 ) -> Iterator[FlakyProxy]:
     """A started :class:`FlakyProxy`, stopped on exit."""
-    proxy = FlakyProxy(upstream, rate=rate, seed=seed, kinds=kinds, path=path).start()
+    proxy = FlakyProxy(
+        upstream, rate=rate, seed=seed, kinds=kinds, path=path, methods=methods
+    ).start()
     try:
         yield proxy
     finally:
