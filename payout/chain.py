@@ -377,11 +377,7 @@ class Chain:
                 budget = self.retry.attempts
                 if not self._answered:
                     budget = min(budget, self.retry.first_contact_attempts)
-                if (
-                    not repeatable
-                    or attempt >= budget
-                    or elapsed + delay > self.retry.max_seconds
-                ):
+                if not repeatable or attempt >= budget or elapsed + delay > self.retry.max_seconds:
                     tries = f"{attempt} attempt{'s' if attempt != 1 else ''}"
                     raise RpcUnavailable(
                         self.shown_url, f"{exc.detail}; {method}, {tries} in {elapsed:.1f} s"
