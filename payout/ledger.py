@@ -56,6 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from payout.files import create_private
 from payout.config import redact_url, resolve_ledger_url, sqlite_timeout_from_env
 from payout.exceptions import (
     BatchInFlightElsewhere,
@@ -1810,8 +1811,11 @@ def _make_engine(url: str, sqlite_timeout: float) -> Engine:
 def _make_raw_engine(url: str, sqlite_timeout: float) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
+        if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the
+            # database file's mode, so the whole ledger stays private whatever the umask.
+            create_private(path)
         engine = create_engine(url, connect_args={"timeout": sqlite_timeout})
 
         @event.listens_for(engine, "connect")
