@@ -56,7 +56,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from payout.files import create_private
 from payout.config import redact_url, resolve_ledger_url, sqlite_timeout_from_env
 from payout.exceptions import (
     BatchInFlightElsewhere,
@@ -69,6 +68,7 @@ from payout.exceptions import (
     LedgerStorageError,
     LedgerUnavailableError,
 )
+from payout.files import create_private
 from payout.types import (
     BATCH_TRANSITIONS,
     PAYOUT_TRANSITIONS,
