@@ -19,6 +19,7 @@ from support.flaky_proxy import flaky_proxy
 
 from payout.chain import Chain
 from payout.devnet import Devnet
+from payout.fault import FAULT_EXIT_CODE
 from payout.ledger import Ledger
 from payout.types import PayoutStatus
 
@@ -189,3 +190,37 @@ def test_3000_row_send_through_20_percent_rpc_faults_pays_each_row_exactly_once(
     assert as_json(proc.stdout)["paid_rows"] == 3000
     assert sum(proxy.faults.values()) >= 0.15 * sum(proxy.requests.values())
     _assert_paid_exactly_once(chain, env, usdc, payer, rows, start)
+
+
+@pytest.mark.parametrize("fault", ["before-broadcast:2", "after-broadcast:2", "after-receipt:2"])
+def test_killed_send_with_a_lost_ledger_through_faults_pays_each_row_once(
+    env: dict[str, str],
+    chain: Chain,
+    payer: Payer,
+    usdc: str,
+    payout_file: PayoutFile,
+    tmp_path: Path,
+    fault: str,
+) -> None:
+    """The worst day: the process is killed mid-send (like kill -9), the ledger is lost, and the
+    endpoint fails 20 % of requests. Sending the file again with a fresh ledger finds the executed
+    batches on chain by their batch ids and pays only what is still owed."""
+    file, rows = payout_file(15)
+    start = chain.token_balance(usdc, payer.address)
+    args = ("send", str(file), "--token", usdc, "--keystore", str(payer.keystore), "--yes")
+    with flaky_proxy(env["PAYOUT_RPC_URL"], rate=0.2, seed=5) as proxy:
+        killed = _payout(
+            *args,
+            "--max-batch-size",
+            "5",
+            env=env,
+            extra_env={"PAYOUT_RPC_URL": proxy.url, "PAYOUT_FAULT": fault},
+        )
+        assert killed.returncode == FAULT_EXIT_CODE, killed.stderr
+        Path(env["PAYOUT_LEDGER_URL"].removeprefix("sqlite:///")).unlink()  # the ledger is lost
+        fresh = {**env, "PAYOUT_LEDGER_URL": f"sqlite:///{tmp_path / 'fresh.sqlite'}"}
+        again = _payout(
+            *args, "--max-batch-size", "5", env=fresh, extra_env={"PAYOUT_RPC_URL": proxy.url}
+        )
+    assert again.returncode == 0, again.stderr
+    _assert_paid_exactly_once(chain, fresh, usdc, payer, rows, start)
