@@ -8,14 +8,18 @@ a reverted call always becomes a translated :class:`~payout.exceptions.ContractE
 from __future__ import annotations
 
 import contextlib
+import os
+import random
+import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from payout.exceptions import ChainError, ContractError
+from payout.exceptions import ChainError, ConfigError, ContractError
+from payout.redact import redact_text, redact_url
 
 # ERC-20 selectors used here (keccak of the signature, first four bytes).
 _SEL_DECIMALS = bytes.fromhex("313ce567")
@@ -29,15 +33,129 @@ TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
 
 
 class RpcUnavailable(ChainError):
-    """The JSON-RPC endpoint does not answer."""
+    """The JSON-RPC endpoint does not answer (after the retries of :class:`RetryPolicy`)."""
 
     def __init__(self, url: str, detail: str) -> None:
+        url = redact_url(url)
         super().__init__(
             f"the RPC endpoint {url} does not answer ({detail})",
             hint="check --rpc-url / PAYOUT_RPC_URL and that the node is running; "
-            "`payout resume` continues safely once it is back",
+            "`payout resume` continues safely once it is back (anything already signed was "
+            "recorded in the ledger first)",
         )
         self.url = url
+
+
+class RpcHttpError(ChainError):
+    """The endpoint answered with an HTTP error that retrying cannot fix (401, 403, 404...)."""
+
+    def __init__(self, url: str, method: str, status: int) -> None:
+        url = redact_url(url)
+        super().__init__(
+            f"the RPC endpoint {url} answered {method} with HTTP {status}",
+            hint="check --rpc-url / PAYOUT_RPC_URL (path, API key, access rights); "
+            "`payout resume` continues safely once it answers",
+        )
+        self.url = url
+        self.status = status
+
+
+class RpcUrlInvalid(ConfigError):
+    """The RPC URL cannot be used (no http(s):// scheme, no host)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"invalid RPC URL {redact_url(url)!r}: {reason}",
+            hint="give --rpc-url / PAYOUT_RPC_URL as http://host:port or https://host/path",
+        )
+
+
+def check_rpc_url(url: str) -> None:
+    """Refuse an endpoint the HTTP client cannot use, before any request (``127.0.0.1:8545``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        raise RpcUrlInvalid(url, "it must start with http:// or https://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    if not host or host.startswith(":") or any(c.isspace() for c in url):
+        raise RpcUrlInvalid(url, "it names no host")
+
+
+#: HTTP statuses of an answer lost on the way or refused for now (rate limit, gateway errors).
+TRANSIENT_HTTP_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: JSON-RPC error codes of a rate limit (EIP-1474 "limit exceeded"): retried like HTTP 429.
+RATE_LIMIT_CODES = frozenset({-32005, 429})
+#: Methods never sent twice: the node would act twice (it signs, mines or changes dev state).
+NOT_REPEATABLE = frozenset({"eth_sendTransaction", "eth_sign", "personal_sign"})
+NOT_REPEATABLE_PREFIXES = ("evm_", "anvil_", "hardhat_", "personal_", "miner_", "debug_set")
+
+
+def _transient_requests_errors() -> tuple[type[BaseException], ...]:
+    import requests
+
+    return (
+        requests.exceptions.ConnectionError,
+        requests.exceptions.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ContentDecodingError,
+    )
+
+
+class _Transient(Exception):
+    """An answer lost on the way (internal to :meth:`Chain.request`, which retries it)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How :class:`Chain` retries a request whose answer was lost.
+
+    Exponential backoff with jitter: the n-th retry waits between half and all of
+    ``base_delay * 2**(n-1)`` (at most ``max_delay``), so many clients of one struggling node do
+    not retry in step; a request gives up after ``attempts`` tries or ``max_seconds`` seconds.
+    Environment: ``PAYOUT_RPC_RETRIES`` (retries after the first try, default 7) and
+    ``PAYOUT_RPC_RETRY_SECONDS`` (default 120).
+    """
+
+    attempts: int = 8
+    #: Tries while the endpoint has not answered once in this process: a wrong URL or a node
+    #: that is down fails within a second, a node that flickers mid-run gets the full budget.
+    first_contact_attempts: int = 4
+    base_delay: float = 0.1
+    max_delay: float = 8.0
+    max_seconds: float = 120.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait after failed try number ``attempt`` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RetryPolicy:
+        environ = os.environ if env is None else env
+        policy = cls()
+        retries = environ.get("PAYOUT_RPC_RETRIES", "").strip()
+        seconds = environ.get("PAYOUT_RPC_RETRY_SECONDS", "").strip()
+        try:
+            if retries:
+                attempts = int(retries) + 1
+                policy = replace(
+                    policy,
+                    attempts=attempts,
+                    first_contact_attempts=min(attempts, policy.first_contact_attempts),
+                )
+            if seconds:
+                policy = replace(policy, max_seconds=float(seconds))
+        except ValueError:
+            raise ConfigError(
+                f"PAYOUT_RPC_RETRIES={retries!r} / PAYOUT_RPC_RETRY_SECONDS={seconds!r} must be "
+                "numbers"
+            ) from None
+        if policy.attempts < 1 or policy.max_seconds < 0:
+            raise ConfigError("PAYOUT_RPC_RETRIES and PAYOUT_RPC_RETRY_SECONDS must be >= 0")
+        return policy
 
 
 class RpcRejected(ChainError):
@@ -160,28 +278,37 @@ class Chain:
     :class:`RpcUnavailable` instead of hanging.
     """
 
-    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 2) -> None:
-        import requests
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        retries: int | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         from web3 import Web3
-        from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
+        check_rpc_url(url)
         self.url = url
+        #: The endpoint as shown in messages: credentials and API keys masked.
+        self.shown_url = redact_url(url)
+        policy = retry if retry is not None else RetryPolicy.from_env()
+        if retries is not None:
+            policy = replace(policy, attempts=retries + 1, first_contact_attempts=retries + 1)
+        self.retry = policy
+        # No retries inside web3: :meth:`request` retries every idempotent call itself, with
+        # backoff and a time bound, and knows which calls may be repeated.
         provider = Web3.HTTPProvider(
-            url,
-            request_kwargs={"timeout": timeout},
-            # Reads are retried briefly (a node restarting); eth_sendRawTransaction never is.
-            exception_retry_configuration=ExceptionRetryConfiguration(
-                errors=(requests.exceptions.ConnectionError, requests.exceptions.Timeout),
-                # web3 counts attempts, not retries (0 would send nothing at all).
-                retries=retries + 1,
-                backoff_factor=0.1,
-            ),
+            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
         )
         self.w3 = Web3(provider)
         # Middleware would add hidden RPC calls (ENS, gas estimation) to every request: not wanted.
         self.w3.middleware_onion.clear()
         self._chain_id: int | None = None
         self._tokens: dict[str, TokenInfo] = {}
+        self._jitter = random.Random()
+        #: Whether the endpoint has answered once (see RetryPolicy.first_contact_attempts).
+        self._answered = False
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -197,12 +324,20 @@ class Chain:
 
         try:
             yield
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise RpcUnavailable(self.url, type(exc).__name__) from exc
+        except requests.exceptions.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status in TRANSIENT_HTTP_STATUSES:
+                raise _Transient(f"HTTP {status}") from exc
+            raise RpcHttpError(self.shown_url, method, status) from exc
+        except _transient_requests_errors() as exc:
+            raise _Transient(type(exc).__name__) from exc
         except ProviderConnectionError as exc:
-            raise RpcUnavailable(self.url, str(exc)[:120]) from exc
+            raise _Transient(redact_text(str(exc), self.url)[:120]) from exc
+        except requests.exceptions.RequestException as exc:
+            # An unusable URL or request (InvalidURL, InvalidHeader...): retrying cannot help.
+            raise RpcUnavailable(self.shown_url, type(exc).__name__) from exc
         except TimeExhausted as exc:  # pragma: no cover - we never use web3's waiters
-            raise RpcUnavailable(self.url, "timed out") from exc
+            raise RpcUnavailable(self.shown_url, "timed out") from exc
         except ContractLogicError as exc:
             raise translate_revert(revert_data_of(exc), context or method) from exc
         except Web3RPCError as exc:
@@ -212,26 +347,70 @@ class Chain:
                 raise translate_revert(data, context or method) from exc
             raise RpcRejected(method, message[:300]) from exc
         except ConnectionError as exc:
-            raise RpcUnavailable(self.url, type(exc).__name__) from exc
+            raise _Transient(type(exc).__name__) from exc
+        except ValueError as exc:
+            # The reply was not JSON (a proxy's error page, a truncated body): the answer was
+            # lost on the way, like a dropped connection.
+            raise _Transient(f"unreadable reply: {type(exc).__name__}") from exc
 
     def request(self, method: str, params: Sequence[Any], *, context: str | None = None) -> Any:
         """A raw JSON-RPC request; node errors become :class:`ChainError`.
 
-        ``context`` names the operation in a translated revert ("simulating batch 3").
+        ``context`` names the operation in a translated revert ("simulating batch 3"). A request
+        whose answer is lost (dropped connection, timeout, HTTP 429/5xx, unreadable reply) is sent
+        again with exponential backoff and jitter, within :attr:`retry`'s attempts and time; then
+        :class:`RpcUnavailable`. Every method is repeatable except the few in
+        :data:`NOT_REPEATABLE`: reads obviously, and ``eth_sendRawTransaction`` because a signed
+        transaction is the same transaction (same hash) however often it is sent (the wallet
+        reads "already known" / "nonce too low" as "look for our receipt").
         """
+        repeatable = method not in NOT_REPEATABLE and not method.startswith(NOT_REPEATABLE_PREFIXES)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = self._request_once(method, params, context)
+            except _Transient as exc:
+                elapsed = time.monotonic() - started
+                delay = self.retry.delay(attempt, self._jitter)
+                budget = self.retry.attempts
+                if not self._answered:
+                    budget = min(budget, self.retry.first_contact_attempts)
+                if not repeatable or attempt >= budget or elapsed + delay > self.retry.max_seconds:
+                    tries = f"{attempt} attempt{'s' if attempt != 1 else ''}"
+                    raise RpcUnavailable(
+                        self.shown_url, f"{exc.detail}; {method}, {tries} in {elapsed:.1f} s"
+                    ) from exc.__cause__
+                time.sleep(delay)
+            except ChainError:
+                self._answered = True  # the node answered (with an error): it is there
+                raise
+            else:
+                self._answered = True
+                return result
+
+    def _request_once(self, method: str, params: Sequence[Any], context: str | None) -> Any:
         from web3.types import RPCEndpoint
 
         with self._rpc(method, context):
             response = self.w3.provider.make_request(RPCEndpoint(method), list(params))
+        if not isinstance(response, Mapping):
+            raise _Transient("unreadable reply: not a JSON-RPC object")
         if response.get("error"):
             error = response["error"]
             message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            code = error.get("code") if isinstance(error, dict) else None
+            if code in RATE_LIMIT_CODES or "rate limit" in message.lower():
+                raise _Transient(f"rate limited: {message[:100]}")
             data = error.get("data") if isinstance(error, dict) else None
             if isinstance(data, str) and data.startswith("0x"):
                 raise translate_revert(bytes.fromhex(data[2:]), context or method)
             if "revert" in message.lower():
                 raise translate_revert(None, f"{context or method} ({message[:200]})")
             raise RpcRejected(method, message[:300])
+        if "result" not in response:
+            raise _Transient("unreadable reply: no result")
         return response.get("result")
 
     # --- chain facts ------------------------------------------------------------------------

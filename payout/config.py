@@ -29,6 +29,19 @@ from payout.batching import (
     evm_gas_model,
 )
 from payout.exceptions import ConfigError
+from payout.redact import redact_text, redact_url, url_secrets
+
+__all__ = [
+    "Settings",
+    "default_ledger_path",
+    "load_settings",
+    "redact_text",
+    "redact_url",
+    "resolve_ledger_url",
+    "sqlite_timeout_from_env",
+    "sqlite_url",
+    "url_secrets",
+]
 
 #: Ledger location relative to the current directory when nothing else is configured.
 DEFAULT_LEDGER_DIR = ".payout"
@@ -74,17 +87,6 @@ def resolve_ledger_url(
     return url
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe for messages and logs)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    creds, _, host = rest.rpartition("@")
-    if ":" in creds:
-        creds = creds.split(":", 1)[0] + ":***"
-    return f"{scheme}://{creds}@{host}"
-
-
 def _env_int(environ: Mapping[str, str], name: str, default: int) -> int:
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
@@ -93,6 +95,21 @@ def _env_int(environ: Mapping[str, str], name: str, default: int) -> int:
         return int(raw.replace("_", ""))
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not an integer") from None
+
+
+def sqlite_timeout_from_env(env: Mapping[str, str] | None = None) -> float:
+    """``PAYOUT_SQLITE_TIMEOUT`` in seconds (fractions allowed), default 30."""
+    environ = os.environ if env is None else env
+    raw = environ.get("PAYOUT_SQLITE_TIMEOUT", "").strip()
+    if not raw:
+        return 30.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"PAYOUT_SQLITE_TIMEOUT={raw!r} is not a number of seconds") from None
+    if value < 0:
+        raise ConfigError(f"PAYOUT_SQLITE_TIMEOUT={raw!r} must not be negative")
+    return value
 
 
 @dataclass(frozen=True)
@@ -138,7 +155,7 @@ def load_settings(
         per_recipient_gas=per_recipient_gas
         if per_recipient_gas is not None
         else _env_int(environ, "PAYOUT_RECIPIENT_GAS", DEFAULT_PER_RECIPIENT_GAS),
-        sqlite_timeout=float(_env_int(environ, "PAYOUT_SQLITE_TIMEOUT", 30)),
+        sqlite_timeout=sqlite_timeout_from_env(environ),
     )
     if settings.max_batch_size < 1:
         raise ConfigError(f"maximum batch size {settings.max_batch_size} must be at least 1")

@@ -38,6 +38,7 @@ from payout.deployment import Deployment, deploy_disburser, verify_disburser
 from payout.devnet import Devnet, dev_private_key, start_anvil
 from payout.disburser import Disburser
 from payout.executor import ExecutionEvent
+from payout.files import open_private
 from payout.ledger import Ledger
 from payout.signer import LocalSigner
 from payout.types import Network, Scope
@@ -297,7 +298,7 @@ def _report_and_reconcile(
     from payout.report import report_rows, write_csv
 
     report_path = workdir / "report.csv"
-    with open(report_path, "w", encoding="utf-8", newline="") as fh:
+    with open_private(report_path, newline="") as fh:
         rows = write_csv(report_rows(ledger, scopes, lambda _t: token), fh)
     result.report_path = str(report_path)
     on_step(f"report: {rows} rows written to {report_path}")

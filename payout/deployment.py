@@ -29,6 +29,7 @@ from eth_utils.crypto import keccak
 
 from payout.chain import Chain
 from payout.exceptions import DeploymentError
+from payout.files import write_private_text
 
 CREATE2_DEPLOYER = "0x4e59b44847b379578588920ca78fbf26c0b4956c"
 #: The salt of every disburser deployment (any fixed value works; this one names the project).
@@ -255,15 +256,13 @@ def record_deployment(path: Path, deployment: Deployment) -> None:
         "contract": "Disburser",
         "deployments": {str(k): entries[k].to_json() for k in sorted(entries)},
     }
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_private_text(path, json.dumps(doc, indent=2) + "\n")
 
 
 def write_standard_json(path: Path) -> dict[str, Any]:
     """Export the solc standard-JSON input for block-explorer verification; returns its summary."""
     code = shipped_code()
-    path.write_text(json.dumps(code.standard_json_input, indent=2) + "\n", encoding="utf-8")
+    write_private_text(path, json.dumps(code.standard_json_input, indent=2) + "\n")
     return {
         "path": str(path),
         "compilerVersion": code.compiler_version,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from payout.redact import redact_text, redact_url
+
 if TYPE_CHECKING:
     from payout.types import Issue
 
@@ -94,6 +96,7 @@ class TronNodeUnreachable(TronError):
     """The TRON full node did not answer."""
 
     def __init__(self, url: str, reason: str) -> None:
+        reason, url = redact_text(reason, url), redact_url(url)
         super().__init__(
             f"TRON node {url} is unreachable: {reason}",
             hint="Check --tron-node / PAYOUT_TRON_NODE_URL, or start a local node with "
@@ -106,6 +109,7 @@ class TronNodeError(TronError):
     """The TRON node answered with an API error."""
 
     def __init__(self, url: str, detail: str, *, hint: str | None = None) -> None:
+        detail, url = redact_text(detail, url), redact_url(url)
         super().__init__(f"TRON node {url} returned an error: {detail}", hint=hint)
         self.url = url
         self.detail = detail
@@ -368,13 +372,46 @@ class LedgerNotFoundError(LedgerError):
 class LedgerUnavailableError(LedgerError):
     """The ledger database cannot be opened, or has a schema this version does not know."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, *, hint: str | None = None) -> None:
+        reason, url = redact_text(reason, url), redact_url(url)
         super().__init__(
             f"cannot use the ledger at {url}: {reason}",
-            hint="Check --ledger / PAYOUT_LEDGER_URL (default .payout/ledger.sqlite in the "
+            hint=hint
+            or "Check --ledger / PAYOUT_LEDGER_URL (default .payout/ledger.sqlite in the "
             "current directory).",
         )
         self.url = url
+        self.reason = reason
+
+
+class LedgerBusyError(LedgerUnavailableError):
+    """Another process held the ledger's write lock longer than the configured wait."""
+
+    def __init__(self, url: str, reason: str, waited: float | None) -> None:
+        waited_text = f" for {waited:g} s" if waited is not None else ""
+        super().__init__(
+            url,
+            f"{reason} (waited{waited_text} for another process to release it)",
+            hint="Another `payout` command (or a tool holding the database open) is writing to "
+            "this ledger: let it finish, or stop it, then run the command again (`payout resume` "
+            "after an interrupted send; nothing was recorded by this attempt). "
+            "PAYOUT_SQLITE_TIMEOUT sets the wait in seconds.",
+        )
+        self.waited = waited
+
+
+class LedgerStorageError(LedgerUnavailableError):
+    """The ledger's storage refused a write (disk full, read-only, I/O error) or the database
+    connection was lost."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            url,
+            reason,
+            hint="Nothing of this step was recorded (the database rolled it back). Free disk "
+            "space / restore write access or the database connection, then run `payout resume` "
+            "(or the same command again): the ledger and the chain say what was paid.",
+        )
 
 
 class ChainResetError(LedgerError):
@@ -512,6 +549,7 @@ class SafeServiceError(SafeError):
     """The Safe Transaction Service refused a request or could not be reached."""
 
     def __init__(self, url: str, action: str, detail: str) -> None:
+        detail, url = redact_text(detail, url), redact_url(url)
         super().__init__(
             f"Safe Transaction Service {url} refused to {action}: {detail}",
             hint="The proposal file is still valid: signers can sign and merge it offline. "

@@ -56,16 +56,19 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from payout.config import redact_url, resolve_ledger_url
+from payout.config import redact_url, resolve_ledger_url, sqlite_timeout_from_env
 from payout.exceptions import (
     BatchInFlightElsewhere,
     ChainResetError,
     InvalidTransitionError,
+    LedgerBusyError,
     LedgerConflictError,
     LedgerError,
     LedgerNotFoundError,
+    LedgerStorageError,
     LedgerUnavailableError,
 )
+from payout.files import create_private
 from payout.types import (
     BATCH_TRANSITIONS,
     PAYOUT_TRANSITIONS,
@@ -450,13 +453,17 @@ class Ledger:
     # --- opening --------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None = None, *, sqlite_timeout: float = 30.0) -> Ledger:
+    def open(cls, url: str | None = None, *, sqlite_timeout: float | None = None) -> Ledger:
         """Open (and create or check the schema of) the ledger at ``url``.
 
         ``None`` resolves through :func:`payout.config.resolve_ledger_url` (``PAYOUT_LEDGER_URL``,
         else ``.payout/ledger.sqlite`` in the current directory, created if missing).
+        ``sqlite_timeout`` (default ``PAYOUT_SQLITE_TIMEOUT``, else 30 s) is how long a SQLite
+        writer waits for another process's lock before :class:`LedgerBusyError`.
         """
         resolved = resolve_ledger_url(url)
+        if sqlite_timeout is None:
+            sqlite_timeout = sqlite_timeout_from_env()
         try:
             engine = _make_engine(resolved, sqlite_timeout)
         except (SQLAlchemyError, OSError) as exc:
@@ -1603,8 +1610,18 @@ def _copy_rows(
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerows(rows)
     buffer.seek(0)
-    with _raw_cursor(conn) as cur:
-        cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
+    try:
+        with _raw_cursor(conn) as cur:
+            cur.copy_expert(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer
+            )
+    except Exception as exc:
+        # Driver-level: SQLAlchemy's error hook does not see it.
+        shown = conn.engine.url.render_as_string(hide_password=True)
+        fault = ledger_fault(shown, exc, disconnect=conn.invalidated)
+        if fault is not None:
+            raise fault from exc
+        raise
 
 
 def _insert_payouts(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -1737,11 +1754,68 @@ def _explain_unassignable(conn: Connection) -> None:
         raise InvalidTransitionError("payout", taken[0], taken[1], "planned (in a batch)")
 
 
+def ledger_fault(
+    url: str, exc: BaseException, *, sqlite_timeout: float | None = None, disconnect: bool = False
+) -> LedgerUnavailableError | None:
+    """The ledger error for a database failure that is not the toolkit's doing (lock held too
+    long, disk full, read-only or failing storage, lost connection), or None for anything else
+    (constraint violations stay what they are: the ledger's rules rely on them)."""
+    import psycopg2
+
+    if not isinstance(
+        exc, sqlite3.OperationalError | psycopg2.OperationalError | psycopg2.InterfaceError
+    ):
+        return None
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lowered = reason.lower()
+    if "locked" in lowered or "busy" in lowered or "lock timeout" in lowered:
+        waited = sqlite_timeout if isinstance(exc, sqlite3.OperationalError) else None
+        return LedgerBusyError(url, reason, waited)
+    storage = (
+        "disk is full",
+        "no space left",
+        "disk i/o",
+        "readonly",
+        "read-only",
+        "unable to open",
+        "could not extend",
+        "server closed",
+        "connection",
+        "terminating",
+    )
+    if disconnect or any(word in lowered for word in storage):
+        return LedgerStorageError(url, reason)
+    return LedgerUnavailableError(url, reason)
+
+
 def _make_engine(url: str, sqlite_timeout: float) -> Engine:
+    engine = _make_raw_engine(url, sqlite_timeout)
+    shown = redact_url(url)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(ctx: Any) -> None:
+        # Every statement, commit and connect on this engine: a database fault becomes a ledger
+        # error (exit 6, with what to do) instead of a raw driver exception.
+        error = ledger_fault(
+            shown,
+            ctx.original_exception,
+            sqlite_timeout=sqlite_timeout,
+            disconnect=bool(ctx.is_disconnect),
+        )
+        if error is not None:
+            raise error from ctx.original_exception
+
+    return engine
+
+
+def _make_raw_engine(url: str, sqlite_timeout: float) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and path != ":memory:":
+        if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the
+            # database file's mode, so the whole ledger stays private whatever the umask.
+            create_private(path)
         engine = create_engine(url, connect_args={"timeout": sqlite_timeout})
 
         @event.listens_for(engine, "connect")

@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -678,6 +679,7 @@ class _Utf8Stream:
         self._offset = 0
         self._first = True
         self.failed = False
+        self._depth = 0
 
     def read(self, size: int = 65536) -> bytes:
         data = self._reader.read(size)
@@ -699,8 +701,43 @@ class _Utf8Stream:
             )
             self.failed = True
             return b""
+        # Brackets still open (strings ignored: a bracket inside an id only shifts the count).
+        # ijson builds a nested value in time quadratic in its depth: ``[[[[...`` 100,000 deep
+        # would run for minutes and exhaust memory, so the file is refused before it is parsed.
+        self._depth += data.count(b"[") + data.count(b"{") - data.count(b"]") - data.count(b"}")
+        if self._depth > _MAX_JSON_STREAM_DEPTH:
+            self._v.file_issue(
+                E_SYNTAX,
+                f"JSON nested more than {_MAX_JSON_STREAM_DEPTH} levels deep by byte offset "
+                f"{self._offset + len(data)}; a payout file is an array of flat objects",
+            )
+            self.failed = True
+            return b""
         self._offset += len(data)
         return data
+
+
+#: Open brackets a JSON payout file may have at once (it needs 3: {"payouts": [{...}]}).
+_MAX_JSON_DEPTH = 256
+#: The same bound for a whole JSON file, counted without skipping strings (cheap, per chunk):
+#: higher, so brackets inside ids or memos never trip it; ijson parses 4,096 levels in ~0.3 s.
+_MAX_JSON_STREAM_DEPTH = 4096
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _json_depth(text: str) -> int:
+    """Deepest bracket nesting of one JSON text (strings skipped). Cheap for ordinary lines: the
+    exact scan runs only when the line has more opening brackets than the limit."""
+    if text.count("[") + text.count("{") <= _MAX_JSON_DEPTH:
+        return 0
+    depth = deepest = 0
+    for char in _JSON_STRING.sub('""', text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _read_json(reader: _HashingReader, v: _Validator) -> tuple[str, ...]:
@@ -737,6 +774,18 @@ def _read_jsonl(lines: Iterator[str], v: _Validator) -> tuple[str, ...]:
     for text in lines:
         line += 1
         if line in v.bad_lines or not text.strip():
+            continue
+        if _json_depth(text) > _MAX_JSON_DEPTH:
+            # ``[[[[...`` thousands deep exhausts the parser's stack (RecursionError, or a
+            # segmentation fault when the interpreter's recursion limit is raised): refused first.
+            v.add(
+                line,
+                "",
+                E_SYNTAX,
+                f"invalid JSON: nested too deeply (more than {_MAX_JSON_DEPTH} levels; a payout "
+                "is one flat object)",
+            )
+            v.rows += 1
             continue
         try:
             item = json.loads(text, parse_float=Decimal, object_pairs_hook=_json_object)

@@ -38,6 +38,7 @@ from payout.exceptions import FundsError, InputError, PayoutError, PlanError
 from payout.executor import Allowance, BatchResult, HotWalletExecutor, OnEvent
 from payout.ledger import BatchRecord, Ledger
 from payout.manifest import Manifest, ManifestOptions, read_manifest
+from payout.redact import redact_url
 from payout.types import (
     TX_GAS_CAP,
     Batch,
@@ -1007,13 +1008,19 @@ def _resume_tron(
             )
             if ctx.chain_id != scope.chain_id:
                 left += [
-                    _left(r, f"on TRON chain {scope.chain_id}; {node_url} is {ctx.chain_id}")
+                    _left(
+                        r,
+                        f"on TRON chain {scope.chain_id}; {redact_url(node_url)} is {ctx.chain_id}",
+                    )
                     for r in group
                 ]
                 continue
             result = tron_resume(ctx, ledger, None)
         except PayoutError as exc:
-            left += [_left(r, f"could not settle it through {node_url}: {exc}") for r in group]
+            left += [
+                _left(r, f"could not settle it through {redact_url(node_url)}: {exc}")
+                for r in group
+            ]
             continue
         settled += [
             SettledBatch(

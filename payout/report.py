@@ -22,6 +22,7 @@ from typing import IO, Any
 from payout.amount import format_amount
 from payout.exceptions import PayoutError
 from payout.ledger import BatchRecord, Ledger, PayoutRecord
+from payout.redact import redact_url
 from payout.types import FORMULA_PREFIXES, BatchStatus, Network, PayoutStatus, Scope
 
 REPORT_COLUMNS = (
@@ -119,14 +120,16 @@ class TokenResolver:
                 self._evm_chain_id = chain.chain_id
                 self._evm = chain
             except PayoutError as exc:
-                self._evm_error = f"the EVM endpoint {self.rpc_url} cannot be read ({exc})"
+                self._evm_error = (
+                    f"the EVM endpoint {redact_url(self.rpc_url)} cannot be read ({exc})"
+                )
         if self._evm is None:
             return self._unknown(scope, self._evm_error or "no EVM endpoint")
         if self._evm_chain_id != scope.chain_id:
             return self._unknown(
                 scope,
-                f"the EVM endpoint {self.rpc_url} is chain {self._evm_chain_id}, not chain "
-                f"{scope.chain_id} (pass --rpc-url of chain {scope.chain_id})",
+                f"the EVM endpoint {redact_url(self.rpc_url)} is chain {self._evm_chain_id}, "
+                f"not chain {scope.chain_id} (pass --rpc-url of chain {scope.chain_id})",
             )
         info = self._evm.token(scope.token)
         return (info.symbol, info.decimals)
@@ -145,14 +148,16 @@ class TokenResolver:
                 self._tron_chain_id = chain_id(client)
                 self._tron = client
             except PayoutError as exc:
-                self._tron_error = f"the TRON node {self.tron_node_url} cannot be read ({exc})"
+                self._tron_error = (
+                    f"the TRON node {redact_url(self.tron_node_url)} cannot be read ({exc})"
+                )
         if self._tron is None:
             return self._unknown(scope, self._tron_error or "no TRON node")
         if self._tron_chain_id != scope.chain_id:
             return self._unknown(
                 scope,
-                f"the TRON node {self.tron_node_url} is chain {self._tron_chain_id}, not chain "
-                f"{scope.chain_id}",
+                f"the TRON node {redact_url(self.tron_node_url)} is chain "
+                f"{self._tron_chain_id}, not chain {scope.chain_id}",
             )
         from payout.tron.token import token_info
 

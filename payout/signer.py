@@ -208,6 +208,10 @@ def load_keystore(
     return LocalSigner(bytes(key), label=f"keystore {path.name}")
 
 
+#: Order n of the secp256k1 group: a private key is an integer in [1, n - 1].
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
 def write_keystore(
     path: Path, private_key: bytes, password: str, *, iterations: int | None = None
 ) -> str:
@@ -221,6 +225,13 @@ def write_keystore(
         raise KeystoreExists(path)
     if len(private_key) != 32:
         raise SignerError("a private key is 32 bytes (64 hex digits)", hint="check the key")
+    if not 0 < int.from_bytes(private_key, "big") < SECP256K1_ORDER:
+        # Never echo the value: it may be a real key with a typo.
+        raise SignerError(
+            "the private key is out of range: it must be between 1 and the secp256k1 group "
+            "order - 1 (zero and values at or above the order are no key)",
+            hint="check the key you pasted; nothing was written",
+        )
     kwargs: dict[str, Any] = {}
     if iterations is not None:
         kwargs["iterations"] = iterations

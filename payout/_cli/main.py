@@ -18,14 +18,44 @@ from payout.exceptions import PayoutError
 INTERNAL_ERROR_EXIT = 70
 
 
-def _error_json(exc: BaseException, kind: str) -> str:
+#: Options and environment variables that hold endpoint or database URLs (maybe with secrets).
+_URL_PARAMS = ("rpc_url", "tron_node_url", "node_url", "ledger_url", "service_url", "node")
+_URL_ENV = (
+    "PAYOUT_RPC_URL",
+    "PAYOUT_TRON_NODE_URL",
+    "PAYOUT_LEDGER_URL",
+    "PAYOUT_SAFE_SERVICE_URL",
+)
+
+
+def _secret_urls(ctx: click.Context) -> list[str]:
+    """Every URL this invocation was given: an error message from any library is scrubbed of
+    their credentials and API keys before it is shown."""
+    urls = [os.environ.get(name) for name in _URL_ENV]
+    current: click.Context | None = ctx
+    while current is not None:
+        urls += [current.params.get(name) for name in _URL_PARAMS]
+        current = current.parent
+    # The failing command's own options are gone with its context: take URLs from argv.
+    urls += [arg.partition("=")[2] or arg for arg in sys.argv[1:] if "://" in arg]
+    return [u for u in urls if isinstance(u, str) and u]
+
+
+def _scrub(text: str | None, urls: list[str]) -> str | None:
+    from payout.redact import redact_text
+
+    return None if text is None else redact_text(text, *urls)
+
+
+def _error_json(exc: BaseException, kind: str, urls: list[str] | None = None) -> str:
+    urls = urls or []
     return json.dumps(
         {
             "error": {
                 "type": type(exc).__name__,
                 "category": kind,
-                "message": str(exc),
-                "hint": getattr(exc, "hint", None),
+                "message": _scrub(str(exc), urls),
+                "hint": _scrub(getattr(exc, "hint", None), urls),
                 "exit_code": getattr(exc, "exit_code", INTERNAL_ERROR_EXIT),
             }
         },
@@ -51,13 +81,14 @@ class PayoutGroup(click.Group):
             return super().invoke(ctx)
         except PayoutError as exc:
             obj = ctx.obj or {}
+            urls = _secret_urls(ctx) + list(obj.get("urls", ()))
             if obj.get("debug"):
                 traceback.print_exc()
             if obj.get("json"):
-                click.echo(_error_json(exc, _category(exc)))
-            click.secho(f"Error: {exc}", fg="red", err=True)
+                click.echo(_error_json(exc, _category(exc), urls))
+            click.secho(f"Error: {_scrub(str(exc), urls)}", fg="red", err=True)
             if exc.hint:
-                click.echo(f"Hint: {exc.hint}", err=True)
+                click.echo(f"Hint: {_scrub(exc.hint, urls)}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -76,11 +107,13 @@ class PayoutGroup(click.Group):
             ctx.exit(130)
         except Exception as exc:
             obj = ctx.obj or {}
+            urls = _secret_urls(ctx) + list(obj.get("urls", ()))
             if obj.get("debug"):
                 traceback.print_exc()
             if obj.get("json"):
-                click.echo(_error_json(exc, "InternalError"))
-            click.secho(f"Internal error: {type(exc).__name__}: {exc}", fg="red", err=True)
+                click.echo(_error_json(exc, "InternalError", urls))
+            shown = _scrub(str(exc), urls)
+            click.secho(f"Internal error: {type(exc).__name__}: {shown}", fg="red", err=True)
             click.echo(
                 "Hint: this is a bug; re-run with --debug and report the traceback", err=True
             )

@@ -2,6 +2,9 @@
 
 Environment variables (every option below can also come from them):
   PAYOUT_RPC_URL               EVM JSON-RPC endpoint
+  PAYOUT_RPC_RETRIES           retries of a request whose answer was lost (default 7)
+  PAYOUT_RPC_RETRY_SECONDS     time bound of those retries per request (default 120)
+  PAYOUT_SQLITE_TIMEOUT        seconds a SQLite ledger writer waits for the lock (default 30)
   PAYOUT_LEDGER_URL            ledger database URL (sqlite:///path or postgresql://...)
   PAYOUT_KEYSTORE_PASSWORD     password for an encrypted keystore (else prompted)
   PAYOUT_KEYSTORE              keystore file of the payer

@@ -214,7 +214,9 @@ def report(
         if output is None:
             writer(rows, sys.stdout)
         else:
-            with open(output, "w", encoding="utf-8", newline="") as fh:
+            from payout.files import open_private
+
+            with open_private(output, newline="") as fh:
                 n = writer(rows, fh)
             click.echo(f"Wrote {n} rows to {output}", err=True)
     _print_notes(resolver)

@@ -914,7 +914,9 @@ def report(
         if output is None:
             writer(rows, sys.stdout)
         else:
-            with output.open("w", encoding="utf-8", newline="") as fh:
+            from payout.files import open_private
+
+            with open_private(output, newline="") as fh:
                 count = writer(rows, fh)
             console(stderr=True).print(f"wrote {count} rows to {output}")
 

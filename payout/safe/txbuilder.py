@@ -24,6 +24,7 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
+from payout.files import write_private_text
 from payout.safe.multisend import decode_multisend
 from payout.safe.proposal import Proposal, ProposedTx
 
@@ -109,6 +110,6 @@ def export_batches(
     for tx in proposal.transactions:
         path = directory / f"tx-builder-{proposal.safe[:10].lower()}-nonce-{tx.nonce}.json"
         doc = batch_file(proposal, tx, created_at_ms=created_at_ms)
-        path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        write_private_text(path, json.dumps(doc, indent=2) + "\n")
         paths.append(path)
     return paths

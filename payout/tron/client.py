@@ -34,6 +34,16 @@ def connect(node_url: str, *, timeout: float = 30.0, check: bool = True) -> Tron
     With ``check`` the node is asked for ``wallet/getnodeinfo`` once, so a wrong URL fails here with
     a clear message instead of deep inside a payout.
     """
+    scheme, sep, rest = node_url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        from payout.exceptions import ConfigError
+        from payout.redact import redact_url
+
+        raise ConfigError(
+            f"invalid TRON node URL {redact_url(node_url)!r}: it must start with http:// or "
+            "https:// and name a host",
+            hint="give --tron-node / PAYOUT_TRON_NODE_URL as http://host:8090",
+        )
     url = node_url if node_url.endswith("/") else node_url + "/"
     provider = HTTPProvider(url, timeout=timeout)
     client = Tron(provider=provider, conf={"fee_limit": DEFAULT_FEE_LIMIT_SUN})
@@ -77,6 +87,10 @@ def node_call(client: Tron, fn: Callable[[], T], *, url: str | None = None) -> T
         raise TronTransactionRejected(code, str(exc.args[0]) if exc.args else "") from exc
     except tronpy_errors.ApiError as exc:
         raise TronNodeError(where, str(exc)) from exc
+    except requests.RequestException as exc:
+        # A reply that is not what the node's HTTP API sends (a proxy's error page that is not
+        # JSON, a broken body): the node did not answer.
+        raise TronNodeUnreachable(where, type(exc).__name__) from exc
 
 
 def _transaction_error_code(message: str) -> str:

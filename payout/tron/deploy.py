@@ -34,6 +34,7 @@ from tronpy.keys import to_base58check_address, to_hex_address
 from payout.artifact import TRON_TOKENS, BundledContract, bundled_contract, disburser_artifact
 from payout.deployment import DisburserCodeMismatch, DisburserMissing
 from payout.exceptions import DeploymentError, TronExecutionFailed
+from payout.files import write_private_text
 from payout.tron.client import node_call, raw_request
 from payout.tron.record import as_json
 from payout.tron.signer import TronSigner
@@ -208,9 +209,7 @@ def record_deployment(path: Path, deployment: TronDeployment) -> None:
         doc = json.loads(path.read_text(encoding="utf-8"))
     doc["deployments"][str(deployment.chain_id)] = deployment.to_json()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_private_text(path, json.dumps(doc, indent=2) + "\n")
 
 
 # --- test / demo tokens --------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from payout.exceptions import (
     TronTransactionExpired,
     TronTransactionFileError,
 )
+from payout.files import write_private_text
 from payout.ledger import Ledger
 from payout.tron import proto
 from payout.tron.energy import DEFAULT_MARGIN_BPS, fee_limit_for, read_prices
@@ -138,9 +138,7 @@ class Proposal:
 def write_proposal(path: Path, proposal: Proposal) -> None:
     """Write (atomically) a proposal file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(proposal.to_json(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_private_text(path, json.dumps(proposal.to_json(), indent=2) + "\n")
 
 
 def read_proposal(path: Path) -> Proposal:
