@@ -17,7 +17,7 @@ from payout.executor import record_signed, settle_from_receipt
 from payout.ledger import Ledger
 from payout.pipeline import PlanOptions, PredictedFailures, SimulationFailed, Target, plan_scope
 from payout.types import Batch, BatchStatus, ExecutorKind, Network, PayMode, Payout, PayoutStatus
-from payout.wallet import Wallet
+from payout.wallet import Inflight, Wallet
 
 SOURCE = "payouts.csv"
 
@@ -137,8 +137,10 @@ def test_batch_reverted_on_chain_records_the_decoded_cause(
         )
         record_signed(ledger, batch, prepared)
         payer.broadcast(prepared)
-        receipt = evm.receipt(prepared.tx_hash)
-        assert receipt is not None and int(str(receipt["status"]), 16) == 0
+        # The node may answer the broadcast before the block is sealed: wait for the receipt
+        # the way the executor does (bounded by the wallet's receipt timeout).
+        receipt = payer.wait(Inflight(prepared.nonce, [prepared]))
+        assert int(str(receipt["status"]), 16) == 0
         result = settle_from_receipt(ledger, Disburser(evm, disburser), batch, receipt)
         assert result.status is BatchStatus.FAILED
         assert "paused" in result.detail and "without a reason" not in result.detail
