@@ -19,6 +19,12 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from payout.exceptions import ChainError, ConfigError, ContractError
+from payout.exceptions import Eip1559Unsupported as Eip1559Unsupported
+from payout.exceptions import NotAToken as NotAToken
+from payout.exceptions import RpcHttpError as RpcHttpError
+from payout.exceptions import RpcRejected as RpcRejected
+from payout.exceptions import RpcUnavailable as RpcUnavailable
+from payout.exceptions import RpcUrlInvalid as RpcUrlInvalid
 from payout.redact import redact_text, redact_url
 
 # ERC-20 selectors used here (keccak of the signature, first four bytes).
@@ -30,44 +36,6 @@ _SEL_ALLOWANCE = bytes.fromhex("dd62ed3e")
 
 #: keccak("Transfer(address,address,uint256)")
 TRANSFER_TOPIC = keccak(text="Transfer(address,address,uint256)")
-
-
-class RpcUnavailable(ChainError):
-    """The JSON-RPC endpoint does not answer (after the retries of :class:`RetryPolicy`)."""
-
-    def __init__(self, url: str, detail: str) -> None:
-        url = redact_url(url)
-        super().__init__(
-            f"the RPC endpoint {url} does not answer ({detail})",
-            hint="check --rpc-url / PAYOUT_RPC_URL and that the node is running; "
-            "`payout resume` continues safely once it is back (anything already signed was "
-            "recorded in the ledger first)",
-        )
-        self.url = url
-
-
-class RpcHttpError(ChainError):
-    """The endpoint answered with an HTTP error that retrying cannot fix (401, 403, 404...)."""
-
-    def __init__(self, url: str, method: str, status: int) -> None:
-        url = redact_url(url)
-        super().__init__(
-            f"the RPC endpoint {url} answered {method} with HTTP {status}",
-            hint="check --rpc-url / PAYOUT_RPC_URL (path, API key, access rights); "
-            "`payout resume` continues safely once it answers",
-        )
-        self.url = url
-        self.status = status
-
-
-class RpcUrlInvalid(ConfigError):
-    """The RPC URL cannot be used (no http(s):// scheme, no host)."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(
-            f"invalid RPC URL {redact_url(url)!r}: {reason}",
-            hint="give --rpc-url / PAYOUT_RPC_URL as http://host:port or https://host/path",
-        )
 
 
 def check_rpc_url(url: str) -> None:
@@ -156,38 +124,6 @@ class RetryPolicy:
         if policy.attempts < 1 or policy.max_seconds < 0:
             raise ConfigError("PAYOUT_RPC_RETRIES and PAYOUT_RPC_RETRY_SECONDS must be >= 0")
         return policy
-
-
-class RpcRejected(ChainError):
-    """The node answered with an error for a request that is not a contract revert."""
-
-    def __init__(self, method: str, detail: str) -> None:
-        super().__init__(
-            f"the node refused {method}: {detail}",
-            hint="check the node's logs; the ledger is unchanged, so the command can be re-run",
-        )
-        self.method = method
-        self.detail = detail
-
-
-class NotAToken(ChainError):
-    """The token address has no ERC-20 code on this chain."""
-
-    def __init__(self, token: str, chain_id: int, detail: str) -> None:
-        super().__init__(
-            f"{token} is not an ERC-20 token on chain {chain_id} ({detail})",
-            hint="check the token address and that --rpc-url points at the intended network",
-        )
-
-
-class Eip1559Unsupported(ChainError):
-    """The latest block has no base fee."""
-
-    def __init__(self, chain_id: int) -> None:
-        super().__init__(
-            f"chain {chain_id} reports no EIP-1559 base fee",
-            hint="this toolkit sends EIP-1559 (type 2) transactions only",
-        )
 
 
 @dataclass(frozen=True)

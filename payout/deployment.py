@@ -28,7 +28,11 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from payout.chain import Chain
-from payout.exceptions import DeploymentError
+from payout.exceptions import DeployerMissing as DeployerMissing
+from payout.exceptions import DisburserCodeMismatch as DisburserCodeMismatch
+from payout.exceptions import DisburserMissing as DisburserMissing
+from payout.exceptions import RegistryConflict as RegistryConflict
+from payout.exceptions import RegistryInvalid as RegistryInvalid
 from payout.files import write_private_text
 
 CREATE2_DEPLOYER = "0x4e59b44847b379578588920ca78fbf26c0b4956c"
@@ -36,56 +40,6 @@ CREATE2_DEPLOYER = "0x4e59b44847b379578588920ca78fbf26c0b4956c"
 DISBURSER_SALT = keccak(text="stablecoin-payouts/Disburser")
 REGISTRY_FORMAT = "payout-deployments/1"
 DEFAULT_REGISTRY = Path("deployments.json")
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-class DisburserMissing(DeploymentError):
-    def __init__(self, address: str, chain_id: int) -> None:
-        super().__init__(
-            f"no contract at the disburser address {address} on chain {chain_id}",
-            hint="deploy it with `payout deploy` (same address on every chain), or check --rpc-url",
-        )
-        self.address = address
-
-
-class DisburserCodeMismatch(DeploymentError):
-    def __init__(self, address: str, chain_id: int, found: str, expected: str) -> None:
-        super().__init__(
-            f"the contract at {address} on chain {chain_id} is not this toolkit's disburser "
-            f"(runtime code hash {found}, expected {expected}); refusing to pay through it",
-            hint="use the address printed by `payout deploy` for this chain; never pay through "
-            "unverified code",
-        )
-        self.address = address
-
-
-class DeployerMissing(DeploymentError):
-    def __init__(self, chain_id: int) -> None:
-        super().__init__(
-            f"the CREATE2 deployer {CREATE2_DEPLOYER} does not exist on chain {chain_id}",
-            hint="deploy it first with its pre-signed transaction (see "
-            "github.com/Arachnid/deterministic-deployment-proxy), then `payout deploy`",
-        )
-
-
-class RegistryInvalid(DeploymentError):
-    def __init__(self, path: Path, detail: str) -> None:
-        super().__init__(
-            f"deployment registry {path} is unreadable: {detail}",
-            hint="fix or remove the file; `payout deploy` rewrites the entry for this chain",
-        )
-
-
-class RegistryConflict(DeploymentError):
-    def __init__(self, path: Path, chain_id: int, recorded: str, actual: str) -> None:
-        super().__init__(
-            f"{path} records {recorded} for chain {chain_id}, but the shipped disburser deploys "
-            f"to {actual}",
-            hint="the artifact changed since that deployment: deploy again, or check out the "
-            "release that made the recorded deployment",
-        )
 
 
 # --- the artifact ---------------------------------------------------------------------------------
@@ -192,7 +146,7 @@ def deploy_disburser(chain: Chain, wallet: Any) -> Deployment:
         verify_disburser(chain, address)
         return Deployment(chain.chain_id, address, code_hash, None, None, salt_hex)
     if not chain.code(CREATE2_DEPLOYER):
-        raise DeployerMissing(chain.chain_id)
+        raise DeployerMissing(CREATE2_DEPLOYER, chain.chain_id)
     receipt = wallet.transact(
         CREATE2_DEPLOYER, DISBURSER_SALT + code.init_code, label="deploy disburser"
     )

@@ -27,34 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from payout.exceptions import ChainError, ConfigError
+from payout.exceptions import AnvilNotFound as AnvilNotFound
+from payout.exceptions import DevnetStartError as DevnetStartError
 
 #: anvil's well-known development mnemonic: public test keys, never for a real chain.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEFAULT_CHAIN_ID = 31337
 _REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-class AnvilNotFound(ConfigError):
-    """No anvil binary on this machine."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "anvil (the local EVM node) was not found in tools/bin, node_modules/.bin or PATH",
-            hint="run `make setup` (installs the pinned @foundry-rs/anvil npm package)",
-        )
-
-
-class DevnetStartError(ChainError):
-    """anvil did not come up in time."""
-
-    def __init__(self, port: int, timeout: float, output: str) -> None:
-        tail = output.strip().splitlines()[-3:]
-        super().__init__(
-            f"anvil did not answer on port {port} within {timeout:.0f} s"
-            + (f": {' | '.join(tail)}" if tail else ""),
-            hint="check that the port is free and that node_modules/.bin/anvil runs",
-        )
 
 
 def find_anvil() -> tuple[list[str], bool]:

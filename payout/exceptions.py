@@ -3,6 +3,11 @@
 Categories (catch these) sit directly under the root; concrete errors take typed arguments and
 build a message that says what went wrong and what to do. The CLI prints ``str(error)`` and
 ``error.hint`` and exits with ``error.exit_code``.
+
+Every concrete error is defined here, in a section named after the module that raises it. The
+modules that used to define their own (:mod:`payout.chain`, :mod:`payout.wallet`,
+:mod:`payout.signer`, ...) re-export them (``from payout.exceptions import X as X``), so
+``from payout.chain import RpcUnavailable`` keeps working.
 """
 
 from __future__ import annotations
@@ -11,9 +16,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from payout.redact import redact_text, redact_url
+from payout.types import TX_GAS_CAP
 
 if TYPE_CHECKING:
-    from payout.types import Issue
+    from pathlib import Path
+
+    from payout.disburser import RowFailure
+    from payout.history import BlockedRow
+    from payout.types import Issue, Scope
 
 
 class PayoutError(Exception):
@@ -87,6 +97,20 @@ class TronError(PayoutError):
     """A TRON node, transaction or permission problem."""
 
     exit_code = 10
+
+
+#: The categories, in exit-code order: what ``--json`` error output names as ``category``.
+CATEGORIES: tuple[type[PayoutError], ...] = (
+    InputError,
+    ConfigError,
+    ChainError,
+    FundsError,
+    LedgerError,
+    SignerError,
+    DeploymentError,
+    SafeError,
+    TronError,
+)
 
 
 # --- TRON (payout/tron/; owned by the TRC-20 path) ------------------------------------------------
@@ -985,3 +1009,425 @@ class TokenIsPausedError(TokenPausedError):
             "paid, retry then.",
         )
         self.token = token
+
+
+# --- RPC endpoint and ERC-20 reads (payout/chain.py) ----------------------------------------------
+
+
+class RpcUnavailable(ChainError):
+    """The JSON-RPC endpoint does not answer (after the retries of :class:`RetryPolicy`)."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        url = redact_url(url)
+        super().__init__(
+            f"the RPC endpoint {url} does not answer ({detail})",
+            hint="check --rpc-url / PAYOUT_RPC_URL and that the node is running; "
+            "`payout resume` continues safely once it is back (anything already signed was "
+            "recorded in the ledger first)",
+        )
+        self.url = url
+
+
+class RpcHttpError(ChainError):
+    """The endpoint answered with an HTTP error that retrying cannot fix (401, 403, 404...)."""
+
+    def __init__(self, url: str, method: str, status: int) -> None:
+        url = redact_url(url)
+        super().__init__(
+            f"the RPC endpoint {url} answered {method} with HTTP {status}",
+            hint="check --rpc-url / PAYOUT_RPC_URL (path, API key, access rights); "
+            "`payout resume` continues safely once it answers",
+        )
+        self.url = url
+        self.status = status
+
+
+class RpcUrlInvalid(ConfigError):
+    """The RPC URL cannot be used (no http(s):// scheme, no host)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            f"invalid RPC URL {redact_url(url)!r}: {reason}",
+            hint="give --rpc-url / PAYOUT_RPC_URL as http://host:port or https://host/path",
+        )
+
+
+class RpcRejected(ChainError):
+    """The node answered with an error for a request that is not a contract revert."""
+
+    def __init__(self, method: str, detail: str) -> None:
+        super().__init__(
+            f"the node refused {method}: {detail}",
+            hint="check the node's logs; the ledger is unchanged, so the command can be re-run",
+        )
+        self.method = method
+        self.detail = detail
+
+
+class NotAToken(ChainError):
+    """The token address has no ERC-20 code on this chain."""
+
+    def __init__(self, token: str, chain_id: int, detail: str) -> None:
+        super().__init__(
+            f"{token} is not an ERC-20 token on chain {chain_id} ({detail})",
+            hint="check the token address and that --rpc-url points at the intended network",
+        )
+
+
+class Eip1559Unsupported(ChainError):
+    """The latest block has no base fee."""
+
+    def __init__(self, chain_id: int) -> None:
+        super().__init__(
+            f"chain {chain_id} reports no EIP-1559 base fee",
+            hint="this toolkit sends EIP-1559 (type 2) transactions only",
+        )
+
+
+# --- hot wallet (payout/wallet.py) ----------------------------------------------------------------
+
+
+class ReceiptTimeout(ChainError):
+    """No receipt within the configured time; the transaction may still be mined."""
+
+    def __init__(self, tx_hashes: list[str], seconds: float) -> None:
+        super().__init__(
+            f"no receipt for {', '.join(tx_hashes)} after {seconds:.0f} s",
+            hint="the transaction may still be mined: run `payout resume` later (it checks the "
+            "chain first and never pays twice)",
+        )
+        self.tx_hashes = tx_hashes
+
+
+class NonceConsumed(ChainError):
+    """Another transaction used our nonce; ours can never be mined."""
+
+    def __init__(self, address: str, nonce: int) -> None:
+        super().__init__(
+            f"nonce {nonce} of {address} was used by another transaction",
+            hint="another process or wallet sends from this address; stop it, then `payout resume`",
+        )
+        self.nonce = nonce
+
+
+class FeeCapExceeded(FundsError):
+    """Replacing a stuck transaction would exceed the operator's fee cap."""
+
+    def __init__(self, needed: int, cap: int) -> None:
+        super().__init__(
+            f"replacing the stuck transaction needs a max fee of {needed / 1e9:.2f} gwei, "
+            f"above the cap of {cap / 1e9:.2f} gwei",
+            hint="raise --max-fee-gwei, or wait and run `payout resume` when fees drop",
+        )
+
+
+class TransactionReverted(ContractError):
+    """A mined transaction reverted."""
+
+    def __init__(self, label: str, tx_hash: str) -> None:
+        super().__init__(
+            f"{label}: transaction {tx_hash} reverted on chain",
+            hint="nothing was paid by it; check the token and balances, then retry",
+        )
+        self.tx_hash = tx_hash
+
+
+class GasCapExceeded(ContractError):
+    """The transaction needs more gas than one transaction may use."""
+
+    def __init__(self, label: str, gas: int) -> None:
+        super().__init__(
+            f"{label} needs {gas:,} gas, above the per-transaction cap of {TX_GAS_CAP:,}",
+            hint="plan smaller batches (--max-batch-size or a larger --gas-margin)",
+        )
+
+
+# --- signers and key stores (payout/signer.py) ----------------------------------------------------
+
+
+#: The variable the keystore password is read from (named by the hints below).
+PASSWORD_ENV = "PAYOUT_KEYSTORE_PASSWORD"
+
+
+def ape_passphrase_env(alias: str) -> str:
+    """The variable ape reads an account's passphrase from: the alias exactly as named."""
+    return f"APE_ACCOUNTS_{alias}_PASSPHRASE"
+
+
+class KeystoreNotFound(SignerError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"keystore file {path} does not exist",
+            hint="create one with `payout keys import --keystore FILE` (the key is prompted)",
+        )
+
+
+class KeystoreInvalid(SignerError):
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            f"{path} is not an eth-account JSON keystore ({detail})",
+            hint="use a version-3 keystore as written by `payout keys import`, geth or ape",
+        )
+
+
+class WrongPassword(SignerError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"wrong password for keystore {path}",
+            hint=f"check {PASSWORD_ENV} or type the password again",
+        )
+
+
+class PasswordMissing(SignerError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"no password for keystore {path}",
+            hint=f"set {PASSWORD_ENV} or run the command in a terminal to be prompted",
+        )
+
+
+class AliasNotFound(SignerError):
+    def __init__(self, alias: str) -> None:
+        super().__init__(
+            f"no ape account named {alias!r}",
+            hint="list them with `ape accounts list`; import one with `ape accounts import ALIAS`",
+        )
+
+
+class WrongPassphrase(SignerError):
+    def __init__(self, alias: str, source: str) -> None:
+        super().__init__(
+            f"wrong passphrase for ape account {alias!r} (from {source})",
+            hint=f"check {source}; ape reads {ape_passphrase_env(alias)} with the alias exactly "
+            "as `ape accounts list` shows it",
+        )
+
+
+class PassphraseMissing(SignerError):
+    def __init__(self, alias: str) -> None:
+        super().__init__(
+            f"no passphrase for ape account {alias!r}",
+            hint=f"set {ape_passphrase_env(alias)} (or {PASSWORD_ENV}), or run the command in a "
+            "terminal to be prompted",
+        )
+
+
+class SigningRefused(SignerError):
+    def __init__(self, who: str) -> None:
+        super().__init__(
+            f"{who} did not sign the transaction",
+            hint="nothing was sent; run the command again and confirm the signature",
+        )
+
+
+class KeystoreExists(SignerError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"{path} already exists; refusing to overwrite a keystore",
+            hint="choose another path or move the old file away first",
+        )
+
+
+# --- disburser deployment (payout/deployment.py) --------------------------------------------------
+
+
+class DisburserMissing(DeploymentError):
+    def __init__(self, address: str, chain_id: int) -> None:
+        super().__init__(
+            f"no contract at the disburser address {address} on chain {chain_id}",
+            hint="deploy it with `payout deploy` (same address on every chain), or check --rpc-url",
+        )
+        self.address = address
+
+
+class DisburserCodeMismatch(DeploymentError):
+    def __init__(self, address: str, chain_id: int, found: str, expected: str) -> None:
+        super().__init__(
+            f"the contract at {address} on chain {chain_id} is not this toolkit's disburser "
+            f"(runtime code hash {found}, expected {expected}); refusing to pay through it",
+            hint="use the address printed by `payout deploy` for this chain; never pay through "
+            "unverified code",
+        )
+        self.address = address
+
+
+class DeployerMissing(DeploymentError):
+    def __init__(self, deployer: str, chain_id: int) -> None:
+        super().__init__(
+            f"the CREATE2 deployer {deployer} does not exist on chain {chain_id}",
+            hint="deploy it first with its pre-signed transaction (see "
+            "github.com/Arachnid/deterministic-deployment-proxy), then `payout deploy`",
+        )
+
+
+class RegistryInvalid(DeploymentError):
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            f"deployment registry {path} is unreadable: {detail}",
+            hint="fix or remove the file; `payout deploy` rewrites the entry for this chain",
+        )
+
+
+class RegistryConflict(DeploymentError):
+    def __init__(self, path: Path, chain_id: int, recorded: str, actual: str) -> None:
+        super().__init__(
+            f"{path} records {recorded} for chain {chain_id}, but the shipped disburser deploys "
+            f"to {actual}",
+            hint="the artifact changed since that deployment: deploy again, or check out the "
+            "release that made the recorded deployment",
+        )
+
+
+# --- local EVM node (payout/devnet.py) ------------------------------------------------------------
+
+
+class AnvilNotFound(ConfigError):
+    """No anvil binary on this machine."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "anvil (the local EVM node) was not found in tools/bin, node_modules/.bin or PATH",
+            hint="run `make setup` (installs the pinned @foundry-rs/anvil npm package)",
+        )
+
+
+class DevnetStartError(ChainError):
+    """anvil did not come up in time."""
+
+    def __init__(self, port: int, timeout: float, output: str) -> None:
+        tail = output.strip().splitlines()[-3:]
+        super().__init__(
+            f"anvil did not answer on port {port} within {timeout:.0f} s"
+            + (f": {' | '.join(tail)}" if tail else ""),
+            hint="check that the port is free and that node_modules/.bin/anvil runs",
+        )
+
+
+# --- hot-wallet executor (payout/executor.py) -----------------------------------------------------
+
+
+class BatchReverted(ContractError):
+    """A batch transaction was mined and reverted; nothing of it was paid. :attr:`cause` is why,
+    decoded by running it again on its block's state (None when that could not be read)."""
+
+    def __init__(self, batch_id: str, tx_hash: str, cause: ContractError | None = None) -> None:
+        why = f": {cause}" if cause is not None else ""
+        super().__init__(
+            f"batch {batch_id}: transaction {tx_hash} reverted on chain; nobody in it was "
+            f"paid{why}",
+            hint="its rows are marked failed (still owed); "
+            + (f"{cause.hint} " if cause is not None and cause.hint else "")
+            + "fix the cause, then `payout resume` or send again",
+        )
+        self.cause = cause
+
+
+# --- chain history (payout/history.py) ------------------------------------------------------------
+
+
+class UnverifiedChainBatches(LedgerError):
+    """Rows of the file may already be paid by executed batches this ledger does not know."""
+
+    def __init__(self, scope: Scope, blocked: Sequence[BlockedRow]) -> None:
+        txs = sorted({b.tx_hash for b in blocked})
+        shown = "; ".join(
+            f"{b.payout.payout_id} (line {b.payout.line}) {b.payout.recipient} "
+            f"{b.payout.amount} in tx {b.tx_hash}"
+            for b in blocked[:10]
+        )
+        more = f" (and {len(blocked) - 10} more)" if len(blocked) > 10 else ""
+        super().__init__(
+            f"{len(blocked)} row(s) of the file match recipients and amounts that payer "
+            f"{scope.payer} already paid on chain {scope.chain_id} in {len(txs)} transaction(s) "
+            f"this ledger does not know, and their payout ids do not reproduce those batch ids: "
+            f"{shown}{more}. Nothing was paid.",
+            hint="if those transactions paid these rows (e.g. the ledger was lost and the file "
+            "was edited), record them as paid: `payout recover FILE --token TOKEN --payer PAYER "
+            "--adopt TX`; if they are unrelated payments (e.g. last month's), "
+            "`payout recover FILE --token TOKEN --payer PAYER --unrelated TX`; then send again. "
+            "Transactions: " + ", ".join(txs),
+        )
+        self.scope = scope
+        self.blocked = list(blocked)
+
+
+class UnreadableChainBatch(ChainError):
+    """An executed batch's rows cannot be read back from its transaction."""
+
+    def __init__(self, batch_id: str, tx_hash: str, detail: str) -> None:
+        super().__init__(
+            f"batch {batch_id} (tx {tx_hash}) executed on chain but its rows cannot be read: "
+            f"{detail}",
+            hint="retry with another RPC node; if the batch is unrelated to this payout, "
+            "`payout recover FILE --token TOKEN --payer PAYER --unrelated TX`",
+        )
+
+
+# --- plan and send (payout/pipeline.py) -----------------------------------------------------------
+
+
+class PredictedFailures(InputError):
+    """Simulation says some rows would fail and the operator did not choose what to do."""
+
+    def __init__(self, failures: Sequence[RowFailure]) -> None:
+        first = failures[0]
+        super().__init__(
+            f"{len(failures)} row(s) would fail on chain, e.g. {first.label} -> "
+            f"{first.recipient}: {first.reason}",
+            hint="re-run with --on-failure exclude (leave them out, still owed) or "
+            "--on-failure skip (pay the rest; failing transfers are skipped on chain and reported)",
+        )
+        self.failures = list(failures)
+
+
+class Shortfall(FundsError):
+    """The payer cannot cover the plan (tokens or gas coin)."""
+
+    def __init__(self, payer: str, lines: Sequence[str]) -> None:
+        super().__init__(
+            f"{payer} cannot cover this payout: " + "; ".join(lines),
+            hint="top up the payer (tokens and/or ETH for gas), or pay a smaller file",
+        )
+        self.lines = list(lines)
+
+
+class SimulationFailed(PayoutError):
+    """A batch fails as a whole in simulation (not a per-row failure)."""
+
+    exit_code = 4
+
+    def __init__(self, batch_index: int, error: PayoutError) -> None:
+        super().__init__(
+            f"batch {batch_index} would fail: {error}",
+            hint=error.hint or "nothing was signed; fix the cause and plan again",
+        )
+        self.cause = error
+
+
+# --- service configuration (payout/service/network.py) --------------------------------------------
+
+
+class ServiceConfigError(ConfigError):
+    """``payout.toml`` is missing, unreadable or has a wrong value (the key is named)."""
+
+    def __init__(self, path: str, key: str, problem: str) -> None:
+        where = f"{path}: {key}" if key else path
+        super().__init__(
+            f"{where}: {problem}",
+            hint="fix the configuration file (see docs/service.md for every key)",
+        )
+        self.key = key
+
+
+# --- service runtime (payout/service/runtime.py) --------------------------------------------------
+
+
+class NetworkNotServed(ConfigError):
+    """A configured network the service cannot pay on yet."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(
+            f"network {name}: {why}",
+            hint="remove it from payout.toml or pay it with the CLI (payout tron send / payout "
+            "safe propose)",
+        )

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from payout.chain import Chain, RpcRejected
+from payout.chain import Chain
 from payout.disburser import (
     BatchReceipt,
     Disburser,
@@ -31,7 +31,8 @@ from payout.disburser import (
     batch_calldata,
     encode_approve,
 )
-from payout.exceptions import ContractError, LedgerError, RecordedBroadcastRefused
+from payout.exceptions import BatchReverted as BatchReverted
+from payout.exceptions import ContractError, LedgerError, RecordedBroadcastRefused, RpcRejected
 from payout.fault import checkpoint
 from payout.ledger import BatchRecord, Ledger, PayoutOutcome
 from payout.types import Batch, BatchStatus, ExecutorKind, PayMode, PayoutStatus
@@ -86,22 +87,6 @@ class BatchResult:
     found_executed: bool = False
     #: Why a reverted batch failed (decoded from the chain), when known.
     cause: ContractError | None = field(default=None, compare=False)
-
-
-class BatchReverted(ContractError):
-    """A batch transaction was mined and reverted; nothing of it was paid. :attr:`cause` is why,
-    decoded by running it again on its block's state (None when that could not be read)."""
-
-    def __init__(self, batch_id: str, tx_hash: str, cause: ContractError | None = None) -> None:
-        why = f": {cause}" if cause is not None else ""
-        super().__init__(
-            f"batch {batch_id}: transaction {tx_hash} reverted on chain; nobody in it was "
-            f"paid{why}",
-            hint="its rows are marked failed (still owed); "
-            + (f"{cause.hint} " if cause is not None and cause.hint else "")
-            + "fix the cause, then `payout resume` or send again",
-        )
-        self.cause = cause
 
 
 @contextlib.contextmanager

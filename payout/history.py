@@ -27,7 +27,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from payout.batching import derive_batch_id
-from payout.chain import TRANSFER_TOPIC, Chain, RpcRejected
+from payout.chain import TRANSFER_TOPIC, Chain
 from payout.disburser import (
     BATCH_DISBURSED_TOPIC,
     TRANSFER_SKIPPED_TOPIC,
@@ -35,7 +35,9 @@ from payout.disburser import (
     Disburser,
     decode_batch_event,
 )
-from payout.exceptions import ChainError, InputError, LedgerError
+from payout.exceptions import InputError, RpcRejected
+from payout.exceptions import UnreadableChainBatch as UnreadableChainBatch
+from payout.exceptions import UnverifiedChainBatches as UnverifiedChainBatches
 from payout.ledger import ChainBatchRecord, Ledger
 from payout.types import Batch, ExecutorKind, Network, PayMode, Payout, PayoutStatus, Scope
 
@@ -55,44 +57,6 @@ class BlockedRow:
     payout: Payout
     tx_hash: str
     batch_id: str
-
-
-class UnverifiedChainBatches(LedgerError):
-    """Rows of the file may already be paid by executed batches this ledger does not know."""
-
-    def __init__(self, scope: Scope, blocked: Sequence[BlockedRow]) -> None:
-        txs = sorted({b.tx_hash for b in blocked})
-        shown = "; ".join(
-            f"{b.payout.payout_id} (line {b.payout.line}) {b.payout.recipient} "
-            f"{b.payout.amount} in tx {b.tx_hash}"
-            for b in blocked[:10]
-        )
-        more = f" (and {len(blocked) - 10} more)" if len(blocked) > 10 else ""
-        super().__init__(
-            f"{len(blocked)} row(s) of the file match recipients and amounts that payer "
-            f"{scope.payer} already paid on chain {scope.chain_id} in {len(txs)} transaction(s) "
-            f"this ledger does not know, and their payout ids do not reproduce those batch ids: "
-            f"{shown}{more}. Nothing was paid.",
-            hint="if those transactions paid these rows (e.g. the ledger was lost and the file "
-            "was edited), record them as paid: `payout recover FILE --token TOKEN --payer PAYER "
-            "--adopt TX`; if they are unrelated payments (e.g. last month's), "
-            "`payout recover FILE --token TOKEN --payer PAYER --unrelated TX`; then send again. "
-            "Transactions: " + ", ".join(txs),
-        )
-        self.scope = scope
-        self.blocked = list(blocked)
-
-
-class UnreadableChainBatch(ChainError):
-    """An executed batch's rows cannot be read back from its transaction."""
-
-    def __init__(self, batch_id: str, tx_hash: str, detail: str) -> None:
-        super().__init__(
-            f"batch {batch_id} (tx {tx_hash}) executed on chain but its rows cannot be read: "
-            f"{detail}",
-            hint="retry with another RPC node; if the batch is unrelated to this payout, "
-            "`payout recover FILE --token TOKEN --payer PAYER --unrelated TX`",
-        )
 
 
 # --- the chain's record of one batch -------------------------------------------------------------

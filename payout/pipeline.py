@@ -34,7 +34,10 @@ from payout.disburser import (
     approval_amounts,
     encode_transfer,
 )
-from payout.exceptions import FundsError, InputError, PayoutError, PlanError
+from payout.exceptions import InputError, PayoutError, PlanError
+from payout.exceptions import PredictedFailures as PredictedFailures
+from payout.exceptions import Shortfall as Shortfall
+from payout.exceptions import SimulationFailed as SimulationFailed
 from payout.executor import Allowance, BatchResult, HotWalletExecutor, OnEvent
 from payout.ledger import BatchRecord, Ledger
 from payout.manifest import Manifest, ManifestOptions, read_manifest
@@ -63,47 +66,6 @@ SKIP_MODE_EXTRA_GAS = 3_000
 SEPARATE_TRANSFER_SAMPLE = 64
 #: Re-planning rounds (after excluding failing rows or shrinking over-heavy batches).
 _PLAN_ROUNDS = 8
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-class PredictedFailures(InputError):
-    """Simulation says some rows would fail and the operator did not choose what to do."""
-
-    def __init__(self, failures: Sequence[RowFailure]) -> None:
-        first = failures[0]
-        super().__init__(
-            f"{len(failures)} row(s) would fail on chain, e.g. {first.label} -> "
-            f"{first.recipient}: {first.reason}",
-            hint="re-run with --on-failure exclude (leave them out, still owed) or "
-            "--on-failure skip (pay the rest; failing transfers are skipped on chain and reported)",
-        )
-        self.failures = list(failures)
-
-
-class Shortfall(FundsError):
-    """The payer cannot cover the plan (tokens or gas coin)."""
-
-    def __init__(self, payer: str, lines: Sequence[str]) -> None:
-        super().__init__(
-            f"{payer} cannot cover this payout: " + "; ".join(lines),
-            hint="top up the payer (tokens and/or ETH for gas), or pay a smaller file",
-        )
-        self.lines = list(lines)
-
-
-class SimulationFailed(PayoutError):
-    """A batch fails as a whole in simulation (not a per-row failure)."""
-
-    exit_code = 4
-
-    def __init__(self, batch_index: int, error: PayoutError) -> None:
-        super().__init__(
-            f"batch {batch_index} would fail: {error}",
-            hint=error.hint or "nothing was signed; fix the cause and plan again",
-        )
-        self.cause = error
 
 
 # --- context --------------------------------------------------------------------------------------

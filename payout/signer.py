@@ -17,92 +17,18 @@ from typing import Any, Protocol, runtime_checkable
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from payout.exceptions import PASSWORD_ENV as PASSWORD_ENV
+from payout.exceptions import AliasNotFound as AliasNotFound
+from payout.exceptions import KeystoreExists as KeystoreExists
+from payout.exceptions import KeystoreInvalid as KeystoreInvalid
+from payout.exceptions import KeystoreNotFound as KeystoreNotFound
+from payout.exceptions import PassphraseMissing as PassphraseMissing
+from payout.exceptions import PasswordMissing as PasswordMissing
 from payout.exceptions import SignerError
-
-PASSWORD_ENV = "PAYOUT_KEYSTORE_PASSWORD"
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-class KeystoreNotFound(SignerError):
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            f"keystore file {path} does not exist",
-            hint="create one with `payout keys import --keystore FILE` (the key is prompted)",
-        )
-
-
-class KeystoreInvalid(SignerError):
-    def __init__(self, path: Path, detail: str) -> None:
-        super().__init__(
-            f"{path} is not an eth-account JSON keystore ({detail})",
-            hint="use a version-3 keystore as written by `payout keys import`, geth or ape",
-        )
-
-
-class WrongPassword(SignerError):
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            f"wrong password for keystore {path}",
-            hint=f"check {PASSWORD_ENV} or type the password again",
-        )
-
-
-class PasswordMissing(SignerError):
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            f"no password for keystore {path}",
-            hint=f"set {PASSWORD_ENV} or run the command in a terminal to be prompted",
-        )
-
-
-class AliasNotFound(SignerError):
-    def __init__(self, alias: str) -> None:
-        super().__init__(
-            f"no ape account named {alias!r}",
-            hint="list them with `ape accounts list`; import one with `ape accounts import ALIAS`",
-        )
-
-
-def ape_passphrase_env(alias: str) -> str:
-    """The variable ape reads an account's passphrase from: the alias exactly as named."""
-    return f"APE_ACCOUNTS_{alias}_PASSPHRASE"
-
-
-class WrongPassphrase(SignerError):
-    def __init__(self, alias: str, source: str) -> None:
-        super().__init__(
-            f"wrong passphrase for ape account {alias!r} (from {source})",
-            hint=f"check {source}; ape reads {ape_passphrase_env(alias)} with the alias exactly "
-            "as `ape accounts list` shows it",
-        )
-
-
-class PassphraseMissing(SignerError):
-    def __init__(self, alias: str) -> None:
-        super().__init__(
-            f"no passphrase for ape account {alias!r}",
-            hint=f"set {ape_passphrase_env(alias)} (or {PASSWORD_ENV}), or run the command in a "
-            "terminal to be prompted",
-        )
-
-
-class SigningRefused(SignerError):
-    def __init__(self, who: str) -> None:
-        super().__init__(
-            f"{who} did not sign the transaction",
-            hint="nothing was sent; run the command again and confirm the signature",
-        )
-
-
-class KeystoreExists(SignerError):
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            f"{path} already exists; refusing to overwrite a keystore",
-            hint="choose another path or move the old file away first",
-        )
-
+from payout.exceptions import SigningRefused as SigningRefused
+from payout.exceptions import WrongPassphrase as WrongPassphrase
+from payout.exceptions import WrongPassword as WrongPassword
+from payout.exceptions import ape_passphrase_env as ape_passphrase_env
 
 # --- signers --------------------------------------------------------------------------------------
 

@@ -15,68 +15,15 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
-from payout.chain import Chain, FeeData, RpcRejected
-from payout.exceptions import ChainError, ContractError, FundsError
+from payout.chain import Chain, FeeData
+from payout.exceptions import ChainError, FundsError, RpcRejected
+from payout.exceptions import FeeCapExceeded as FeeCapExceeded
+from payout.exceptions import GasCapExceeded as GasCapExceeded
+from payout.exceptions import NonceConsumed as NonceConsumed
+from payout.exceptions import ReceiptTimeout as ReceiptTimeout
+from payout.exceptions import TransactionReverted as TransactionReverted
 from payout.signer import SignedTransaction, Signer
 from payout.types import TX_GAS_CAP
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-class ReceiptTimeout(ChainError):
-    """No receipt within the configured time; the transaction may still be mined."""
-
-    def __init__(self, tx_hashes: list[str], seconds: float) -> None:
-        super().__init__(
-            f"no receipt for {', '.join(tx_hashes)} after {seconds:.0f} s",
-            hint="the transaction may still be mined: run `payout resume` later (it checks the "
-            "chain first and never pays twice)",
-        )
-        self.tx_hashes = tx_hashes
-
-
-class NonceConsumed(ChainError):
-    """Another transaction used our nonce; ours can never be mined."""
-
-    def __init__(self, address: str, nonce: int) -> None:
-        super().__init__(
-            f"nonce {nonce} of {address} was used by another transaction",
-            hint="another process or wallet sends from this address; stop it, then `payout resume`",
-        )
-        self.nonce = nonce
-
-
-class FeeCapExceeded(FundsError):
-    """Replacing a stuck transaction would exceed the operator's fee cap."""
-
-    def __init__(self, needed: int, cap: int) -> None:
-        super().__init__(
-            f"replacing the stuck transaction needs a max fee of {needed / 1e9:.2f} gwei, "
-            f"above the cap of {cap / 1e9:.2f} gwei",
-            hint="raise --max-fee-gwei, or wait and run `payout resume` when fees drop",
-        )
-
-
-class TransactionReverted(ContractError):
-    """A mined transaction reverted."""
-
-    def __init__(self, label: str, tx_hash: str) -> None:
-        super().__init__(
-            f"{label}: transaction {tx_hash} reverted on chain",
-            hint="nothing was paid by it; check the token and balances, then retry",
-        )
-        self.tx_hash = tx_hash
-
-
-class GasCapExceeded(ContractError):
-    """The transaction needs more gas than one transaction may use."""
-
-    def __init__(self, label: str, gas: int) -> None:
-        super().__init__(
-            f"{label} needs {gas:,} gas, above the per-transaction cap of {TX_GAS_CAP:,}",
-            hint="plan smaller batches (--max-batch-size or a larger --gas-margin)",
-        )
-
 
 # --- settings and records -------------------------------------------------------------------------
 

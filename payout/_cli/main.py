@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from payout import __version__
-from payout.exceptions import PayoutError
+from payout.exceptions import CATEGORIES, PayoutError
 
 #: Exit status of an unexpected (non-PayoutError) exception: a bug, reported as such.
 INTERNAL_ERROR_EXIT = 70
@@ -65,7 +65,7 @@ def _error_json(exc: BaseException, kind: str, urls: list[str] | None = None) ->
 
 def _category(exc: PayoutError) -> str:
     for cls in type(exc).__mro__:
-        if cls.__module__ == "payout.exceptions" and cls.__base__ is PayoutError:
+        if cls in CATEGORIES:
             return cls.__name__
     return "PayoutError"
 

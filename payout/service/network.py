@@ -40,23 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from payout.address import check_address
-from payout.exceptions import ConfigError
+from payout.exceptions import ServiceConfigError as ServiceConfigError
 from payout.types import Network
 
 EXECUTORS = ("wallet", "safe", "tron")
 ON_FAILURE = ("skip", "exclude")
-
-
-class ServiceConfigError(ConfigError):
-    """``payout.toml`` is missing, unreadable or has a wrong value (the key is named)."""
-
-    def __init__(self, path: str, key: str, problem: str) -> None:
-        where = f"{path}: {key}" if key else path
-        super().__init__(
-            f"{where}: {problem}",
-            hint="fix the configuration file (see docs/service.md for every key)",
-        )
-        self.key = key
 
 
 @dataclass(frozen=True)

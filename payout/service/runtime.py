@@ -14,24 +14,14 @@ from payout.address import check_address
 from payout.amount import format_amount
 from payout.chain import Chain
 from payout.deployment import verify_disburser
-from payout.exceptions import ConfigError, PayoutError
+from payout.exceptions import NetworkNotServed as NetworkNotServed
+from payout.exceptions import PayoutError, ServiceConfigError
 from payout.ledger import Ledger
 from payout.service import migrate
-from payout.service.network import NetworkConfig, ServiceConfig, ServiceConfigError, TokenConfig
+from payout.service.network import NetworkConfig, ServiceConfig, TokenConfig
 from payout.service.store import Store
 from payout.signer import keystore_address
 from payout.types import Network
-
-
-class NetworkNotServed(ConfigError):
-    """A configured network the service cannot pay on yet."""
-
-    def __init__(self, name: str, why: str) -> None:
-        super().__init__(
-            f"network {name}: {why}",
-            hint="remove it from payout.toml or pay it with the CLI (payout tron send / payout "
-            "safe propose)",
-        )
 
 
 @dataclass

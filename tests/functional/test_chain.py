@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from payout.chain import Chain, NotAToken
+from payout.chain import Chain
+from payout.exceptions import NotAToken
 from payout.wallet import Wallet
 
 

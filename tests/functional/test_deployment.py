@@ -13,9 +13,6 @@ from payout.demo_token import DemoToken, deploy_token
 from payout.deployment import (
     CREATE2_DEPLOYER,
     DISBURSER_SALT,
-    DisburserCodeMismatch,
-    DisburserMissing,
-    RegistryConflict,
     create2_address,
     deploy_disburser,
     disburser_address,
@@ -26,6 +23,7 @@ from payout.deployment import (
     write_standard_json,
 )
 from payout.devnet import dev_private_key, start_anvil
+from payout.exceptions import DisburserCodeMismatch, DisburserMissing, RegistryConflict
 from payout.signer import LocalSigner
 from payout.wallet import SendSettings, Wallet
 

@@ -18,9 +18,9 @@ from payout.disburser import (
     pack_word,
     unpack_word,
 )
-from payout.exceptions import ContractError
+from payout.exceptions import ContractError, TransactionReverted
 from payout.types import Batch, Network, PayMode, Payout
-from payout.wallet import TransactionReverted, Wallet
+from payout.wallet import Wallet
 
 
 def _batch(

@@ -17,13 +17,14 @@ from support.safe_env import EXECUTOR_INDEX, SafeEnv, payouts, setup_safe_env, s
 from payout.chain import Chain
 from payout.demo_token import DemoToken
 from payout.devnet import dev_private_key
+from payout.exceptions import NonceConsumed
 from payout.ledger import Ledger
 from payout.safe.execution import LedgerRecorder, execute_proposal
 from payout.safe.pipeline import propose_payouts
 from payout.safe.signature import sign_proposal
 from payout.signer import LocalSigner
 from payout.types import Network, PayoutStatus, Scope
-from payout.wallet import NONCE_RECHECK_MIN_ROUNDS, Inflight, NonceConsumed, SendSettings, Wallet
+from payout.wallet import NONCE_RECHECK_MIN_ROUNDS, Inflight, SendSettings, Wallet
 
 RECIPIENT = "0x000000000000000000000000000000000000bEEF"
 #: Generous bound: the receipt shows up long before it; only a wrong conclusion would wait it out.

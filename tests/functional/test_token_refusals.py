@@ -13,9 +13,10 @@ from eth_account import Account
 
 from payout.chain import Chain
 from payout.disburser import Disburser, batch_calldata, encode_approve
+from payout.exceptions import PredictedFailures, SimulationFailed
 from payout.executor import record_signed, settle_from_receipt
 from payout.ledger import Ledger
-from payout.pipeline import PlanOptions, PredictedFailures, SimulationFailed, Target, plan_scope
+from payout.pipeline import PlanOptions, Target, plan_scope
 from payout.types import Batch, BatchStatus, ExecutorKind, Network, PayMode, Payout, PayoutStatus
 from payout.wallet import Inflight, Wallet
 

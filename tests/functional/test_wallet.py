@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from payout.chain import Chain, RpcUnavailable
+from payout.chain import Chain
 from payout.devnet import Devnet, dev_private_key, free_port, start_anvil
+from payout.exceptions import NonceConsumed, RpcUnavailable
 from payout.signer import LocalSigner
-from payout.wallet import NonceConsumed, PreparedTx, SendSettings, Wallet
+from payout.wallet import PreparedTx, SendSettings, Wallet
 
 RECIPIENT = "0x000000000000000000000000000000000000bEEF"
 

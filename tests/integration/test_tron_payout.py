@@ -21,9 +21,9 @@ from support.tron_payout import (
 )
 
 from payout.amount import format_amount
-from payout.deployment import DisburserCodeMismatch
 from payout.exceptions import (
     BatchAlreadyExecutedError,
+    DisburserCodeMismatch,
     LedgerError,
     TronOutOfEnergy,
 )

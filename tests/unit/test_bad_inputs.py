@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from payout._cli.main import cli
-from payout.chain import Chain, RpcUrlInvalid
-from payout.exceptions import ConfigError, PayoutError
+from payout.chain import Chain
+from payout.exceptions import ConfigError, PayoutError, RpcUrlInvalid
 from payout.manifest import ManifestOptions, read_manifest
 from payout.signer import SECP256K1_ORDER
 from payout.types import Network, TokenInfo

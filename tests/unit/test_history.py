@@ -11,10 +11,10 @@ import pytest
 from payout.batching import plan_batches
 from payout.chain import TRANSFER_TOPIC
 from payout.disburser import BATCH_DISBURSED_TOPIC, TRANSFER_SKIPPED_TOPIC, BatchEvent
+from payout.exceptions import UnreadableChainBatch
 from payout.history import (
     ChainBatch,
     ChainRow,
-    UnreadableChainBatch,
     find_verified,
     match_rows,
     read_chain_batch,

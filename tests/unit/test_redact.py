@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from payout._cli.main import cli
-from payout.chain import Chain, RpcUnavailable
-from payout.exceptions import SafeServiceError, TronNodeUnreachable
+from payout.chain import Chain
+from payout.exceptions import RpcUnavailable, SafeServiceError, TronNodeUnreachable
 from payout.redact import redact_text, redact_url
 from payout.report import TokenResolver
 from payout.types import Network, Scope
