@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.flaky_proxy import flaky_proxy
+from support.flaky_proxy import FlakyProxy, flaky_proxy
 
 from payout.chain import Chain
 from payout.devnet import Devnet
@@ -26,23 +26,50 @@ from payout.types import PayoutStatus
 from .conftest import PAYOUT_BIN, Payer, as_json, base_units, run
 
 PayoutFile = Callable[..., tuple[Path, list[tuple[str, str, str]]]]
+SendThrough = Callable[..., subprocess.CompletedProcess[str]]
 
 #: A 3,000-row send through 20 % faults: retries add waiting, not work; generous bound.
 LONG_TIMEOUT = 900
 
 
-def _payout(
-    *args: str, env: dict[str, str], extra_env: dict[str, str], timeout: float = LONG_TIMEOUT
-) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, **env, **extra_env}
-    return subprocess.run(
-        [PAYOUT_BIN, *args],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+@pytest.fixture
+def send_through(env: dict[str, str], payer: Payer, usdc: str) -> SendThrough:
+    """``payout send FILE --token USDC --keystore PAYER --yes ARGS`` as a real process whose RPC
+    endpoint is ``proxy`` (``base_env`` instead of the test's env; ``extra_env`` on top)."""
+
+    def send(
+        file: Path,
+        proxy: FlakyProxy,
+        *args: str,
+        base_env: dict[str, str] | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        full = {
+            **os.environ,
+            **(env if base_env is None else base_env),
+            "PAYOUT_RPC_URL": proxy.url,
+            **(extra_env or {}),
+        }
+        return subprocess.run(
+            [
+                PAYOUT_BIN,
+                "send",
+                str(file),
+                "--token",
+                usdc,
+                "--keystore",
+                str(payer.keystore),
+                "--yes",
+                *args,
+            ],
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=LONG_TIMEOUT,
+            check=False,
+        )
+
+    return send
 
 
 def _assert_paid_exactly_once(
@@ -93,7 +120,12 @@ def test_reads_through_a_flaky_endpoint_answer_what_the_node_says(
 
 
 def test_lost_broadcast_answers_never_pay_twice(
-    env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file: PayoutFile
+    env: dict[str, str],
+    chain: Chain,
+    payer: Payer,
+    usdc: str,
+    payout_file: PayoutFile,
+    send_through: SendThrough,
 ) -> None:
     """Half the broadcasts reach the node but their answer is lost (connection closed, or 502
     after the node took the transaction): the signed bytes are sent again, the node says "already
@@ -107,19 +139,9 @@ def test_lost_broadcast_answers_never_pay_twice(
         kinds=("drop-after", "502-after"),
         methods=("eth_sendRawTransaction",),
     ) as proxy:
-        proc = _payout(
-            "send",
-            str(file),
-            "--token",
-            usdc,
-            "--keystore",
-            str(payer.keystore),
-            "--yes",
-            "--max-batch-size",
-            "5",
-            env=env,
-            # 60 % of broadcasts fail: a longer retry budget than the default 8 tries.
-            extra_env={"PAYOUT_RPC_URL": proxy.url, "PAYOUT_RPC_RETRIES": "20"},
+        # 60 % of broadcasts fail: a longer retry budget than the default 8 tries.
+        proc = send_through(
+            file, proxy, "--max-batch-size", "5", extra_env={"PAYOUT_RPC_RETRIES": "20"}
         )
     assert proc.returncode == 0, (proc.stderr, proxy.broadcast_faults)
     assert sum(proxy.broadcast_faults.values()) >= 3, proxy.broadcast_faults
@@ -127,7 +149,12 @@ def test_lost_broadcast_answers_never_pay_twice(
 
 
 def test_endpoint_lost_after_broadcast_exits_4_and_resume_finishes(
-    env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file: PayoutFile
+    env: dict[str, str],
+    chain: Chain,
+    payer: Payer,
+    usdc: str,
+    payout_file: PayoutFile,
+    send_through: SendThrough,
 ) -> None:
     """Every broadcast is taken by the node and answered with 502 until retries run out: a chain
     error (exit 4) with the resume hint, never an internal error; `payout resume` then settles the
@@ -137,18 +164,8 @@ def test_endpoint_lost_after_broadcast_exits_4_and_resume_finishes(
     with flaky_proxy(
         env["PAYOUT_RPC_URL"], rate=1.0, kinds=("502-after",), methods=("eth_sendRawTransaction",)
     ) as proxy:
-        proc = _payout(
-            "send",
-            str(file),
-            "--token",
-            usdc,
-            "--keystore",
-            str(payer.keystore),
-            "--yes",
-            "--max-batch-size",
-            "5",
-            env=env,
-            extra_env={"PAYOUT_RPC_URL": proxy.url, "PAYOUT_RPC_RETRIES": "2"},
+        proc = send_through(
+            file, proxy, "--max-batch-size", "5", extra_env={"PAYOUT_RPC_RETRIES": "2"}
         )
     assert proc.returncode == 4, proc.stderr
     assert "Internal error" not in proc.stderr and "Traceback" not in proc.stderr
@@ -162,7 +179,12 @@ def test_endpoint_lost_after_broadcast_exits_4_and_resume_finishes(
 
 @pytest.mark.slow
 def test_3000_row_send_through_20_percent_rpc_faults_pays_each_row_exactly_once(
-    env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file: PayoutFile
+    env: dict[str, str],
+    chain: Chain,
+    payer: Payer,
+    usdc: str,
+    payout_file: PayoutFile,
+    send_through: SendThrough,
 ) -> None:
     """The issue's acceptance figure: 20 % of ALL requests fail (502 / closed before / forwarded
     then closed / forwarded then 502), and a 3,000-row `payout send` still completes with 0
@@ -170,18 +192,7 @@ def test_3000_row_send_through_20_percent_rpc_faults_pays_each_row_exactly_once(
     file, rows = payout_file(3000)
     start = chain.token_balance(usdc, payer.address)
     with flaky_proxy(env["PAYOUT_RPC_URL"], rate=0.2, seed=8) as proxy:
-        proc = _payout(
-            "send",
-            str(file),
-            "--token",
-            usdc,
-            "--keystore",
-            str(payer.keystore),
-            "--yes",
-            "--json",
-            env=env,
-            extra_env={"PAYOUT_RPC_URL": proxy.url},
-        )
+        proc = send_through(file, proxy, "--json")
     print(  # the figures for the docs (pytest -s)
         f"\nrequests={sum(proxy.requests.values())} faults={dict(proxy.faults)} "
         f"broadcast_faults={dict(proxy.broadcast_faults)}"
@@ -199,6 +210,7 @@ def test_killed_send_with_a_lost_ledger_through_faults_pays_each_row_once(
     payer: Payer,
     usdc: str,
     payout_file: PayoutFile,
+    send_through: SendThrough,
     tmp_path: Path,
     fault: str,
 ) -> None:
@@ -207,20 +219,13 @@ def test_killed_send_with_a_lost_ledger_through_faults_pays_each_row_once(
     batches on chain by their batch ids and pays only what is still owed."""
     file, rows = payout_file(15)
     start = chain.token_balance(usdc, payer.address)
-    args = ("send", str(file), "--token", usdc, "--keystore", str(payer.keystore), "--yes")
     with flaky_proxy(env["PAYOUT_RPC_URL"], rate=0.2, seed=5) as proxy:
-        killed = _payout(
-            *args,
-            "--max-batch-size",
-            "5",
-            env=env,
-            extra_env={"PAYOUT_RPC_URL": proxy.url, "PAYOUT_FAULT": fault},
+        killed = send_through(
+            file, proxy, "--max-batch-size", "5", extra_env={"PAYOUT_FAULT": fault}
         )
         assert killed.returncode == FAULT_EXIT_CODE, killed.stderr
         Path(env["PAYOUT_LEDGER_URL"].removeprefix("sqlite:///")).unlink()  # the ledger is lost
         fresh = {**env, "PAYOUT_LEDGER_URL": f"sqlite:///{tmp_path / 'fresh.sqlite'}"}
-        again = _payout(
-            *args, "--max-batch-size", "5", env=fresh, extra_env={"PAYOUT_RPC_URL": proxy.url}
-        )
+        again = send_through(file, proxy, "--max-batch-size", "5", base_env=fresh)
     assert again.returncode == 0, again.stderr
     _assert_paid_exactly_once(chain, fresh, usdc, payer, rows, start)
