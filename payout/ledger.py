@@ -96,6 +96,24 @@ _CHUNK = 500  # ids per IN (...) query: well under every driver's bound-paramete
 
 metadata = MetaData()
 
+#: The columns that name a scope (:class:`~payout.types.Scope`): every per-scope table's key.
+SCOPE_KEY = ("network", "chain_id", "payer", "token")
+
+
+def scope_columns() -> list[Column[Any]]:
+    """The :data:`SCOPE_KEY` columns, new for each table (a column belongs to one table).
+
+    The ledger's tables and the service's (:mod:`payout.service.tables`) share them; the Alembic
+    revisions keep their own frozen copies.
+    """
+    return [
+        Column("network", String(8), nullable=False),
+        Column("chain_id", BigInteger, nullable=False),
+        Column("payer", String(64), nullable=False),
+        Column("token", String(64), nullable=False),
+    ]
+
+
 ledger_meta = Table(
     "ledger_meta",
     metadata,
@@ -125,10 +143,7 @@ payouts = Table(
     "payouts",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("network", String(8), nullable=False),
-    Column("chain_id", BigInteger, nullable=False),
-    Column("payer", String(64), nullable=False),
-    Column("token", String(64), nullable=False),
+    *scope_columns(),
     Column("payout_id", String(128), nullable=False),
     Column("recipient", String(64), nullable=False),
     Column("amount", String(40), nullable=False),
@@ -146,19 +161,16 @@ payouts = Table(
     Column("error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("network", "chain_id", "payer", "token", "payout_id", name="uq_payout_scope"),
+    UniqueConstraint(*SCOPE_KEY, "payout_id", name="uq_payout_scope"),
     Index("ix_payouts_batch", "network", "chain_id", "payer", "batch_id"),
-    Index("ix_payouts_status", "network", "chain_id", "payer", "token", "status"),
+    Index("ix_payouts_status", *SCOPE_KEY, "status"),
 )
 
 batches = Table(
     "batches",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("network", String(8), nullable=False),
-    Column("chain_id", BigInteger, nullable=False),
-    Column("payer", String(64), nullable=False),
-    Column("token", String(64), nullable=False),
+    *scope_columns(),
     Column("batch_id", String(66), nullable=False),
     Column("batch_index", Integer, nullable=False),
     Column("disburser", String(64), nullable=False),
@@ -214,16 +226,13 @@ scope_chain = Table(
     "scope_chain",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("network", String(8), nullable=False),
-    Column("chain_id", BigInteger, nullable=False),
-    Column("payer", String(64), nullable=False),
-    Column("token", String(64), nullable=False),
+    *scope_columns(),
     Column("genesis", String(80)),
     Column("disburser", String(64)),
     Column("scanned_block", BigInteger),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("network", "chain_id", "payer", "token", name="uq_scope_chain"),
+    UniqueConstraint(*SCOPE_KEY, name="uq_scope_chain"),
 )
 
 #: Executed batches of a payer found on chain that this ledger did not plan (a lost ledger,
@@ -233,10 +242,7 @@ chain_batches = Table(
     "chain_batches",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("network", String(8), nullable=False),
-    Column("chain_id", BigInteger, nullable=False),
-    Column("payer", String(64), nullable=False),
-    Column("token", String(64), nullable=False),
+    *scope_columns(),
     Column("batch_id", String(66), nullable=False),
     Column("tx_hash", String(80), nullable=False),
     Column("block_number", BigInteger, nullable=False),

@@ -9,7 +9,6 @@ workers take. Schema changes go through Alembic (:mod:`payout.service.migrate`).
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     DateTime,
     ForeignKey,
@@ -21,6 +20,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+
+from payout.ledger import SCOPE_KEY, scope_columns
 
 service_metadata = MetaData()
 
@@ -48,10 +49,7 @@ payout_requests = Table(
     Column("pk", Integer, primary_key=True, autoincrement=True),
     Column("id", String(40), nullable=False, unique=True),
     Column("network_name", String(64), nullable=False),
-    Column("network", String(8), nullable=False),
-    Column("chain_id", BigInteger, nullable=False),
-    Column("payer", String(64), nullable=False),
-    Column("token", String(64), nullable=False),
+    *scope_columns(),
     Column("token_symbol", String(32), nullable=False),
     Column("payout_id", String(128), nullable=False),
     Column("recipient", String(64), nullable=False),
@@ -64,9 +62,7 @@ payout_requests = Table(
     Column("error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint(
-        "network", "chain_id", "payer", "token", "payout_id", name="uq_svc_payout_scope"
-    ),
+    UniqueConstraint(*SCOPE_KEY, "payout_id", name="uq_svc_payout_scope"),
     Index("ix_svc_payouts_state", "state", "network_name", "payer", "token"),
 )
 
