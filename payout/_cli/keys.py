@@ -27,13 +27,17 @@ def _password(confirm: bool) -> str:
     )
 
 
-@keys.command("new")
-@click.option(
+#: ``--keystore FILE`` of ``keys new`` and ``keys import`` (an existing file is never overwritten).
+_keystore_to_write = click.option(
     "--keystore",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="File to write.",
 )
+
+
+@keys.command("new")
+@_keystore_to_write
 @json_option
 def keys_new(keystore: Path, as_json: bool) -> None:
     """Generate a new key and save it encrypted (password from PAYOUT_KEYSTORE_PASSWORD or a
@@ -47,12 +51,7 @@ def keys_new(keystore: Path, as_json: bool) -> None:
 
 
 @keys.command("import")
-@click.option(
-    "--keystore",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="File to write.",
-)
+@_keystore_to_write
 @json_option
 def keys_import(keystore: Path, as_json: bool) -> None:
     """Encrypt an existing private key (typed at a hidden prompt or piped on stdin, never an

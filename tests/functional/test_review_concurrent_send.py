@@ -9,6 +9,8 @@ differently gets a new batch id, which the contract's replay guard does not stop
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,11 +26,24 @@ from payout.exceptions import BatchInFlightElsewhere
 from payout.executor import Allowance, HotWalletExecutor, settle_from_receipt
 from payout.ledger import Ledger
 from payout.signer import LocalSigner
-from payout.types import BatchStatus, ExecutorKind, Network, PayMode, Payout, PayoutStatus, Scope
+from payout.types import (
+    Batch,
+    BatchStatus,
+    ExecutorKind,
+    Network,
+    PayMode,
+    Payout,
+    PayoutStatus,
+    Scope,
+)
 from payout.wallet import SendSettings, Wallet
 
 
-def test_reverted_duplicate_of_an_executed_batch_settles_as_paid(tmp_path: Path) -> None:
+@contextmanager
+def _one_planned_batch(
+    *, rows: int, seed: str
+) -> Iterator[tuple[Chain, Disburser, str, Wallet, list[Payout], Scope, Batch]]:
+    """A fresh anvil with the disburser, a funded payer and one planned batch of ``rows`` rows."""
     with start_anvil() as node:
         chain = Chain(node.url)
         fast = SendSettings(poll_interval=0.02)
@@ -37,15 +52,30 @@ def test_reverted_duplicate_of_an_executed_batch_settles_as_paid(tmp_path: Path)
         token = deploy_token(deployer, DemoToken.USDC, "Demo USD Coin", "USDC")
         payer = Wallet(chain, LocalSigner(dev_private_key(1)), fast)
         mint(deployer, token, payer.address, 10**12)
-        rows = [Payout(f"p{i}", r, 1_000_000 + i) for i, r in enumerate(demo_recipients(5, "cc"))]
+        payouts = [
+            Payout(f"p{i}", r, 1_000_000 + i) for i, r in enumerate(demo_recipients(rows, seed))
+        ]
         scope = Scope(Network.EVM, chain.chain_id, payer.address, token)
         (batch,) = plan_batches(
-            rows,
+            payouts,
             chain_id=chain.chain_id,
             payer=payer.address,
             disburser=disburser.address,
             token=token,
         )
+        yield chain, disburser, token, payer, payouts, scope, batch
+
+
+def test_reverted_duplicate_of_an_executed_batch_settles_as_paid(tmp_path: Path) -> None:
+    with _one_planned_batch(rows=5, seed="cc") as (
+        chain,
+        disburser,
+        token,
+        payer,
+        rows,
+        scope,
+        batch,
+    ):
         ledgers = [Ledger.open(f"sqlite:///{tmp_path / f'{n}.sqlite'}") for n in "ab"]
         for ledger in ledgers:
             ledger.register(rows, scope)
@@ -96,45 +126,36 @@ def test_reverted_duplicate_of_an_executed_batch_settles_as_paid(tmp_path: Path)
 
 
 def test_second_sender_on_the_same_ledger_is_refused_before_broadcast(tmp_path: Path) -> None:
-    with start_anvil() as node:
-        chain = Chain(node.url)
-        fast = SendSettings(poll_interval=0.02)
-        deployer = Wallet(chain, LocalSigner(dev_private_key(0)), fast)
-        disburser = Disburser(chain, deploy_disburser(chain, deployer).address)
-        token = deploy_token(deployer, DemoToken.USDC, "Demo USD Coin", "USDC")
-        payer = Wallet(chain, LocalSigner(dev_private_key(1)), fast)
-        mint(deployer, token, payer.address, 10**12)
-        rows = [Payout(f"p{i}", r, 1_000_000 + i) for i, r in enumerate(demo_recipients(3, "cd"))]
-        scope = Scope(Network.EVM, chain.chain_id, payer.address, token)
-        (batch,) = plan_batches(
-            rows,
-            chain_id=chain.chain_id,
-            payer=payer.address,
-            disburser=disburser.address,
-            token=token,
+    with _one_planned_batch(rows=3, seed="cd") as (
+        chain,
+        disburser,
+        token,
+        payer,
+        rows,
+        scope,
+        batch,
+    ), Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
+        ledger.register(rows, scope)
+        ledger.save_plan([batch], executor=ExecutorKind.WALLET)
+        first, second = (
+            HotWalletExecutor(chain, payer, disburser, ledger, allowance=Allowance("batch"))
+            for _ in range(2)
         )
-        with Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
-            ledger.register(rows, scope)
-            ledger.save_plan([batch], executor=ExecutorKind.WALLET)
-            first, second = (
-                HotWalletExecutor(chain, payer, disburser, ledger, allowance=Allowance("batch"))
-                for _ in range(2)
-            )
-            first.ensure_allowance(token, batch.total)
-            chain.request("evm_setAutomine", [False])
-            data = batch_calldata(batch, PayMode.STRICT)
-            gas = payer.estimate_gas(disburser.address, data)
-            start = payer.reserve_nonce()
-            a = payer.prepare(disburser.address, data, gas=gas, nonce=start)
-            first._write_ahead(batch, PayMode.STRICT)(a)
-            payer.broadcast(a)
-            b = payer.prepare(disburser.address, data, gas=gas, nonce=start + 1)
-            with pytest.raises(BatchInFlightElsewhere):
-                second._write_ahead(batch, PayMode.STRICT)(b)
-            assert chain.transaction(b.tx_hash) is None
-            chain.request("evm_mine", [])
-            chain.request("evm_setAutomine", [True])
-            (record,) = ledger.open_batches(scope)
-            assert [x.tx_hash for x in record.attempts] == [a.tx_hash]
-            assert first.settle(record).status is BatchStatus.CONFIRMED
-            assert chain.nonce(payer.address, "latest") == start + 1
+        first.ensure_allowance(token, batch.total)
+        chain.request("evm_setAutomine", [False])
+        data = batch_calldata(batch, PayMode.STRICT)
+        gas = payer.estimate_gas(disburser.address, data)
+        start = payer.reserve_nonce()
+        a = payer.prepare(disburser.address, data, gas=gas, nonce=start)
+        first._write_ahead(batch, PayMode.STRICT)(a)
+        payer.broadcast(a)
+        b = payer.prepare(disburser.address, data, gas=gas, nonce=start + 1)
+        with pytest.raises(BatchInFlightElsewhere):
+            second._write_ahead(batch, PayMode.STRICT)(b)
+        assert chain.transaction(b.tx_hash) is None
+        chain.request("evm_mine", [])
+        chain.request("evm_setAutomine", [True])
+        (record,) = ledger.open_batches(scope)
+        assert [x.tx_hash for x in record.attempts] == [a.tx_hash]
+        assert first.settle(record).status is BatchStatus.CONFIRMED
+        assert chain.nonce(payer.address, "latest") == start + 1
