@@ -67,15 +67,8 @@ def _one_planned_batch(
 
 
 def test_reverted_duplicate_of_an_executed_batch_settles_as_paid(tmp_path: Path) -> None:
-    with _one_planned_batch(rows=5, seed="cc") as (
-        chain,
-        disburser,
-        token,
-        payer,
-        rows,
-        scope,
-        batch,
-    ):
+    with _one_planned_batch(rows=5, seed="cc") as world:
+        chain, disburser, token, payer, rows, scope, batch = world
         ledgers = [Ledger.open(f"sqlite:///{tmp_path / f'{n}.sqlite'}") for n in "ab"]
         for ledger in ledgers:
             ledger.register(rows, scope)
@@ -126,15 +119,11 @@ def test_reverted_duplicate_of_an_executed_batch_settles_as_paid(tmp_path: Path)
 
 
 def test_second_sender_on_the_same_ledger_is_refused_before_broadcast(tmp_path: Path) -> None:
-    with _one_planned_batch(rows=3, seed="cd") as (
-        chain,
-        disburser,
-        token,
-        payer,
-        rows,
-        scope,
-        batch,
-    ), Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger:
+    with (
+        _one_planned_batch(rows=3, seed="cd") as world,
+        Ledger.open(f"sqlite:///{tmp_path / 'l.sqlite'}") as ledger,
+    ):
+        chain, disburser, token, payer, rows, scope, batch = world
         ledger.register(rows, scope)
         ledger.save_plan([batch], executor=ExecutorKind.WALLET)
         first, second = (
