@@ -1155,6 +1155,8 @@ def ape_passphrase_env(alias: str) -> str:
 
 
 class KeystoreNotFound(SignerError):
+    """The keystore file does not exist."""
+
     def __init__(self, path: Path) -> None:
         super().__init__(
             f"keystore file {path} does not exist",
@@ -1163,6 +1165,8 @@ class KeystoreNotFound(SignerError):
 
 
 class KeystoreInvalid(SignerError):
+    """The file is not a readable eth-account JSON keystore."""
+
     def __init__(self, path: Path, detail: str) -> None:
         super().__init__(
             f"{path} is not an eth-account JSON keystore ({detail})",
@@ -1171,6 +1175,8 @@ class KeystoreInvalid(SignerError):
 
 
 class WrongPassword(SignerError):
+    """The password does not decrypt the keystore."""
+
     def __init__(self, path: Path) -> None:
         super().__init__(
             f"wrong password for keystore {path}",
@@ -1179,6 +1185,8 @@ class WrongPassword(SignerError):
 
 
 class PasswordMissing(SignerError):
+    """No keystore password in the environment and no terminal to ask on."""
+
     def __init__(self, path: Path) -> None:
         super().__init__(
             f"no password for keystore {path}",
@@ -1187,6 +1195,8 @@ class PasswordMissing(SignerError):
 
 
 class AliasNotFound(SignerError):
+    """No ape account has this alias."""
+
     def __init__(self, alias: str) -> None:
         super().__init__(
             f"no ape account named {alias!r}",
@@ -1195,6 +1205,8 @@ class AliasNotFound(SignerError):
 
 
 class WrongPassphrase(SignerError):
+    """The passphrase does not unlock the ape account."""
+
     def __init__(self, alias: str, source: str) -> None:
         super().__init__(
             f"wrong passphrase for ape account {alias!r} (from {source})",
@@ -1204,6 +1216,8 @@ class WrongPassphrase(SignerError):
 
 
 class PassphraseMissing(SignerError):
+    """No passphrase for the ape account and no terminal to ask on."""
+
     def __init__(self, alias: str) -> None:
         super().__init__(
             f"no passphrase for ape account {alias!r}",
@@ -1213,6 +1227,8 @@ class PassphraseMissing(SignerError):
 
 
 class SigningRefused(SignerError):
+    """The signer (a hardware wallet, a prompt) declined to sign."""
+
     def __init__(self, who: str) -> None:
         super().__init__(
             f"{who} did not sign the transaction",
@@ -1221,6 +1237,8 @@ class SigningRefused(SignerError):
 
 
 class KeystoreExists(SignerError):
+    """A keystore is never overwritten."""
+
     def __init__(self, path: Path) -> None:
         super().__init__(
             f"{path} already exists; refusing to overwrite a keystore",
@@ -1232,6 +1250,8 @@ class KeystoreExists(SignerError):
 
 
 class DisburserMissing(DeploymentError):
+    """No contract at the disburser address on this chain."""
+
     def __init__(self, address: str, chain_id: int) -> None:
         super().__init__(
             f"no contract at the disburser address {address} on chain {chain_id}",
@@ -1241,6 +1261,8 @@ class DisburserMissing(DeploymentError):
 
 
 class DisburserCodeMismatch(DeploymentError):
+    """The code at the disburser address is not the shipped disburser's."""
+
     def __init__(self, address: str, chain_id: int, found: str, expected: str) -> None:
         super().__init__(
             f"the contract at {address} on chain {chain_id} is not this toolkit's disburser "
@@ -1252,6 +1274,8 @@ class DisburserCodeMismatch(DeploymentError):
 
 
 class DeployerMissing(DeploymentError):
+    """The CREATE2 deployer the disburser is deployed through is not on this chain."""
+
     def __init__(self, deployer: str, chain_id: int) -> None:
         super().__init__(
             f"the CREATE2 deployer {deployer} does not exist on chain {chain_id}",
@@ -1261,6 +1285,8 @@ class DeployerMissing(DeploymentError):
 
 
 class RegistryInvalid(DeploymentError):
+    """The deployment registry file cannot be read."""
+
     def __init__(self, path: Path, detail: str) -> None:
         super().__init__(
             f"deployment registry {path} is unreadable: {detail}",
@@ -1269,6 +1295,8 @@ class RegistryInvalid(DeploymentError):
 
 
 class RegistryConflict(DeploymentError):
+    """The registry records another address than the shipped disburser deploys to."""
+
     def __init__(self, path: Path, chain_id: int, recorded: str, actual: str) -> None:
         super().__init__(
             f"{path} records {recorded} for chain {chain_id}, but the shipped disburser deploys "
