@@ -14,6 +14,12 @@ Points on the hot-wallet path (in the order they are reached for one transaction
     the node accepted the transaction; no receipt has been read.
 ``after-receipt``
     the receipt is read (the batch is paid on chain); the ledger does not know yet.
+
+On the service's Safe path (the same three points apply to its ``execTransaction``), first:
+
+``after-propose``
+    the worker recorded a Safe proposal in the ledger; it is not posted to the Transaction
+    Service nor written to the proposals folder yet.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ FAULT_ENV = "PAYOUT_FAULT"
 #: Exit status of a process stopped by a fault (distinct from every PayoutError exit code).
 FAULT_EXIT_CODE = 86
 POINTS = ("before-broadcast", "after-broadcast", "after-receipt")
+#: Reached only by the service worker paying from a Safe.
+SAFE_POINTS = ("after-propose",)
 
 _reached: Counter[str] = Counter()
 

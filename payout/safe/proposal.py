@@ -321,11 +321,14 @@ def build_proposal(
     start_nonce: int | None = None,
     multisend: str | None = None,
     state: SafeState | None = None,
+    allowance: int | None = None,
 ) -> Proposal:
     """One Safe transaction per batch, consecutive nonces, hashes computed locally.
 
     Every batch must be planned with the Safe as payer, for one token and one disburser on this
     chain. ``start_nonce`` overrides the nonce choice (it may not be below the on-chain nonce).
+    ``allowance``: the Safe's allowance to the disburser to plan for (default: read from the
+    chain); rebuilding a proposal made earlier passes the one it was built with.
     """
     if not batches:
         raise InputError("nothing to propose: the plan has no batch left to pay")
@@ -350,7 +353,8 @@ def build_proposal(
                 hint="Leave --nonce out to use the next free one.",
             )
         nonce = start_nonce
-    allowance = chain.allowance(token, state.address, disburser)
+    if allowance is None:
+        allowance = chain.allowance(token, state.address, disburser)
     txs = []
     for offset, batch in enumerate(batches):
         info = batch_info(batch, mode)

@@ -31,7 +31,9 @@ def check_balances(store: Store, network: NetworkContext, chain: Chain) -> list[
     raised: list[dict[str, Any]] = []
     for asset, threshold in network.config.alerts.items():
         if asset == GAS:
-            decimals, balance, symbol = 18, chain.native_balance(network.payer), "gas coin"
+            if network.gas_payer is None:
+                continue  # a Safe whose proposals others execute: the worker pays no gas
+            decimals, balance, symbol = 18, chain.native_balance(network.gas_payer), "gas coin"
         else:
             token = network.config.tokens[asset]
             decimals = token.decimals

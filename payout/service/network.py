@@ -16,7 +16,7 @@ Example::
     [networks.polygon]
     kind = "evm"
     rpc_url_env = "POLYGON_RPC_URL"          # or rpc_url = "..."
-    executor = "wallet"                      # wallet (hot wallet) | safe (not yet) | tron
+    executor = "wallet"                      # wallet (hot wallet) | safe (multisig) | tron
     keystore = "/etc/payout/polygon-payer.json"
     password_env = "PAYOUT_KEYSTORE_PASSWORD"
     disburser = "0x..."                      # default: the CREATE2 address
@@ -26,6 +26,16 @@ Example::
     [networks.polygon.alerts]
     USDC = "1000"                            # token units
     gas = "0.5"                              # gas coin units (MATIC/ETH/BNB; TRX on TRON)
+
+    [networks.base]                          # a Safe payer: batches are proposed, not sent
+    executor = "safe"
+    safe = "0x..."                           # the paying Safe
+    keystore = "/etc/payout/proposer.json"   # an owner or delegate: signs what it proposes
+    safe_service_url_env = "SAFE_SERVICE_URL"    # optional Transaction Service
+    safe_service_api_key_env = "SAFE_SERVICE_API_KEY"
+    proposals_dir = "/var/payout/safe-proposals" # proposal files for signers
+    execute = true                           # execute once signed (the executor pays gas)
+    executor_keystore = "/etc/payout/executor.json"
 
 Values are checked when the file is loaded; every problem names the key it is about.
 """
@@ -57,6 +67,28 @@ class TokenConfig:
 
 
 @dataclass(frozen=True)
+class SafePayerConfig:
+    """How the worker pays from a Safe: it proposes batches and waits for the owners' signatures.
+
+    ``keystore`` of the network is the proposer (an owner or a delegate of the Safe; required with
+    a Transaction Service, which only accepts proposals signed by one). With ``execute`` the worker
+    sends ``execTransaction`` itself once the threshold is met, paying gas from
+    ``executor_keystore`` (default: the network's keystore); otherwise anyone executes and the
+    worker settles the rows from the chain.
+    """
+
+    address: str
+    service_url: str | None = None
+    service_api_key: str | None = None
+    proposals_dir: Path | None = None
+    execute: bool = False
+    executor_keystore: Path | None = None
+    executor_password_env: str = "PAYOUT_KEYSTORE_PASSWORD"
+    #: How often a waiting proposal's signatures and the Safe's nonce are read.
+    poll_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class NetworkConfig:
     """One network of the service (an EVM chain or TRON)."""
 
@@ -70,6 +102,8 @@ class NetworkConfig:
     disburser: str | None = None
     #: Alert thresholds in display units: token symbol -> amount, ``gas`` -> gas coin amount.
     alerts: dict[str, Decimal] = field(default_factory=dict)
+    #: A Safe payer (``executor = "safe"``): see :class:`SafePayerConfig`.
+    safe: SafePayerConfig | None = None
 
     def token(self, symbol_or_address: str) -> TokenConfig | None:
         """The token named by symbol (case-insensitive) or address, or None."""
@@ -147,6 +181,78 @@ def _url(table: dict[str, Any], key: str, path: str, where: str) -> str:
     return value
 
 
+def _optional_url(table: dict[str, Any], key: str, path: str, where: str) -> str | None:
+    if table.get(key) is None and table.get(f"{key}_env") is None:
+        return None
+    return _url(table, key, path, where)
+
+
+_SAFE_KEYS = (
+    "safe",
+    "safe_service_url",
+    "safe_service_url_env",
+    "safe_service_api_key",
+    "safe_service_api_key_env",
+    "proposals_dir",
+    "execute",
+    "executor_keystore",
+    "executor_password_env",
+    "safe_poll_seconds",
+)
+
+
+def _safe_payer(
+    name: str, table: dict[str, Any], path: str, base: Path, keystore: str | None
+) -> SafePayerConfig:
+    where = f"networks.{name}."
+    raw = _get(table, "safe", str, path, where, None)
+    if raw is None:
+        raise ServiceConfigError(path, f"{where}safe", "the paying Safe's address")
+    address, _code, message = check_address(Network.EVM, raw)
+    if address is None:
+        raise ServiceConfigError(path, f"{where}safe", message or "not an address")
+    service_url = _optional_url(table, "safe_service_url", path, where)
+    if service_url is not None and not service_url.startswith(("http://", "https://")):
+        raise ServiceConfigError(path, f"{where}safe_service_url", "an http(s) URL")
+    api_key: str | None = None
+    if table.get("safe_service_api_key_env") is not None or table.get("safe_service_api_key"):
+        api_key = _url(table, "safe_service_api_key", path, where)
+    if service_url is not None and keystore is None:
+        raise ServiceConfigError(
+            path,
+            f"{where}keystore",
+            "a Transaction Service only accepts proposals signed by an owner or delegate: "
+            "set the proposer's keystore",
+        )
+    execute = _get(table, "execute", bool, path, where, False)
+    executor = _get(table, "executor_keystore", str, path, where, None) or keystore
+    if execute and executor is None:
+        raise ServiceConfigError(
+            path, f"{where}executor_keystore", "execute = true needs a key that pays the gas"
+        )
+    proposals = _get(table, "proposals_dir", str, path, where, None)
+    poll = _get(table, "safe_poll_seconds", float, path, where, 5.0)
+    if poll <= 0:
+        raise ServiceConfigError(path, f"{where}safe_poll_seconds", "a positive number")
+    return SafePayerConfig(
+        address=address,
+        service_url=service_url,
+        service_api_key=api_key,
+        proposals_dir=base / (proposals or f"safe-proposals/{name}"),
+        execute=execute,
+        executor_keystore=(base / executor) if executor else None,
+        executor_password_env=_get(
+            table,
+            "executor_password_env",
+            str,
+            path,
+            where,
+            _get(table, "password_env", str, path, where, "PAYOUT_KEYSTORE_PASSWORD"),
+        ),
+        poll_seconds=poll,
+    )
+
+
 def _network(name: str, table: dict[str, Any], path: str, base: Path) -> NetworkConfig:
     where = f"networks.{name}."
     kind_text = _get(table, "kind", str, path, where, "evm")
@@ -200,6 +306,15 @@ def _network(name: str, table: dict[str, Any], path: str, base: Path) -> Network
                 path, f"{where}alerts.{key}", 'a non-negative amount as text, e.g. "1000"'
             )
         alerts[key] = threshold
+    safe: SafePayerConfig | None = None
+    if executor == "safe":
+        safe = _safe_payer(name, table, path, base, keystore)
+    else:
+        stray = [k for k in _SAFE_KEYS if k in table]
+        if stray:
+            raise ServiceConfigError(
+                path, f"{where}{stray[0]}", 'only for a Safe payer (executor = "safe")'
+            )
     return NetworkConfig(
         name=name,
         kind=kind,
@@ -210,6 +325,7 @@ def _network(name: str, table: dict[str, Any], path: str, base: Path) -> Network
         password_env=_get(table, "password_env", str, path, where, "PAYOUT_KEYSTORE_PASSWORD"),
         disburser=disburser,
         alerts=alerts,
+        safe=safe,
     )
 
 

@@ -32,6 +32,9 @@ class NetworkContext:
     chain_id: int
     payer: str
     disburser: str
+    #: The account that pays gas (the hot wallet; a Safe payer's executor, or None when the
+    #: worker does not execute its proposals).
+    gas_payer: str | None = None
     #: Chains are not shared between threads: the worker opens its own per network.
     _local: threading.local = field(default_factory=threading.local)
 
@@ -58,7 +61,7 @@ def open_network(config: NetworkConfig) -> NetworkContext:
     """Connect and check one network (chain id, tokens' decimals, disburser code, payer)."""
     if config.kind is Network.TRON:
         raise NetworkNotServed(config.name, "TRON networks are not served by the worker yet")
-    if config.executor != "wallet":
+    if config.executor not in ("wallet", "safe"):
         raise NetworkNotServed(config.name, f"executor {config.executor} is not served yet")
     chain = Chain(config.url)
     chain_id = chain.chain_id
@@ -72,12 +75,25 @@ def open_network(config: NetworkConfig) -> NetworkContext:
                 f"{chain_id} has {info.decimals}",
             )
     disburser = verify_disburser(chain, config.disburser)
+    if config.safe is not None:
+        from payout.safe.proposal import find_multisend
+        from payout.safe.safe_state import read_safe
+
+        # Refuse at start what could never be proposed: not a Safe (or an unsupported version),
+        # no canonical MultiSendCallOnly on this chain.
+        state = read_safe(chain, config.safe.address)
+        find_multisend(chain)
+        executor = config.safe.executor_keystore
+        gas_payer = keystore_address(executor) if config.safe.execute and executor else None
+        ctx = NetworkContext(config, chain_id, state.address, disburser, gas_payer)
+        ctx._local.chain = chain
+        return ctx
     if config.keystore is None:
         raise ServiceConfigError(
             config.name, f"networks.{config.name}.keystore", "the hot wallet's keystore file"
         )
     payer = keystore_address(config.keystore)
-    ctx = NetworkContext(config, chain_id, payer, disburser)
+    ctx = NetworkContext(config, chain_id, payer, disburser, payer)
     ctx._local.chain = chain
     return ctx
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, not_, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -52,7 +52,19 @@ PUBLIC_STATUS = {
     PayoutStatus.SKIPPED.value: "skipped",
 }
 FINAL_STATUSES = ("paid", "failed", "skipped", "cancelled")
-PUBLIC_STATUSES = ("requested", "queued", "submitted", "paid", "failed", "skipped", "cancelled")
+PUBLIC_STATUSES = (
+    "requested",
+    "queued",
+    "proposed",
+    "submitted",
+    "paid",
+    "failed",
+    "skipped",
+    "cancelled",
+)
+#: Ledger statuses of a row whose Safe transaction is proposed and not executed yet (a reverted
+#: execTransaction leaves the Safe nonce unused: the same signatures can still execute it).
+_AWAITING_SIGNATURES = (PayoutStatus.PLANNED.value, PayoutStatus.FAILED.value)
 SCOPES = ("read", "write")
 
 
@@ -156,9 +168,28 @@ _LEDGER_JOIN = and_(
     ledger_payouts.c.token == payout_requests.c.token,
     ledger_payouts.c.payout_id == payout_requests.c.payout_id,
 )
+_BATCH_JOIN = and_(
+    ledger_batches.c.network == ledger_payouts.c.network,
+    ledger_batches.c.chain_id == ledger_payouts.c.chain_id,
+    ledger_batches.c.payer == ledger_payouts.c.payer,
+    ledger_batches.c.batch_id == ledger_payouts.c.batch_id,
+)
+#: A service row with its ledger row and that row's batch (for Safe proposals).
+_JOINED = payout_requests.outerjoin(ledger_payouts, _LEDGER_JOIN).outerjoin(
+    ledger_batches, _BATCH_JOIN
+)
+#: The row is in a Safe proposal awaiting signatures (public status ``proposed``).
+_PROPOSED = and_(
+    ledger_payouts.c.status.in_(_AWAITING_SIGNATURES),
+    ledger_batches.c.safe_tx_hash.is_not(None),
+    ledger_batches.c.status.in_(_AWAITING_SIGNATURES),
+)
 _PAYOUT_COLUMNS = (
     payout_requests,
     ledger_payouts.c.status.label("ledger_status"),
+    ledger_batches.c.safe_tx_hash.label("safe_tx_hash"),
+    ledger_batches.c.safe_nonce.label("safe_nonce"),
+    ledger_batches.c.status.label("batch_status"),
     ledger_payouts.c.batch_id,
     ledger_payouts.c.tx_hash,
     ledger_payouts.c.block_number,
@@ -167,13 +198,29 @@ _PAYOUT_COLUMNS = (
 )
 
 
-def public_status(state: str, ledger_status: str | None) -> str:
-    """The status a client sees for a service row state and its ledger status."""
+def public_status(
+    state: str,
+    ledger_status: str | None,
+    safe_tx_hash: str | None = None,
+    batch_status: str | None = None,
+) -> str:
+    """The status a client sees for a service row state and its ledger status (and, for a Safe
+    payer, its batch: ``proposed`` while the Safe transaction awaits signatures)."""
     if state in (REQUESTED, CANCELLED):
         return state
     if ledger_status is None:
         return "queued"
+    if (
+        safe_tx_hash is not None
+        and ledger_status in _AWAITING_SIGNATURES
+        and batch_status in _AWAITING_SIGNATURES
+    ):
+        return "proposed"
     return PUBLIC_STATUS.get(ledger_status, ledger_status)
+
+
+def _status_of(m: Any) -> str:
+    return public_status(m["state"], m["ledger_status"], m["safe_tx_hash"], m["batch_status"])
 
 
 def _by_payout_id(
@@ -460,9 +507,7 @@ class Store:
         for start in range(0, len(pks), 500):
             chunk = list(pks[start : start + 500])
             for row in conn.execute(
-                select(*_PAYOUT_COLUMNS)
-                .select_from(payout_requests.outerjoin(ledger_payouts, _LEDGER_JOIN))
-                .where(payout_requests.c.pk.in_(chunk))
+                select(*_PAYOUT_COLUMNS).select_from(_JOINED).where(payout_requests.c.pk.in_(chunk))
             ):
                 found[row._mapping["pk"]] = self.render(row._mapping)
         return [found[pk] for pk in pks]
@@ -483,10 +528,13 @@ class Store:
             "amount": format_amount(units, decimals) if decimals is not None else None,
             "amount_base_units": str(units),
             "memo": m["memo"],
-            "status": public_status(m["state"], m["ledger_status"]),
+            "status": _status_of(m),
             "batch_id": m["batch_id"],
             "tx_hash": m["tx_hash"],
             "block_number": m["block_number"],
+            # A Safe payer's transaction (proposed, then executed) and its Safe nonce.
+            "safe_tx_hash": m["safe_tx_hash"],
+            "safe_nonce": m["safe_nonce"],
             "error": m["error"] or m["ledger_error"],
             "request_id": m["request_id"],
             "created_at": _iso(m["created_at"]),
@@ -497,7 +545,7 @@ class Store:
         with self.read() as conn:
             row = conn.execute(
                 select(*_PAYOUT_COLUMNS)
-                .select_from(payout_requests.outerjoin(ledger_payouts, _LEDGER_JOIN))
+                .select_from(_JOINED)
                 .where(payout_requests.c.id == public_id)
             ).first()
         return self.render(row._mapping) if row is not None else None
@@ -514,9 +562,7 @@ class Store:
         limit: int = 100,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """A page of payouts, oldest first, and the key of the last row when more follow."""
-        q = select(*_PAYOUT_COLUMNS).select_from(
-            payout_requests.outerjoin(ledger_payouts, _LEDGER_JOIN)
-        )
+        q = select(*_PAYOUT_COLUMNS).select_from(_JOINED)
         if status in (REQUESTED, CANCELLED):
             q = q.where(payout_requests.c.state == status)
         elif status == "queued":
@@ -524,15 +570,22 @@ class Store:
                 payout_requests.c.state.in_([QUEUED, DONE]),
                 or_(
                     ledger_payouts.c.status.is_(None),
-                    ledger_payouts.c.status == PayoutStatus.PLANNED.value,
+                    and_(
+                        ledger_payouts.c.status == PayoutStatus.PLANNED.value,
+                        not_(_PROPOSED),
+                    ),
                 ),
             )
+        elif status == "proposed":
+            q = q.where(payout_requests.c.state.in_([QUEUED, DONE]), _PROPOSED)
         elif status is not None:
             ledger_value = {v: k for k, v in PUBLIC_STATUS.items()}[status]
             q = q.where(
                 payout_requests.c.state.in_([QUEUED, DONE]),
                 ledger_payouts.c.status == ledger_value,
             )
+            if status == "failed":
+                q = q.where(not_(_PROPOSED))
         if network is not None:
             q = q.where(payout_requests.c.network_name == network)
         if token is not None:
@@ -570,9 +623,7 @@ class Store:
 
     def _emit_payout_events(self, conn: Connection, public_id: str, events: list[str]) -> None:
         row = conn.execute(
-            select(*_PAYOUT_COLUMNS)
-            .select_from(payout_requests.outerjoin(ledger_payouts, _LEDGER_JOIN))
-            .where(payout_requests.c.id == public_id)
+            select(*_PAYOUT_COLUMNS).select_from(_JOINED).where(payout_requests.c.id == public_id)
         ).first()
         if row is None:
             return
@@ -764,7 +815,7 @@ class Store:
         with self.write() as conn:
             rows = conn.execute(
                 select(*_PAYOUT_COLUMNS)
-                .select_from(payout_requests.outerjoin(ledger_payouts, _LEDGER_JOIN))
+                .select_from(_JOINED)
                 .where(
                     payout_requests.c.network_name == network_name,
                     payout_requests.c.payer == payer,
@@ -774,13 +825,13 @@ class Store:
             ).all()
             for row in rows:
                 m = row._mapping
-                status = public_status(m["state"], m["ledger_status"])
+                status = _status_of(m)
                 reported = m["reported"] or "queued"
                 if status == reported:
                     continue
                 names: list[str] = []
                 # A row seen first as paid was submitted too: announce both, in order.
-                if status in ("paid", "skipped", "failed") and reported == "queued":
+                if status in ("paid", "skipped", "failed") and reported in ("queued", "proposed"):
                     names.append("payout.submitted")
                 if status != "queued":
                     names.append(f"payout.{status}")

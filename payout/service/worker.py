@@ -13,6 +13,10 @@ payer's nonce):
    pays batch by batch write-ahead;
 4. announces every status change by webhook (outbox, in the same transaction as the change).
 
+A Safe payer (``executor = "safe"``) is grouped and flushed the same way, but its flush
+proposes instead of sending and its queued rows are looked at again every
+``safe_poll_seconds`` (signatures, execution, settling): :mod:`payout.service.safe_payer`.
+
 Networks run in parallel (a thread each); webhook delivery runs in its own thread.
 """
 
@@ -34,6 +38,7 @@ from payout.manifest import Manifest
 from payout.pipeline import PlanOptions, Target, send, target_on
 from payout.service.alert import check_balances
 from payout.service.runtime import NetworkContext, Service
+from payout.service.safe_payer import SafePayer
 from payout.service.webhook import Deliverer
 from payout.signer import Signer, load_keystore
 from payout.types import Payout
@@ -59,6 +64,22 @@ def keystore_signer(network: NetworkContext) -> Signer:
     """The hot wallet's signer from the network's keystore (password from its env variable)."""
     assert network.config.keystore is not None
     return load_keystore(network.config.keystore, os.environ.get(network.config.password_env))
+
+
+def safe_payer_for(service: Service, network: NetworkContext, settings: SendSettings) -> SafePayer:
+    """The Safe payer of a network: its proposer from the network's keystore (if any), its
+    executor's wallet when ``execute = true``."""
+    cfg = network.config.safe
+    assert cfg is not None
+    proposer = keystore_signer(network) if network.config.keystore is not None else None
+    executor: Wallet | None = None
+    if cfg.execute and cfg.executor_keystore is not None:
+        if cfg.executor_keystore == network.config.keystore and proposer is not None:
+            key = proposer
+        else:
+            key = load_keystore(cfg.executor_keystore, os.environ.get(cfg.executor_password_env))
+        executor = Wallet(network.chain(), key, settings)
+    return SafePayer(service, network, proposer=proposer, executor=executor)
 
 
 class WorkerAlreadyRunning(ConfigError):
@@ -100,6 +121,8 @@ class Worker:
             max_attempts=cfg.webhook_max_attempts,
         )
         self._retry_at: dict[tuple[str, str], tuple[float, float]] = {}
+        #: When each Safe group's proposals were last looked at.
+        self._polled_at: dict[tuple[str, str], float] = {}
 
     # --- threads ----------------------------------------------------------------------------------
 
@@ -166,6 +189,9 @@ class Worker:
                 self.stopping.wait(self.tick)
 
     def _network_loop(self, network: NetworkContext) -> None:
+        if network.config.safe is not None:
+            self._safe_loop(network)
+            return
         chain = network.chain()
         target = target_on(chain, network.disburser)
         wallet = Wallet(chain, self.signer_of(network), self.send_settings)
@@ -178,7 +204,69 @@ class Worker:
             if not worked:
                 self.stopping.wait(self.tick)
 
+    def _safe_loop(self, network: NetworkContext) -> None:
+        chain = network.chain()
+        payer = safe_payer_for(self.service, network, self.send_settings)
+        next_alert = 0.0
+        while not self.stopping.is_set():
+            if time.monotonic() >= next_alert:
+                check_balances(self.service.store, network, chain)
+                next_alert = time.monotonic() + self.service.config.alert_interval_seconds
+            if not self.run_due_safe(network, payer):
+                self.stopping.wait(self.tick)
+
     # --- flushing ---------------------------------------------------------------------------------
+
+    def _group_due(self, requested: int, oldest: datetime) -> bool:
+        cfg = self.service.config
+        return requested >= cfg.flush_rows or oldest <= datetime.now(UTC) - timedelta(
+            seconds=cfg.flush_seconds
+        )
+
+    def _failed(self, key: tuple[str, str], exc: PayoutError) -> None:
+        _at, wait = self._retry_at.get(key, (0.0, RETRY_SECONDS / 2))
+        wait = min(RETRY_CAP_SECONDS, wait * 2)
+        self._retry_at[key] = (time.monotonic() + wait, wait)
+        log.warning("flush of %s/%s failed (retrying in %.0f s): %s", *key, wait, exc)
+
+    def run_due_safe(self, network: NetworkContext, payer: SafePayer) -> int:
+        """One round of every Safe group of ``network`` that is due: requested rows to propose
+        (``flush_seconds`` / ``flush_rows``), or queued rows whose proposals are looked at again
+        every ``safe_poll_seconds``. Returns the groups handled."""
+        assert network.config.safe is not None
+        poll = network.config.safe.poll_seconds
+        handled = 0
+        for safe, token, requested, oldest, queued in self.service.store.pending_groups(
+            network.name
+        ):
+            if safe != network.payer:
+                continue
+            key = (network.name, token)
+            claim = requested > 0 and self._group_due(requested, oldest)
+            polled = self._polled_at.get(key, 0.0)
+            look = queued > 0 and time.monotonic() >= polled + poll
+            retry = self._retry_at.get(key)
+            if not (claim or look) or (retry is not None and time.monotonic() < retry[0]):
+                continue
+            with self.service.store.payer_lock(network.name, safe, self.holder) as mine:
+                if not mine:
+                    continue
+                self._polled_at[key] = time.monotonic()
+                check_balances(self.service.store, network, network.chain())
+                try:
+                    payer.run(token, claim=claim, limit=MAX_ROWS_PER_FLUSH)
+                    self._retry_at.pop(key, None)
+                except LedgerConflictError as exc:
+                    bad = {c[0] for c in exc.conflicts}
+                    rows = self.service.store.queued(network.name, safe, token)
+                    self.service.store.mark_failed(
+                        [r.pk for r in rows if r.payout_id in bad],
+                        "the ledger has this payout id with another recipient or amount",
+                    )
+                except PayoutError as exc:
+                    self._failed(key, exc)
+            handled += 1
+        return handled
 
     def run_due(self, network: NetworkContext, target: Target, wallet: Wallet) -> int:
         """Flush every due group of ``network`` once; returns the groups flushed."""
@@ -273,12 +361,7 @@ class Worker:
                     "the ledger has this payout id with another recipient or amount",
                 )
             except PayoutError as exc:
-                _at, wait = self._retry_at.get(key, (0.0, RETRY_SECONDS / 2))
-                wait = min(RETRY_CAP_SECONDS, wait * 2)
-                self._retry_at[key] = (time.monotonic() + wait, wait)
-                log.warning(
-                    "flush of %s/%s failed (retrying in %.0f s): %s", network.name, token, wait, exc
-                )
+                self._failed(key, exc)
             finally:
                 store.sync(network.name, network.payer, token)
         return True

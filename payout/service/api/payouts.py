@@ -32,7 +32,9 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 _FIELDS = {"network", "token", "recipient", "amount", "id", "memo", "payer"}
 
 
-PublicStatus = Literal["requested", "queued", "submitted", "paid", "failed", "skipped", "cancelled"]
+PublicStatus = Literal[
+    "requested", "queued", "proposed", "submitted", "paid", "failed", "skipped", "cancelled"
+]
 
 
 class PayoutIn(BaseModel):
@@ -342,6 +344,16 @@ def router(service: Service, requires: Any) -> APIRouter:
         done, found = store.cancel(payout_id)
         if found is None:
             raise Problem(404, "not-found", "Payout not found", f"no payout {payout_id}")
+        if not done and found["status"] == "proposed":
+            raise Problem(
+                409,
+                "in-safe-proposal",
+                "Payout is in a Safe proposal awaiting signatures",
+                f"payout {payout_id} is in the Safe transaction {found['safe_tx_hash']} (Safe "
+                f"nonce {found['safe_nonce']}), proposed and awaiting the owners' signatures: "
+                "once signed anyone can execute it, so it can no longer be cancelled",
+                extra={"safe_tx_hash": found["safe_tx_hash"], "safe_nonce": found["safe_nonce"]},
+            )
         if not done and found["status"] != "cancelled":
             raise Problem(
                 409,
