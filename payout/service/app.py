@@ -83,6 +83,11 @@ def _dashboard(service: Service) -> APIRouter:
         rpc_url=evm[0].url if evm else None,
         tron_node_url=tron[0].url if tron else None,
         disburser=evm[0].disburser if evm else None,
+        # Signatures of the worker's Safe proposals are shown from its proposals folder.
+        proposals_dir=next(
+            (n.safe.proposals_dir for n in evm if n.safe is not None and n.safe.proposals_dir),
+            None,
+        ),
     )
     return dashboard_router(
         config,

@@ -182,6 +182,7 @@ class SafePayer:
             if outcome == "confirmed":
                 done = self.ledger.batch(scope, record.batch_id)
                 self._event("batch.paid", done, tx_hash=done.tx_hash)
+                self._archive(record)
                 continue
             if outcome == "pending" or record.safe_nonce >= state.nonce:
                 continue
@@ -193,6 +194,17 @@ class SafePayer:
             self._rebuilt.pop(record.safe_tx_hash or "", None)
             log.warning("%s: %s", self.network.name, reason)
             self._event("batch.replaced", record, detail=reason)
+            self._archive(record)
+
+    def _archive(self, record: BatchRecord) -> None:
+        """Move the files of a proposal that is settled (paid or replaced) to ``done/``: the
+        folder keeps only what signers still have to sign."""
+        folder = self.config.proposals_dir
+        if folder is None or not record.safe_tx_hash or not folder.is_dir():
+            return
+        for path in folder.glob(f"*-{record.safe_tx_hash[2:10]}*.json"):
+            (folder / "done").mkdir(exist_ok=True)
+            path.replace(folder / "done" / path.name)
 
     # --- 2. propose -----------------------------------------------------------------------------
 
@@ -476,3 +488,4 @@ class _EventRecorder(LedgerRecorder):
         if before is not BatchStatus.CONFIRMED:
             record = self.ledger.batch(batch.scope, batch.batch_id)
             self.payer._event("batch.paid", record, tx_hash=receipt.tx_hash)
+            self.payer._archive(record)

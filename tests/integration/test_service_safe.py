@@ -281,6 +281,9 @@ def test_safe_payer_proposes_waits_for_signatures_then_executes(
         assert chain.token_balance(token, row["recipient"]) == _units(row)
     assert chain.token_balance(token, rows[6]["recipient"]) == 0
     assert read_nonce(chain, safe) == 2
+    # Settled proposals leave the folder signers work from.
+    assert _files(tmp_path) == []
+    assert len(list((tmp_path / "proposals" / "done").glob("*.json"))) >= 2
     assert chain.token_balance(token, safe) == 1_000 * 10**6 - sum(_units(r) for r in rows[:6])
     for kind in ("payout.proposed", "payout.submitted", "payout.paid"):
         assert len(receiver.events(kind)) == 6, kind
