@@ -254,6 +254,11 @@ def test_safe_payer_proposes_waits_for_signatures_then_executes(
                 # Nothing executes on one owner's signature: owner 1 signs the files in place.
                 for path in files:
                     _sign_cli(path, keys[1], token, tmp_path / "ledger.sqlite")
+                # The dashboard's Safe proposals page shows both, one signature of two each.
+                page = http.get("/dashboard/safe")
+                assert page.status_code == 200
+                assert got["safe_tx_hash"] in page.text
+                assert page.text.count("<strong>1</strong> of 2 needed") == 2
                 # Owner 2 signs a copy and posts the signatures to the Transaction Service.
                 for n, path in enumerate(files):
                     _sign_cli(
