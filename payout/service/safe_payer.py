@@ -38,7 +38,6 @@ from payout import fault
 from payout.disburser import BatchReceipt
 from payout.exceptions import LedgerError, PayoutError
 from payout.ledger import BatchRecord, Ledger
-from payout.manifest import Manifest
 from payout.safe.execution import (
     LedgerRecorder,
     choose_signatures,
@@ -266,25 +265,16 @@ class SafePayer:
         if not payouts:
             return None
         queued = self._live_nonces(state) + [t.nonce for t in (listed or {}).values()]
-        manifest = Manifest(
-            path=f"payout-service:{self.network.name}",
-            format="api",
-            payouts=payouts,
-            issues=[],
-            rows=len(payouts),
-            error_count=0,
-            warning_count=0,
-        )
         outcome = propose_payouts(
             self.network.chain(),
             self.ledger,
             safe=self.network.payer,
-            payouts=manifest.payouts,
+            payouts=payouts,
             token=self.token_info(token),
             disburser=self.network.disburser,
             on_failure=self.service.config.on_failure,
             start_nonce=next_nonce(state.nonce, queued),
-            source=manifest.path,
+            source=f"payout-service:{self.network.name}",
         )
         # Killed here: the ledger has the proposal, nobody else does yet; the next round
         # rebuilds it from the ledger and publishes it (never proposes the rows again).
@@ -402,11 +392,8 @@ class SafePayer:
         if listed is not None and self.safe_service is not None:
             found = listed.get(live.safe_tx_hash)
             if found is None:
-                if own is None:
-                    raise LedgerError(
-                        "a Transaction Service needs the proposer's signature",
-                        hint="set the network's keystore to an owner or delegate of the Safe",
-                    )
+                # payout.toml refuses a service without the proposer's keystore.
+                assert own is not None, "a Transaction Service needs the proposer's signature"
                 self.safe_service.propose(proposal, tx, own)
                 log.info(
                     "%s: Safe transaction %s (nonce %d) posted to the Transaction Service",

@@ -5,7 +5,7 @@ killed at the dangerous moments."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,26 @@ def funded(safe_env: SafeEnv) -> dict[str, str]:
     safe = safe_env.new_safe("1.4.1", [dev_signer(i).address for i in OWNERS], 2)
     token = safe_env.token(fund=safe, amount=1_000 * 10**6)
     return {"safe": safe, "token": token.address}
+
+
+@pytest.fixture
+def make_config(
+    chain: Chain, disburser: str, keys: dict[int, Path], funded: dict[str, str], tmp_path: Path
+) -> Callable[..., Path]:
+    """payout.toml for the test's Safe (``write_safe_config`` options; folder: tmp_path)."""
+
+    def make(folder: Path | None = None, **options: Any) -> Path:
+        options.setdefault("safe", funded["safe"])
+        return write_safe_config(
+            folder or tmp_path,
+            rpc_url=chain.url,
+            token=funded["token"],
+            disburser=disburser,
+            keys=keys,
+            **options,
+        )
+
+    return make
 
 
 def write_safe_config(
@@ -189,7 +209,7 @@ def _files(tmp_path: Path) -> list[Path]:
 
 def test_safe_payer_proposes_waits_for_signatures_then_executes(
     chain: Chain,
-    disburser: str,
+    make_config: Callable[..., Path],
     funded: dict[str, str],
     keys: dict[int, Path],
     receiver: Receiver,
@@ -201,17 +221,7 @@ def test_safe_payer_proposes_waits_for_signatures_then_executes(
     monkeypatch.setenv("PAYOUT_RPC_URL", chain.url)
     with SafeServiceStandIn(chain.url, api_key=API_KEY) as service:
         service.add_delegate(safe, dev_signer(PROPOSER_INDEX).address)
-        config = write_safe_config(
-            tmp_path,
-            rpc_url=chain.url,
-            safe=safe,
-            token=token,
-            disburser=disburser,
-            keys=keys,
-            service_url=service.url,
-            execute=True,
-            webhook_url=receiver.url,
-        )
+        config = make_config(service_url=service.url, execute=True, webhook_url=receiver.url)
         server = start_server(config, tmp_path / "serve.log", extra_env=ENV)
         try:
             key = create_key(config, "read", "write")
@@ -304,7 +314,7 @@ def test_safe_payer_proposes_waits_for_signatures_then_executes(
 
 def test_replaced_nonce_is_proposed_again_and_execution_elsewhere_is_settled(
     chain: Chain,
-    disburser: str,
+    make_config: Callable[..., Path],
     funded: dict[str, str],
     keys: dict[int, Path],
     receiver: Receiver,
@@ -315,17 +325,7 @@ def test_replaced_nonce_is_proposed_again_and_execution_elsewhere_is_settled(
     the next nonce; the signers execute that one themselves; the worker settles it from the
     chain."""
     safe, token = funded["safe"], funded["token"]
-    config = write_safe_config(
-        tmp_path,
-        rpc_url=chain.url,
-        safe=safe,
-        token=token,
-        disburser=disburser,
-        keys=keys,
-        proposer=False,
-        webhook_url=receiver.url,
-        flush_rows=2,
-    )
+    config = make_config(proposer=False, webhook_url=receiver.url, flush_rows=2)
     server = start_server(config, tmp_path / "serve.log")
     executor = Wallet(chain, dev_signer(EXECUTOR_INDEX), FAST)
     try:
@@ -378,7 +378,7 @@ def _reject_nonce(chain: Chain, safe: str, nonce: int, executor: Wallet) -> None
 @pytest.mark.parametrize("crash", ["after-broadcast", "after-receipt"])
 def test_killed_safe_worker_never_pays_twice_nor_forgets_a_row(
     chain: Chain,
-    disburser: str,
+    make_config: Callable[..., Path],
     funded: dict[str, str],
     keys: dict[int, Path],
     tmp_path: Path,
@@ -390,16 +390,7 @@ def test_killed_safe_worker_never_pays_twice_nor_forgets_a_row(
     ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     with SafeServiceStandIn(chain.url, api_key=API_KEY) as service:
         service.add_delegate(safe, dev_signer(PROPOSER_INDEX).address)
-        config = write_safe_config(
-            tmp_path,
-            rpc_url=chain.url,
-            safe=safe,
-            token=token,
-            disburser=disburser,
-            keys=keys,
-            service_url=service.url,
-            execute=True,
-        )
+        config = make_config(service_url=service.url, execute=True)
         log = tmp_path / "serve.log"
         server = start_server(config, log, extra_env={**ENV, "PAYOUT_FAULT": "after-propose"})
         key = create_key(config, "read", "write")
@@ -451,7 +442,11 @@ def _restart(config: Path, log: Path, extra: dict[str, str]) -> Server:
 
 
 def test_a_safe_network_is_served_not_refused(
-    chain: Chain, disburser: str, funded: dict[str, str], keys: dict[int, Path], tmp_path: Path
+    chain: Chain,
+    make_config: Callable[..., Path],
+    funded: dict[str, str],
+    keys: dict[int, Path],
+    tmp_path: Path,
 ) -> None:
     """The service opens a Safe payer (it was refused at start before); what cannot work is
     refused at start naming the key."""
@@ -459,15 +454,7 @@ def test_a_safe_network_is_served_not_refused(
     from payout.service.network import ServiceConfigError, load_config
     from payout.service.runtime import Service
 
-    config = write_safe_config(
-        tmp_path,
-        rpc_url=chain.url,
-        safe=funded["safe"],
-        token=funded["token"],
-        disburser=disburser,
-        keys=keys,
-        proposer=False,
-    )
+    config = make_config(proposer=False)
     service = Service.open(load_config(config))
     try:
         network = service.networks["anvil"]
@@ -476,14 +463,7 @@ def test_a_safe_network_is_served_not_refused(
         service.close()
     # Not a Safe: refused at start.
     (tmp_path / "bad").mkdir()
-    bad = write_safe_config(
-        tmp_path / "bad",
-        rpc_url=chain.url,
-        safe=funded["token"],
-        token=funded["token"],
-        disburser=disburser,
-        keys=keys,
-    )
+    bad = make_config(tmp_path / "bad", safe=funded["token"])
     with pytest.raises(PayoutError, match="Safe"):
         Service.open(load_config(bad))
     # A Transaction Service without a proposer key, execute without an executor key.
