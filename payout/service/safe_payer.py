@@ -156,8 +156,9 @@ class SafePayer:
             listed = self._service_pending(state)
             self.propose(token, state, listed, limit)
             store.sync(name, safe, token)
+            files = self._files()
             for live in self.live(token, state):
-                signed = self.publish(live, state, listed)
+                signed = self.publish(live, state, listed, files)
                 waiting = live.record.status is not BatchStatus.SUBMITTED
                 ready = waiting and live.nonce == state.nonce
                 if ready and self.execute(signed, state):
@@ -368,13 +369,16 @@ class SafePayer:
         )
 
     def publish(
-        self, live: LiveProposal, state: SafeState, listed: dict[str, ServiceTx] | None
+        self,
+        live: LiveProposal,
+        state: SafeState,
+        listed: dict[str, ServiceTx] | None,
+        files: dict[str, list[OwnerSignature]],
     ) -> Proposal:
         """Make sure signers can see ``live`` (folder file, Transaction Service); returns it with
-        every signature known so far."""
+        every signature known so far (``files``: the folder's, from :meth:`_files`)."""
         proposal = live.proposal
         tx = proposal.transactions[0]
-        files = self._files()
         own = self._proposer_signature(proposal)
         if own is not None and state.is_owner(own.owner):
             proposal = add_signature(proposal, tx.nonce, own)

@@ -375,7 +375,7 @@ def _reject_nonce(chain: Chain, safe: str, nonce: int, executor: Wallet) -> None
     client.w3.eth.wait_for_transaction_receipt(safe_tx.tx_hash)
 
 
-@pytest.mark.parametrize("crash", ["after-broadcast", "after-receipt"])
+@pytest.mark.parametrize("crash", ["before-broadcast", "after-broadcast", "after-receipt"])
 def test_killed_safe_worker_never_pays_twice_nor_forgets_a_row(
     chain: Chain,
     make_config: Callable[..., Path],
@@ -384,8 +384,9 @@ def test_killed_safe_worker_never_pays_twice_nor_forgets_a_row(
     tmp_path: Path,
     crash: str,
 ) -> None:
-    """Killed after recording a proposal (before posting it), then after broadcasting (or after
-    the receipt of) its execTransaction: every row is proposed once and paid once."""
+    """Killed after recording a proposal (before posting it), then around its execTransaction
+    (signed and recorded but not sent; sent; receipt read but not recorded): every row is
+    proposed once and paid once."""
     safe, token = funded["safe"], funded["token"]
     ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     with SafeServiceStandIn(chain.url, api_key=API_KEY) as service:
