@@ -1456,6 +1456,19 @@ class NetworkNotServed(ConfigError):
     def __init__(self, name: str, why: str) -> None:
         super().__init__(
             f"network {name}: {why}",
-            hint="remove it from payout.toml or pay it with the CLI (payout tron send / payout "
-            "safe propose)",
+            hint="remove it from payout.toml or pay it with the CLI (payout tron send)",
+        )
+
+
+# --- service Safe payer (payout/service/safe_payer.py) --------------------------------------------
+
+
+class ProposalNotRebuilt(LedgerError):
+    """The ledger's Safe batch does not give back the safeTxHash recorded when it was proposed."""
+
+    def __init__(self, batch_id: str, safe_tx_hash: str) -> None:
+        super().__init__(
+            f"Safe batch {batch_id} does not rebuild to the recorded safeTxHash {safe_tx_hash}",
+            hint="the ledger was changed by hand or the MultiSendCallOnly library differs; find "
+            "the proposal file, or release the batch once its nonce is used",
         )

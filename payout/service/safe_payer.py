@@ -36,7 +36,7 @@ from eth_utils.address import to_checksum_address
 
 from payout import fault
 from payout.disburser import BatchReceipt
-from payout.exceptions import LedgerError, PayoutError
+from payout.exceptions import PayoutError, ProposalNotRebuilt
 from payout.ledger import BatchRecord, Ledger
 from payout.safe.execution import (
     LedgerRecorder,
@@ -90,17 +90,6 @@ class LiveProposal:
     @property
     def safe_tx_hash(self) -> str:
         return "0x" + self.proposal.transactions[0].safe_tx_hash.hex()
-
-
-class ProposalNotRebuilt(LedgerError):
-    """The ledger's batch does not give back the safeTxHash recorded when it was proposed."""
-
-    def __init__(self, batch_id: str, safe_tx_hash: str) -> None:
-        super().__init__(
-            f"Safe batch {batch_id} does not rebuild to the recorded safeTxHash {safe_tx_hash}",
-            hint="the ledger was changed by hand or the MultiSendCallOnly library differs; find "
-            "the proposal file, or release the batch once its nonce is used",
-        )
 
 
 class SafePayer:
