@@ -51,8 +51,9 @@ def _logging() -> None:
     is_flag=False,
     flag_value=".payout/devnet",
     default=None,
-    help="Start a local anvil with a USDC-like token, the disburser and a funded payer, write "
-    "DIR/payout.toml for it and serve it (default DIR: .payout/devnet); prints an API key.",
+    help="Start a local anvil and a local TRON node, each with a token (USDC / USDT), the "
+    "disburser and a funded payer, write DIR/payout.toml for them (networks devnet and tron) and "
+    "serve it (default DIR: .payout/devnet); prints an API key.",
 )
 @json_option
 def serve(

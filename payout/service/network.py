@@ -37,6 +37,20 @@ Example::
     execute = true                           # execute once signed (the executor pays gas)
     executor_keystore = "/etc/payout/executor.json"
 
+    [networks.tron]
+    kind = "tron"
+    node_url_env = "TRON_NODE_URL"           # or node_url = "..."
+    executor = "tron"                        # the default on a tron network
+    keystore = "/etc/payout/tron-payer.json" # a TRON key is a secp256k1 key: same keystore format
+    disburser = "T..."                       # required on TRON
+    [networks.tron.tokens.USDT]
+    address = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+    decimals = 6
+    [networks.tron.alerts]
+    USDT = "1000"
+    gas = "200"                              # TRX
+    energy = "500000"                        # energy available to the payer (staked/delegated)
+
 Values are checked when the file is loaded; every problem names the key it is about.
 """
 
@@ -54,6 +68,10 @@ from payout.exceptions import ServiceConfigError as ServiceConfigError
 from payout.types import Network
 
 EXECUTORS = ("wallet", "safe", "tron")
+#: Alert keys besides token symbols: the gas coin (ETH, BNB, POL ...; TRX on TRON) and, on TRON,
+#: the payer's available energy (staked or delegated to it).
+GAS = "gas"
+ENERGY = "energy"
 ON_FAILURE = ("skip", "exclude")
 
 
@@ -100,7 +118,8 @@ class NetworkConfig:
     keystore: Path | None = None
     password_env: str = "PAYOUT_KEYSTORE_PASSWORD"
     disburser: str | None = None
-    #: Alert thresholds in display units: token symbol -> amount, ``gas`` -> gas coin amount.
+    #: Alert thresholds in display units: token symbol -> amount, ``gas`` -> gas coin amount,
+    #: ``energy`` (TRON) -> energy units.
     alerts: dict[str, Decimal] = field(default_factory=dict)
     #: A Safe payer (``executor = "safe"``): see :class:`SafePayerConfig`.
     safe: SafePayerConfig | None = None
@@ -286,6 +305,10 @@ def _network(name: str, table: dict[str, Any], path: str, base: Path) -> Network
         tokens[symbol] = TokenConfig(symbol, address, decimals)
     keystore = _get(table, "keystore", str, path, where, None)
     disburser = _get(table, "disburser", str, path, where, None)
+    if disburser is None and kind is Network.TRON:
+        raise ServiceConfigError(
+            path, f"{where}disburser", "the disburser's T... address (`payout tron deploy`)"
+        )
     if disburser is not None:
         checked, _code, message = check_address(kind, disburser)
         if checked is None:
@@ -293,9 +316,16 @@ def _network(name: str, table: dict[str, Any], path: str, base: Path) -> Network
         disburser = checked
     alerts: dict[str, Decimal] = {}
     for key, value in _get(table, "alerts", dict, path, where, {}).items():
-        if key != "gas" and key not in tokens:
+        if key == ENERGY and kind is not Network.TRON:
             raise ServiceConfigError(
-                path, f"{where}alerts.{key}", "name a configured token symbol or gas"
+                path, f"{where}alerts.{key}", "energy alerts exist on TRON networks only"
+            )
+        if key not in (GAS, ENERGY) and key not in tokens:
+            raise ServiceConfigError(
+                path,
+                f"{where}alerts.{key}",
+                "name a configured token symbol, gas"
+                + (" or energy" if kind is Network.TRON else ""),
             )
         try:
             threshold = Decimal(str(value))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from payout.address import check_address
 from payout.amount import format_amount
@@ -18,10 +19,13 @@ from payout.exceptions import NetworkNotServed as NetworkNotServed
 from payout.exceptions import PayoutError, ServiceConfigError
 from payout.ledger import Ledger
 from payout.service import migrate
-from payout.service.network import NetworkConfig, ServiceConfig, TokenConfig
+from payout.service.network import ENERGY, GAS, NetworkConfig, ServiceConfig, TokenConfig
 from payout.service.store import Store
 from payout.signer import keystore_address
 from payout.types import Network
+
+if TYPE_CHECKING:
+    from tronpy import Tron
 
 
 @dataclass
@@ -47,20 +51,66 @@ class NetworkContext:
         return self.config.kind
 
     def chain(self) -> Chain:
-        """This thread's connection to the network's node."""
+        """This thread's connection to the network's node (EVM networks)."""
         chain: Chain | None = getattr(self._local, "chain", None)
         if chain is None:
             chain = self._local.chain = Chain(self.config.url)
         return chain
 
+    def tron(self) -> Tron:
+        """This thread's client of the network's TRON node (TRON networks)."""
+        client: Tron | None = getattr(self._local, "tron", None)
+        if client is None:
+            from payout.tron.client import connect
+
+            client = self._local.tron = connect(self.config.url)
+        return client
+
     def token(self, name: str) -> TokenConfig | None:
         return self.config.token(name)
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One balance of a payer: a token, the gas coin or (TRON) energy, in base units."""
+
+    #: The alert key: a token symbol from payout.toml, ``gas`` or ``energy``.
+    key: str
+    symbol: str
+    balance: int
+    decimals: int
+    #: The token's address; for ``gas``, the account whose gas coin it is.
+    address: str | None = None
+
+
+def payer_assets(network: NetworkContext) -> list[Asset]:
+    """The payer's tokens, gas coin and (TRON) energy, read from the network's node now.
+
+    The gas coin is the balance of the account that pays gas (``gas_payer``: the hot wallet, a
+    Safe payer's executor); a Safe whose proposals others execute has none."""
+    if network.kind is Network.TRON:
+        from payout.service.tron import tron_assets
+
+        return tron_assets(network)
+    chain = network.chain()
+    assets = [
+        Asset(
+            t.symbol, t.symbol, chain.token_balance(t.address, network.payer), t.decimals, t.address
+        )
+        for t in network.config.tokens.values()
+    ]
+    if network.gas_payer is not None:
+        gas = chain.native_balance(network.gas_payer)
+        assets.append(Asset(GAS, "gas coin", gas, 18, network.gas_payer))
+    return assets
 
 
 def open_network(config: NetworkConfig) -> NetworkContext:
     """Connect and check one network (chain id, tokens' decimals, disburser code, payer)."""
     if config.kind is Network.TRON:
-        raise NetworkNotServed(config.name, "TRON networks are not served by the worker yet")
+        from payout.service.tron import open_tron_network
+
+        return open_tron_network(config)
     if config.executor not in ("wallet", "safe"):
         raise NetworkNotServed(config.name, f"executor {config.executor} is not served yet")
     chain = Chain(config.url)
@@ -173,32 +223,32 @@ class Service:
     # --- balances ------------------------------------------------------------------------------
 
     def balances(self) -> list[dict[str, object]]:
-        """Token and gas coin balances of every payer (base units and token units)."""
+        """Token and gas coin balances of every payer (base units and token units); the gas coin
+        of the account that pays gas (``gas.account``); on TRON also the energy available to the
+        payer (staked by it or delegated to it, not yet used)."""
         out: list[dict[str, object]] = []
         for n in self.networks.values():
-            chain = n.chain()
-            native = chain.native_balance(n.payer)
-            entry: dict[str, object] = {
-                "network": n.name,
-                "chain_id": n.chain_id,
-                "payer": n.payer,
-                "gas": {
-                    "balance": format_amount(native, 18),
-                    "balance_base_units": str(native),
-                },
-                "tokens": [],
-            }
+            entry: dict[str, object] = {"network": n.name, "chain_id": n.chain_id, "payer": n.payer}
             tokens: list[dict[str, str]] = []
-            for t in n.config.tokens.values():
-                units = chain.token_balance(t.address, n.payer)
-                tokens.append(
-                    {
-                        "token": t.symbol,
-                        "token_address": t.address,
-                        "balance": format_amount(units, t.decimals),
-                        "balance_base_units": str(units),
+            for asset in payer_assets(n):
+                if asset.key == ENERGY:
+                    entry["energy"] = {"available": str(asset.balance)}
+                elif asset.key == GAS:
+                    entry["gas"] = {
+                        "balance": format_amount(asset.balance, asset.decimals),
+                        "balance_base_units": str(asset.balance),
+                        "account": asset.address or n.payer,
+                        **({"symbol": asset.symbol} if n.kind is Network.TRON else {}),
                     }
-                )
+                else:
+                    tokens.append(
+                        {
+                            "token": asset.symbol,
+                            "token_address": asset.address or "",
+                            "balance": format_amount(asset.balance, asset.decimals),
+                            "balance_base_units": str(asset.balance),
+                        }
+                    )
             entry["tokens"] = tokens
             out.append(entry)
         return out

@@ -17,7 +17,11 @@ A Safe payer (``executor = "safe"``) is grouped and flushed the same way, but it
 proposes instead of sending and its queued rows are looked at again every
 ``safe_poll_seconds`` (signatures, execution, settling): :mod:`payout.service.safe_payer`.
 
-Networks run in parallel (a thread each); webhook delivery runs in its own thread.
+Each hot-wallet network is paid by its executor kind (:meth:`Worker.payer_for`): the EVM hot wallet
+through :func:`payout.pipeline.send`, the TRON hot wallet through
+:func:`payout.tron.pipeline.send_manifest` (:mod:`payout.service.tron`). Networks run in parallel (a
+thread each): a network whose node is down or whose payer is short waits and retries without
+holding up the others. Webhook delivery runs in its own thread.
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from payout.exceptions import ConfigError, LedgerConflictError, PayoutError
 from payout.executor import ExecutionEvent
 from payout.manifest import Manifest
-from payout.pipeline import PlanOptions, Target, send, target_on
+from payout.pipeline import PlanOptions, send, target_on
 from payout.service.alert import check_balances
 from payout.service.runtime import NetworkContext, Service
 from payout.service.safe_payer import SafePayer
@@ -51,6 +55,11 @@ MAX_ROWS_PER_FLUSH = 5_000
 #: After a failed flush (shortfall, node down) the group waits this long, doubling, capped.
 RETRY_SECONDS = 2.0
 RETRY_CAP_SECONDS = 60.0
+
+#: ``on_batch(event type, data)``: a batch event to announce by webhook.
+BatchCallback = Callable[[str, dict[str, Any]], None]
+#: How a worker thread pays one flush: ``pay(rows, token address, on_batch)``.
+Pay = Callable[[Manifest, str, BatchCallback], None]
 
 _BATCH_EVENTS = {
     "batch-signed": "batch.submitted",
@@ -192,25 +201,56 @@ class Worker:
         if network.config.safe is not None:
             self._safe_loop(network)
             return
-        chain = network.chain()
-        target = target_on(chain, network.disburser)
-        wallet = Wallet(chain, self.signer_of(network), self.send_settings)
+        pay = self.payer_for(network)
         next_alert = 0.0
         while not self.stopping.is_set():
             if time.monotonic() >= next_alert:
-                check_balances(self.service.store, network, chain)
+                check_balances(self.service.store, network)
                 next_alert = time.monotonic() + self.service.config.alert_interval_seconds
-            worked = self.run_due(network, target, wallet)
+            worked = self.run_due(network, pay)
             if not worked:
                 self.stopping.wait(self.tick)
 
-    def _safe_loop(self, network: NetworkContext) -> None:
+    def payer_for(self, network: NetworkContext) -> Pay:
+        """How this thread pays a hot-wallet network's groups, per executor kind: the EVM hot
+        wallet (:func:`payout.pipeline.send`) or the TRON hot wallet (:mod:`payout.service.tron`).
+        Safe payers run their own loop (:mod:`payout.service.safe_payer`)."""
+        ledger = self.service.ledger
+        if network.config.executor == "tron":
+            from payout.service.tron import TronPayer, tron_signer
+
+            tron = TronPayer(network, tron_signer(network, self.signer_of(network)))
+            return lambda manifest, token, on_batch: tron.pay(manifest, token, ledger, on_batch)
         chain = network.chain()
+        target = target_on(chain, network.disburser)
+        wallet = Wallet(chain, self.signer_of(network), self.send_settings)
+        opts = PlanOptions(on_failure=self.service.config.on_failure)  # type: ignore[arg-type]
+
+        def pay_evm(manifest: Manifest, token: str, on_batch: BatchCallback) -> None:
+            def on_event(event: ExecutionEvent) -> None:
+                name = _BATCH_EVENTS.get(event.kind)
+                if name is not None:
+                    on_batch(
+                        name,
+                        {
+                            "network": network.name,
+                            "batch_id": event.batch_id,
+                            "tx_hash": event.tx_hash,
+                            "count": event.count,
+                            "detail": event.detail,
+                        },
+                    )
+
+            send(manifest, target, wallet, ledger, token, opts, on_event=on_event)
+
+        return pay_evm
+
+    def _safe_loop(self, network: NetworkContext) -> None:
         payer = safe_payer_for(self.service, network, self.send_settings)
         next_alert = 0.0
         while not self.stopping.is_set():
             if time.monotonic() >= next_alert:
-                check_balances(self.service.store, network, chain)
+                check_balances(self.service.store, network)
                 next_alert = time.monotonic() + self.service.config.alert_interval_seconds
             if not self.run_due_safe(network, payer):
                 self.stopping.wait(self.tick)
@@ -252,7 +292,7 @@ class Worker:
                 if not mine:
                     continue
                 self._polled_at[key] = time.monotonic()
-                check_balances(self.service.store, network, network.chain())
+                check_balances(self.service.store, network)
                 try:
                     payer.run(token, claim=claim, limit=MAX_ROWS_PER_FLUSH)
                     self._retry_at.pop(key, None)
@@ -268,7 +308,7 @@ class Worker:
             handled += 1
         return handled
 
-    def run_due(self, network: NetworkContext, target: Target, wallet: Wallet) -> int:
+    def run_due(self, network: NetworkContext, pay: Pay) -> int:
         """Flush every due group of ``network`` once; returns the groups flushed."""
         cfg = self.service.config
         flushed = 0
@@ -286,18 +326,17 @@ class Worker:
             retry = self._retry_at.get((network.name, token))
             if not due or (retry is not None and time.monotonic() < retry[0]):
                 continue
-            if self.flush(network, target, wallet, token):
+            if self.flush(network, pay, token):
                 flushed += 1
         return flushed
 
-    def flush(self, network: NetworkContext, target: Target, wallet: Wallet, token: str) -> bool:
+    def flush(self, network: NetworkContext, pay: Pay, token: str) -> bool:
         """One flush of a group (see the module doc). False when another worker holds the payer."""
         store = self.service.store
         with store.payer_lock(network.name, network.payer, self.holder) as mine:
             if not mine:
                 return False
-            chain = network.chain()
-            check_balances(store, network, chain)
+            check_balances(store, network)
             store.claim(network.name, network.payer, token, MAX_ROWS_PER_FLUSH)
             rows = store.queued(network.name, network.payer, token)[:MAX_ROWS_PER_FLUSH]
             if not rows:
@@ -325,34 +364,13 @@ class Worker:
                 warning_count=0,
             )
 
-            def on_event(event: ExecutionEvent) -> None:
-                name = _BATCH_EVENTS.get(event.kind)
-                if name is None:
-                    return
+            def on_batch(name: str, data: dict[str, Any]) -> None:
                 store.sync(network.name, network.payer, token)
-                store.emit(
-                    name,
-                    {
-                        "network": network.name,
-                        "batch_id": event.batch_id,
-                        "tx_hash": event.tx_hash,
-                        "count": event.count,
-                        "detail": event.detail,
-                    },
-                )
+                store.emit(name, data)
 
-            opts = PlanOptions(on_failure=self.service.config.on_failure)  # type: ignore[arg-type]
             key = (network.name, token)
             try:
-                send(
-                    manifest,
-                    target,
-                    wallet,
-                    self.service.ledger,
-                    token,
-                    opts,
-                    on_event=on_event,
-                )
+                pay(manifest, token, on_batch)
                 self._retry_at.pop(key, None)
             except LedgerConflictError as exc:
                 bad = {c[0] for c in exc.conflicts}

@@ -478,7 +478,13 @@ class TronExecutor:
         fee_limit = fee_limit_for(sim.energy, self.prices, self.settings.margin_bps)
         tx = self._sign(batch.disburser, disburse_calldata(batch, self.settings.mode), fee_limit)
         self._emit(
-            "signed", batch=batch.index, txid=tx.txid, fee_limit=fee_limit, energy=sim.energy
+            "signed",
+            batch=batch.index,
+            batch_id=batch.batch_id_hex,
+            count=batch.count,
+            txid=tx.txid,
+            fee_limit=fee_limit,
+            energy=sim.energy,
         )
         self._preflight_trx(fee_limit, tx)
         self.ledger.record_submission(
@@ -498,7 +504,13 @@ class TronExecutor:
             broadcast(self.client, tx)
         except TronTransactionRejected as refused:
             raise refused.after_write_ahead() from None
-        self._emit("broadcast", batch=batch.index, txid=tx.txid)
+        self._emit(
+            "broadcast",
+            batch=batch.index,
+            batch_id=batch.batch_id_hex,
+            count=batch.count,
+            txid=tx.txid,
+        )
         fault.checkpoint("after-broadcast")
         info = self.wait(tx.txid)
         fault.checkpoint("after-receipt")
@@ -579,7 +591,14 @@ class TronExecutor:
             else:
                 error = TronExecutionFailed(txid, result, str(info.get("resMessage", "")))
             self.ledger.record_failure(batch.scope, batch.batch_id, error=str(error), **mined)
-            self._emit("failed", batch=batch.index, txid=txid, error=str(error))
+            self._emit(
+                "failed",
+                batch=batch.index,
+                batch_id=batch.batch_id_hex,
+                count=batch.count,
+                txid=txid,
+                error=str(error),
+            )
             if raise_failure:
                 raise error
             return outcome(BatchStatus.FAILED, note=str(error))
@@ -587,7 +606,14 @@ class TronExecutor:
         self.ledger.record_confirmation(
             batch.scope, batch.batch_id, paid_total=paid_total, outcomes=outcomes, **mined
         )
-        self._emit("confirmed", batch=batch.index, txid=txid, energy=energy)
+        self._emit(
+            "confirmed",
+            batch=batch.index,
+            batch_id=batch.batch_id_hex,
+            count=batch.count,
+            txid=txid,
+            energy=energy,
+        )
         # Bandwidth points: staked / free ones used, plus bytes paid for in TRX.
         net_usage = int(receipt.get("net_usage", 0)) + (
             int(receipt.get("net_fee", 0)) // self.prices.bandwidth_sun
@@ -611,7 +637,14 @@ class TronExecutor:
         self.ledger.record_confirmation(
             batch.scope, batch.batch_id, tx_hash=EXECUTED_ELSEWHERE, block_number=0
         )
-        self._emit("confirmed", batch=batch.index, txid=EXECUTED_ELSEWHERE, energy=0)
+        self._emit(
+            "confirmed",
+            batch=batch.index,
+            batch_id=batch.batch_id_hex,
+            count=batch.count,
+            txid=EXECUTED_ELSEWHERE,
+            energy=0,
+        )
         return _result_of(
             self.ledger.batch(batch.scope, batch.batch_id),
             note=f"executed on chain by another transaction ({note})",
@@ -657,7 +690,13 @@ class TronExecutor:
                         # The node will not take it now, but no block past its expiration exists
                         # yet (another node may still include it): not provably dead.
                         return self._still_open(record, batch, head_ms)
-                self._emit("rebroadcast", batch=batch.index, txid=tx.txid)
+                self._emit(
+                    "rebroadcast",
+                    batch=batch.index,
+                    batch_id=batch.batch_id_hex,
+                    count=batch.count,
+                    txid=tx.txid,
+                )
                 info = self.wait(tx.txid)
                 fee_limit = int(attempt.fees.get("fee_limit_sun", 0) or 0)
                 return self.settle_receipt(batch, tx.txid, info, fee_limit, raise_failure=False)
@@ -669,7 +708,7 @@ class TronExecutor:
         self.ledger.release_batch(
             record.scope, record.batch_id, reason="expired on TRON without executing"
         )
-        self._emit("released", batch=batch.index)
+        self._emit("released", batch=batch.index, batch_id=batch.batch_id_hex, count=batch.count)
         return _result_of(
             self.ledger.batch(record.scope, record.batch_id), note="expired; rows back to planned"
         )

@@ -236,13 +236,41 @@ def plan_file(
     Rows the ledger has as skipped stay set aside (counted in a note) unless ``retry_skipped``:
     then they are owed again (``planned``) and planned with the rest, in file order."""
     manifest = load_manifest(path, manifest_options(ctx, id_namespace=id_namespace))
+    return plan_manifest(
+        ctx,
+        ledger,
+        manifest,
+        max_batch_size=max_batch_size,
+        margin_bps=margin_bps,
+        mode=mode,
+        signatures=signatures,
+        permission_id=permission_id,
+        command=command,
+        retry_skipped=retry_skipped,
+    )
+
+
+def plan_manifest(
+    ctx: TronContext,
+    ledger: Ledger,
+    manifest: Manifest,
+    *,
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    margin_bps: int = DEFAULT_MARGIN_BPS,
+    mode: PayMode = PayMode.STRICT,
+    signatures: int = 1,
+    permission_id: int = 0,
+    command: str = "tron plan",
+    retry_skipped: bool = False,
+) -> TronPlan:
+    """:func:`plan_file` for rows already validated (the payout service's requests)."""
     scope = scope_of(ctx)
     run_id = ledger.start_run(
         command,
         scope=scope,
         executor=ExecutorKind.TRON,
         disburser=ctx.disburser,
-        source=str(path),
+        source=manifest.path,
         source_sha256=manifest.sha256,
         rows=manifest.rows,
     )
@@ -401,6 +429,33 @@ def send_file(
     """Pay a file from a hot wallet: settle what is in flight, plan, pre-flight, send.
     Rows set aside as skipped are paid again only with ``retry_skipped``."""
     settings = settings or TronSendSettings()
+    manifest = load_manifest(path, manifest_options(ctx))
+    return send_manifest(
+        ctx,
+        ledger,
+        signer,
+        manifest,
+        settings=settings,
+        max_batch_size=max_batch_size,
+        on_event=on_event,
+        retry_skipped=retry_skipped,
+    )
+
+
+def send_manifest(
+    ctx: TronContext,
+    ledger: Ledger,
+    signer: TronSigner,
+    manifest: Manifest,
+    *,
+    settings: TronSendSettings | None = None,
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    retry_skipped: bool = False,
+    command: str = "tron send",
+) -> TronSendReport:
+    """:func:`send_file` for rows already validated (the payout service's worker)."""
+    settings = settings or TronSendSettings()
     if signer.address != ctx.payer:
         raise TronError(f"the key is {signer.address}, the payer is {ctx.payer}")
     executor = TronExecutor(
@@ -414,14 +469,14 @@ def send_file(
     )
     pin_chain(ctx, ledger)
     settled = executor.settle_open(scope_of(ctx))
-    plan = plan_file(
+    plan = plan_manifest(
         ctx,
         ledger,
-        path,
+        manifest,
         max_batch_size=max_batch_size,
         margin_bps=settings.margin_bps,
         mode=settings.mode,
-        command="tron send",
+        command=command,
         retry_skipped=retry_skipped,
     )
     preflight(ctx, plan)

@@ -339,13 +339,18 @@ def test_killed_service_resumes_without_paying_twice(
 
 
 def test_serve_devnet_pays_a_withdrawal(tmp_path: Path) -> None:
-    """`payout serve --devnet DIR`: local chain, token, disburser, funded payer, an API key on
-    stdout; a withdrawal requested over HTTP is paid."""
+    """`payout serve --devnet DIR`: a local anvil and a local TRON node, each with a token, the
+    disburser and a funded payer, an API key on stdout; one request with a withdrawal on each
+    network is paid on both."""
     import subprocess
+    import tomllib
 
     import httpx
+    from support.tron_payout import recipients as tron_recipients
 
     from payout.devnet import free_port
+    from payout.tron.client import connect
+    from payout.tron.token import balance_of
 
     from .service_support import service_env
 
@@ -370,17 +375,29 @@ def test_serve_devnet_pays_a_withdrawal(tmp_path: Path) -> None:
                 return False
 
         wait_until(up, timeout=60, what="payout serve --devnet")
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
-            row = {
+        tron_recipient = tron_recipients(1, f"{tmp_path}/devnet")[0]
+        rows = [
+            {
                 "network": "devnet",
                 "token": "USDC",
                 "recipient": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
                 "amount": "12.50",
-            }
-            created = http.post("/v1/payouts", json=row)
+            },
+            {"network": "tron", "token": "USDT", "recipient": tron_recipient, "amount": "7.25"},
+        ]
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
+            created = http.post("/v1/payouts", json={"payouts": rows})
             assert created.status_code == 201, created.text
-            pid = created.json()["id"]
-            wait_until(lambda: _all_paid(http, [pid]), what="devnet withdrawal paid")
+            ids = [p["id"] for p in created.json()["payouts"]]
+            wait_until(lambda: _all_paid(http, ids), what="devnet withdrawals paid")
+            tron = http.get(f"/v1/payouts/{ids[1]}").json()
+            balances = {b["network"]: b for b in http.get("/v1/balances").json()["data"]}
+        network = tomllib.loads((tmp_path / "dev" / "payout.toml").read_text())["networks"]["tron"]
+        client = connect(network["node_url"])
+        token = network["tokens"]["USDT"]["address"]
+        assert balance_of(client, token, tron_recipient) == 7_250_000
+        assert tron["status"] == "paid" and tron["tx_hash"]
+        assert balances["tron"]["gas"]["symbol"] == "TRX"
     finally:
         proc.terminate()
         proc.wait(30)

@@ -1,6 +1,6 @@
 """The payout service on a real PostgreSQL with three workers killed at random (SIGKILL, and
 fault points right before / after a broadcast and after a receipt): every payout is paid exactly
-once, checked on chain."""
+once, checked on chain; on an EVM network (anvil) and on TRON (the local TRON node)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ import random
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.tron_payout import recipients as tron_recipients
+from support.tron_payout import tron_env
 
 from payout.chain import Chain
 from payout.demo import demo_recipients
 from payout.fault import POINTS
 
 from .conftest import PAYOUT_BIN, Payer
+from .service_networks import service_header, tron_env_vars, tron_network
 from .service_support import create_key, service_env, start_server, wait_until, write_config
+
+__all__ = ["tron_env"]
 
 WORKERS = 3
 ROWS = 35
@@ -26,7 +30,7 @@ MAX_KILLS = 8
 
 
 def _worker(config: Path, log: Path, fault: str | None) -> subprocess.Popen[str]:
-    extra = {"PAYOUT_FAULT": fault} if fault else {}
+    extra = {**tron_env_vars(), **({"PAYOUT_FAULT": fault} if fault else {})}
     return subprocess.Popen(
         [PAYOUT_BIN, "service", "worker", "--config", str(config)],
         env=service_env(extra),
@@ -36,27 +40,53 @@ def _worker(config: Path, log: Path, fault: str | None) -> subprocess.Popen[str]
     )
 
 
+class PaidNetwork:
+    """The network the workers pay: its name and token in payout.toml, balances on chain."""
+
+    def __init__(
+        self, kind: str, request: pytest.FixtureRequest, config: Path, ledger: str
+    ) -> None:
+        self.kind = kind
+        if kind == "tron":
+            env = request.getfixturevalue("tron_env")
+            self.name, self.token_symbol = "tron", "USDT"
+            self.payer = env.payer.address
+            self.balance = env.balance
+            self.recipients = tron_recipients
+            config.write_text(
+                service_header(ledger, None, flush_seconds=0.2).replace(
+                    "flush_rows = 500", "flush_rows = 5"
+                )
+                + tron_network(env)
+            )
+            return
+        chain: Chain = request.getfixturevalue("chain")
+        usdc: str = request.getfixturevalue("usdc")
+        payer: Payer = request.getfixturevalue("payer")
+        write_config(
+            config,
+            rpc_url=request.getfixturevalue("node").url,
+            token=usdc,
+            disburser=request.getfixturevalue("disburser"),
+            keystore=payer.keystore,
+            ledger_url=ledger,
+            flush_seconds=0.2,
+            flush_rows=5,
+        )
+        self.name, self.token_symbol = "anvil", "USDC"
+        self.payer = payer.address
+        self.balance = lambda address: chain.token_balance(usdc, address)
+        self.recipients = lambda n, seed: demo_recipients(n, seed=seed)
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.parametrize("kind", ["evm", "tron"])
 def test_three_workers_killed_at_random_pay_every_row_once(
-    postgres_database: str,
-    node: Any,
-    chain: Chain,
-    usdc: str,
-    disburser: str,
-    payer: Payer,
-    tmp_path: Path,
+    postgres_database: str, kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    config = write_config(
-        tmp_path / "payout.toml",
-        rpc_url=node.url,
-        token=usdc,
-        disburser=disburser,
-        keystore=payer.keystore,
-        ledger_url=postgres_database,
-        flush_seconds=0.2,
-        flush_rows=5,
-    )
+    config = tmp_path / "payout.toml"
+    network = PaidNetwork(kind, request, config, postgres_database)
     api = start_server(config, tmp_path / "api.log", args=("--no-worker",))
     rng = random.Random(20261203)
     log = tmp_path / "workers.log"
@@ -69,11 +99,11 @@ def test_three_workers_killed_at_random_pay_every_row_once(
     kills = faults = 0
     try:
         key = create_key(config, "read", "write")
-        recipients = demo_recipients(ROWS, seed=f"{tmp_path}/pg")
+        recipients = network.recipients(ROWS, f"{tmp_path}/pg")
         rows = [
             {
-                "network": "anvil",
-                "token": "USDC",
+                "network": network.name,
+                "token": network.token_symbol,
                 "recipient": r,
                 "amount": f"{i + 1}.5",
                 "id": f"pg-{i}",
@@ -132,7 +162,7 @@ def test_three_workers_killed_at_random_pay_every_row_once(
     for i, r in enumerate(recipients):
         units = (i + 1) * 10**6 + 500_000
         total += units
-        assert chain.token_balance(usdc, r) == units, f"row {i} paid {chain.token_balance(usdc, r)}"
-    assert chain.token_balance(usdc, payer.address) == 1_000_000 * 10**6 - total
+        assert network.balance(r) == units, f"row {i} paid {network.balance(r)}"
+    assert network.balance(network.payer) == 1_000_000 * 10**6 - total
     # The chaos happened: SIGKILLs and processes stopped at their fault points.
     assert kills >= 3 and faults >= 1, (kills, faults)
