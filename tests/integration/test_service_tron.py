@@ -96,6 +96,11 @@ def test_tron_payouts_are_paid_by_the_worker_with_webhooks_and_alerts(
             for i in ids:
                 kinds = [e["type"] for e in receiver.events() if e["data"].get("id") == i]
                 assert kinds == ["payout.submitted", "payout.paid"]
+            # Batch events are written after the payouts' (delivered in their own time).
+            wait_until(
+                lambda: receiver.events("batch.paid") and receiver.events("batch.submitted"),
+                what="batch.submitted and batch.paid",
+            )
             submitted = receiver.events("batch.submitted")
             confirmed = receiver.events("batch.paid")
             assert [e["data"]["batch_id"] for e in submitted] == [paid[0]["batch_id"]]
