@@ -8,7 +8,7 @@ before anything is signed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,15 +25,24 @@ def _selector(signature: str) -> bytes:
     return keccak(text=signature)[:4]
 
 
-SEL_DISBURSE = _selector("disburse(address,bytes32,uint256,bytes32[])")
-SEL_DISBURSE_OR_SKIP = _selector("disburseOrSkip(address,bytes32,uint256,bytes32[])")
-SEL_DISBURSE_NATIVE = _selector("disburseNative(bytes32,bytes32[])")
+DISBURSE_SIGNATURE = "disburse(address,bytes32,bytes32,uint256,uint256,bytes)"
+DISBURSE_OR_SKIP_SIGNATURE = "disburseOrSkip(address,bytes32,bytes32,uint256,uint256,bytes)"
+DISBURSE_NATIVE_SIGNATURE = "disburseNative(bytes32,bytes32,uint256,bytes)"
+#: ABI types of the arguments of ``disburse`` / ``disburseOrSkip`` (for decoders).
+DISBURSE_ARG_TYPES = ("address", "bytes32", "bytes32", "uint256", "uint256", "bytes")
+SEL_DISBURSE = _selector(DISBURSE_SIGNATURE)
+SEL_DISBURSE_OR_SKIP = _selector(DISBURSE_OR_SKIP_SIGNATURE)
+SEL_DISBURSE_NATIVE = _selector(DISBURSE_NATIVE_SIGNATURE)
 SEL_EXECUTED = _selector("executed(address,bytes32)")
 SEL_APPROVE = _selector("approve(address,uint256)")
 SEL_TRANSFER = _selector("transfer(address,uint256)")
 
 BATCH_DISBURSED_TOPIC = keccak(text="BatchDisbursed(address,address,bytes32,uint256,uint256)")
 TRANSFER_SKIPPED_TOPIC = keccak(text="TransferSkipped(bytes32,uint256,address,uint256)")
+
+#: Bytes of a row's recipient; the amount follows in ``amount_bytes`` (1..12) bytes.
+ROW_ADDRESS_BYTES = 20
+MAX_AMOUNT_BYTES = 12
 
 
 def _addr_word(address: str) -> bytes:
@@ -45,33 +54,122 @@ def _uint_word(value: int) -> bytes:
     return value.to_bytes(32, "big")
 
 
-def pack_word(recipient: str, amount: int) -> bytes:
-    """One packed recipient: ``address << 96 | uint96 amount`` as 32 bytes."""
-    if not 0 < amount <= UINT96_MAX:
-        raise ValueError(f"amount {amount} does not fit the contract's uint96")
-    return bytes.fromhex(to_checksum_address(recipient)[2:]) + amount.to_bytes(12, "big")
+def amount_bytes(amounts: Iterable[int]) -> int:
+    """The fewest big-endian bytes (1..12) that hold every amount of a batch.
+
+    Calldata is paid per byte (a zero byte too), so each row carries only as many amount bytes as
+    the batch's largest amount needs.
+    """
+    largest = max(amounts, default=0)
+    if largest > UINT96_MAX:
+        raise ValueError(f"amount {largest} does not fit the contract's uint96")
+    return max(1, (largest.bit_length() + 7) // 8)
 
 
-def unpack_word(word: bytes) -> tuple[str, int]:
-    """Inverse of :func:`pack_word`."""
-    return to_checksum_address("0x" + word[:20].hex()), int.from_bytes(word[20:32], "big")
+def pack_rows(rows: Sequence[tuple[str, int]]) -> tuple[int, bytes]:
+    """``(amount_bytes, packed)``: each row ``recipient (20 bytes) || amount (amount_bytes bytes,
+    big-endian)``, back to back, as the contract reads them."""
+    for _, amount in rows:
+        if not 0 < amount <= UINT96_MAX:
+            raise ValueError(f"amount {amount} does not fit the contract's uint96")
+    width = amount_bytes(a for _, a in rows)
+    packed = b"".join(
+        bytes.fromhex(to_checksum_address(r)[2:]) + a.to_bytes(width, "big") for r, a in rows
+    )
+    return width, packed
+
+
+def unpack_rows(width: int, packed: bytes) -> list[tuple[str, int]]:
+    """Inverse of :func:`pack_rows`; ValueError when ``packed`` is not whole rows."""
+    if not 1 <= width <= MAX_AMOUNT_BYTES:
+        raise ValueError(f"amount width {width} is outside 1..{MAX_AMOUNT_BYTES}")
+    size = ROW_ADDRESS_BYTES + width
+    if len(packed) % size:
+        raise ValueError(f"{len(packed)} packed bytes are not whole {size}-byte rows")
+    return [
+        (
+            to_checksum_address("0x" + packed[i : i + ROW_ADDRESS_BYTES].hex()),
+            int.from_bytes(packed[i + ROW_ADDRESS_BYTES : i + size], "big"),
+        )
+        for i in range(0, len(packed), size)
+    ]
+
+
+def _bytes_tail(data: bytes) -> bytes:
+    """ABI encoding of a dynamic ``bytes`` value (length word, data, zero padding)."""
+    return _uint_word(len(data)) + data + bytes(-len(data) % 32)
 
 
 def encode_disburse(
-    token: str, batch_id: bytes, total: int, words: Sequence[bytes], mode: PayMode
+    token: str,
+    batch_id: bytes,
+    replay_key: bytes,
+    total: int,
+    rows: Sequence[tuple[str, int]],
+    mode: PayMode,
 ) -> bytes:
     """Calldata of ``disburse`` (strict) or ``disburseOrSkip`` (skip)."""
     selector = SEL_DISBURSE if mode is PayMode.STRICT else SEL_DISBURSE_OR_SKIP
     if len(batch_id) != 32:
         raise ValueError("a batch id is 32 bytes")
-    head = _addr_word(token) + batch_id + _uint_word(total) + _uint_word(4 * 32)
-    return selector + head + _uint_word(len(words)) + b"".join(words)
+    if len(replay_key) != 32:
+        raise ValueError("a replay key is 32 bytes")
+    width, packed = pack_rows(rows)
+    head = (
+        _addr_word(token)
+        + batch_id
+        + replay_key
+        + _uint_word(total)
+        + _uint_word(width)
+        + _uint_word(6 * 32)
+    )
+    return selector + head + _bytes_tail(packed)
+
+
+@dataclass(frozen=True)
+class DisburseCall:
+    """A decoded ``disburse`` / ``disburseOrSkip`` call (what a signer reviews)."""
+
+    mode: PayMode
+    token: str
+    batch_id: bytes
+    replay_key: bytes
+    total: int
+    rows: tuple[tuple[str, int], ...]
+    amount_bytes: int
+
+
+def decode_disburse(data: bytes) -> DisburseCall:
+    """Decode ``disburse`` / ``disburseOrSkip`` calldata; ValueError when it is neither or is
+    malformed (the contract would refuse it)."""
+    from eth_abi.abi import decode
+
+    selector = bytes(data[:4])
+    if selector not in (SEL_DISBURSE, SEL_DISBURSE_OR_SKIP):
+        raise ValueError("not a disburse call")
+    token, batch_id, replay_key, total, width, packed = decode(
+        list(DISBURSE_ARG_TYPES), bytes(data[4:])
+    )
+    return DisburseCall(
+        mode=PayMode.SKIP if selector == SEL_DISBURSE_OR_SKIP else PayMode.STRICT,
+        token=to_checksum_address(token),
+        batch_id=bytes(batch_id),
+        replay_key=bytes(replay_key),
+        total=int(total),
+        rows=tuple(unpack_rows(int(width), bytes(packed))),
+        amount_bytes=int(width),
+    )
+
+
+def _batch_rows(batch: Batch) -> list[tuple[str, int]]:
+    return [(p.recipient, p.amount) for p in batch.payouts]
 
 
 def batch_calldata(batch: Batch, mode: PayMode) -> bytes:
     """The disburse calldata of a planned batch."""
-    words = [pack_word(p.recipient, p.amount) for p in batch.payouts]
-    return encode_disburse(batch.token, batch.batch_id, batch.total, words, mode)
+    return encode_disburse(
+        batch.token, batch.batch_id, batch.replay_key, batch.total, _batch_rows(batch), mode
+    )
 
 
 def encode_approve(spender: str, amount: int) -> bytes:
@@ -239,9 +337,12 @@ class Disburser:
         self.chain = chain
         self.address = to_checksum_address(address)
 
-    def executed(self, payer: str, batch_id: bytes) -> bool:
-        """Whether ``payer`` already executed ``batch_id`` (the chain's once-only record)."""
-        data = self.chain.call(self.address, SEL_EXECUTED + _addr_word(payer) + batch_id)
+    def executed(self, payer: str, replay_key: bytes) -> bool:
+        """Whether ``payer`` already executed ``replay_key`` (the chain's once-only record; see
+        :func:`payout.batching.derive_replay_keys`)."""
+        if len(replay_key) != 32:
+            raise ValueError("a replay key is 32 bytes")
+        data = self.chain.call(self.address, SEL_EXECUTED + _addr_word(payer) + replay_key)
         return int.from_bytes(data[:32], "big") == 1
 
     def batch_events(
@@ -430,7 +531,6 @@ class Disburser:
         """Find out why one row fails: simulate it alone in strict mode and translate the revert."""
         from dataclasses import replace
 
-        word = pack_word(failure.recipient, failure.amount)
         calls = self._approval_calls(batch.token, allowance, failure.amount)
         calls.append(
             {
@@ -438,8 +538,9 @@ class Disburser:
                 "data": encode_disburse(
                     batch.token,
                     keccak(batch.batch_id + b"explain"),
+                    keccak(batch.replay_key + b"explain"),
                     failure.amount,
-                    [word],
+                    [(failure.recipient, failure.amount)],
                     PayMode.STRICT,
                 ),
             }
@@ -499,6 +600,10 @@ class Disburser:
         skipped: set[int] = set()
         transfers: list[Mapping[str, Any]] = []
         token_lower = batch.token.lower()
+        # Rows are paid from the disburser (after one pull from the payer), or, in small batches,
+        # straight from the payer by transferFrom; the pull itself (to the disburser) is no row.
+        sources = {bytes.fromhex(self.address[2:]), bytes.fromhex(batch.payer[2:])}
+        me = bytes.fromhex(self.address[2:])
         for log in logs:
             address = str(log["address"]).lower()
             topics = log["topics"]
@@ -513,8 +618,10 @@ class Disburser:
             elif (
                 address == token_lower
                 and topics
+                and len(topics) == 3
                 and _topic_bytes(topics[0]) == TRANSFER_TOPIC
-                and _topic_bytes(topics[1])[12:] == bytes.fromhex(self.address[2:])
+                and _topic_bytes(topics[1])[12:] in sources
+                and _topic_bytes(topics[2])[12:] != me
             ):
                 transfers.append(log)
         if event is None:

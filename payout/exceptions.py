@@ -592,16 +592,17 @@ def _short_hex(data: bytes) -> str:
 
 
 class BatchAlreadyExecutedError(ContractError):
-    """The disburser refused a batch id this payer already executed (replay protection)."""
+    """The disburser refused a replay key this payer already executed (replay protection)."""
 
-    def __init__(self, payer: str, batch_id: bytes) -> None:
+    def __init__(self, payer: str, replay_key: bytes) -> None:
         super().__init__(
-            f"batch 0x{batch_id.hex()} was already executed by payer {payer}; nothing was sent now",
+            f"the batch with replay key 0x{replay_key.hex()} was already executed by payer "
+            f"{payer}; nothing was sent now",
             hint="That batch is paid. Run `payout reconcile` to record it; do not resend it "
-            "under a new batch id.",
+            "under a new batch id or replay key.",
         )
         self.payer = payer
-        self.batch_id = batch_id
+        self.replay_key = replay_key
 
 
 class TokenHasNoCodeError(ContractError):
@@ -637,6 +638,19 @@ class ZeroRecipientError(ContractError):
             hint="Fix that row of the payout file; tokens sent to the zero address are lost.",
         )
         self.index = index
+
+
+class BadPackingError(ContractError):
+    """The packed recipient rows are malformed (amount width outside 1..12, or not whole rows)."""
+
+    def __init__(self, amount_bytes: int, length: int) -> None:
+        super().__init__(
+            f"the batch's packed rows are malformed: {length} bytes with {amount_bytes}-byte "
+            "amounts (the width must be 1..12 and the length a multiple of 20 + width)",
+            hint="The calldata was not built by this toolkit's encoder; rebuild the batch.",
+        )
+        self.amount_bytes = amount_bytes
+        self.length = length
 
 
 class EmptyBatchError(ContractError):

@@ -37,6 +37,7 @@ from payout.artifact import disburser_artifact
 from payout.exceptions import (
     BalanceMismatchError,
     BalanceUnreadableError,
+    BadPackingError,
     BatchAlreadyExecutedError,
     ContractError,
     EmptyBatchError,
@@ -131,6 +132,7 @@ _DISBURSER_BUILDERS: dict[str, _Builder] = {
     "TotalMismatch": lambda a, _d: TotalMismatchError(int(a[0]), int(a[1])),
     "ZeroRecipient": lambda a, _d: ZeroRecipientError(int(a[0])),
     "EmptyBatch": lambda _a, _d: EmptyBatchError(),
+    "BadPacking": lambda a, _d: BadPackingError(int(a[0]), int(a[1])),
     "TransferFailed": _transfer_failed,
     "BalanceMismatch": lambda a, _d: BalanceMismatchError(int(a[0]), int(a[1])),
     "BalanceUnreadable": lambda a, _d: BalanceUnreadableError(_checksum(a[0])),
@@ -459,7 +461,8 @@ def _suspects(error: ContractError, scene: RefusalScene) -> list[Party] | None:
         if not isinstance(error.cause, _EXPLAINABLE):
             return None
         recipient = scene.recipients.get(error.index)
-        return [scene.disburser, *([recipient] if recipient is not None else [])]
+        # Small batches are paid by transferFrom(payer -> recipient): the payer is a suspect too.
+        return [scene.disburser, *([recipient] if recipient is not None else []), scene.payer]
     if isinstance(error, RefundFailedError):
         # Skip mode returns the skipped amounts from the disburser to the payer.
         return [scene.disburser, scene.payer]

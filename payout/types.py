@@ -162,8 +162,12 @@ class Batch:
     """One disburse call: ordered payouts of one token, bounded by the cost model.
 
     ``batch_id`` is derived from the scope, the disburser and the ordered payout ids
-    (:func:`payout.batching.derive_batch_id`), so the same plan always yields the same ids and the
-    contract's once-per-payer check makes a resubmission harmless.
+    (:func:`payout.batching.derive_batch_id`): the batch's content, emitted by the contract for
+    reconciliation. ``replay_key`` is what the contract executes at most once per payer (31-byte
+    word key || 1-byte bit, :func:`payout.batching.derive_replay_keys`): the batches of one run
+    share a storage word. It is derived from the run's batch ids, recorded in the ledger before
+    the batch is sent, and always read back from there, so a resubmission after a crash uses the
+    same key and is harmless.
     """
 
     index: int
@@ -179,6 +183,8 @@ class Batch:
     cost_estimate: int
     cost_unit: str = "gas"
     extra: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    #: 32 bytes; empty only for a batch that is never sent (encoding it raises).
+    replay_key: bytes = b""
 
     @property
     def count(self) -> int:
@@ -187,6 +193,10 @@ class Batch:
     @property
     def batch_id_hex(self) -> str:
         return "0x" + self.batch_id.hex()
+
+    @property
+    def replay_key_hex(self) -> str:
+        return "0x" + self.replay_key.hex()
 
     @property
     def gas_estimate(self) -> int:

@@ -18,14 +18,22 @@ before) and warm (already holding), with distinct random amounts of 1 to 1,000 t
   ``transferFrom`` per recipient with the same safety rules), to find the crossover.
 
 For both tokens it also measures the disburser's skip mode (``disburseOrSkip``, nothing skipped)
-and, once, the native mode (``disburseNative``, fresh recipients). ``fixed_cost`` is the gas of a
-one-recipient batch (fresh recipient); every batch pays it (each batch id is its own storage slot).
+and, once, the native mode (``disburseNative``, fresh recipients). Every disburser batch carries a
+replay key of the bench's run (one 256-bit storage word of the contract's bitmap per 256 batches,
+opened by a first batch that is not measured), as a planned run of the toolkit does: the batches
+after the first of a run pay ~5,000 gas for their replay marker. ``fixed_cost`` is the gas of a
+one-recipient batch (fresh recipient) after the first of a run; ``fixed_cost_first_of_run`` the
+same batch opening a new word (a fresh 22,100-gas slot). The crossover scan compares builds of the
+same source that always pull and always pay by ``transferFrom`` (``_DIRECT_MAX`` set to 0 and to
+the maximum) to find where the shipped threshold should be.
 
 The gas of a method is the ``gasUsed`` of its transaction(s); approvals and funding are separate
 transactions and not counted. Writes ``build/bench/gas.json`` and prints a table.
-``max_fresh_recipients_per_tx`` is found by binary search on ``eth_estimateGas`` (which reports
-the gas limit a transaction needs, refunds not deducted) and confirmed by sending the largest
-batch that fits and checking that one more recipient does not.
+``max_fresh_recipients_per_tx`` is the largest batch of fresh recipients that executes with a gas
+limit of exactly the cap (binary search on ``eth_call`` with ``gas`` = the cap, which needs the
+gas before refunds), confirmed by mining that batch with the cap as its gas limit and checking
+that one more recipient does not fit; it is measured after the first batch of a run (the
+headline) and as the first batch of a run. ``eth_estimateGas`` of both is reported too.
 """
 
 from __future__ import annotations
@@ -52,10 +60,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_artifacts import ROOT, compile_contracts
 
 from payout.artifact import disburser_artifact
+from payout.disburser import pack_rows
 
 TX_GAS_CAP = 16_777_216
 SIZES = (1, 10, 100, 500)
-CROSSOVER_SCAN = range(1, 13)
+CROSSOVER_SCAN = range(1, 9)
 UNIT = 10**6
 #: Regression floor: the script exits 1 when the standard token's figures are worse.
 LIMITS = {
@@ -149,6 +158,9 @@ class Bench:
         )
         self.payer = w3.eth.accounts[1]
         self.batch_counter = 0
+        self.run_counter = 0
+        #: Per disburser contract: (run number of its open replay word, next bit).
+        self.words: dict[str, tuple[int, int]] = {}
         self.compiled = compile_contracts(
             [
                 "contracts/test/MockERC20.sol",
@@ -193,8 +205,32 @@ class Bench:
         self.batch_counter += 1
         return self.batch_counter.to_bytes(32, "big")
 
+    def new_run(self, contract: str) -> None:
+        """Open a new replay word on ``contract``: its next batch pays a fresh slot."""
+        self.run_counter += 1
+        self.words[contract] = (self.run_counter, 0)
 
-def packed(recipients: Sequence[str], amounts: Sequence[int]) -> list[bytes]:
+    def next_replay_key(self, contract: str) -> bytes:
+        """The next bit of ``contract``'s open replay word (31-byte word key || bit index)."""
+        if self.word_is_fresh(contract):
+            self.new_run(contract)
+        run, bit = self.words[contract]
+        self.words[contract] = (run, bit + 1)
+        return run.to_bytes(31, "big") + bytes([bit])
+
+    def word_is_fresh(self, contract: str) -> bool:
+        """Whether the next batch on ``contract`` opens its replay word (pays a fresh slot)."""
+        _run, bit = self.words.get(contract, (0, 256))
+        return bit in (0, 256)
+
+
+def packed(recipients: Sequence[str], amounts: Sequence[int]) -> tuple[int, bytes]:
+    """``(amountBytes, packed rows)`` as the toolkit encodes them."""
+    return pack_rows(list(zip(recipients, amounts, strict=True)))
+
+
+def words(recipients: Sequence[str], amounts: Sequence[int]) -> list[bytes]:
+    """The one-word-per-recipient packing of the benchmark-only DirectDisburser."""
     return [
         bytes.fromhex(r[2:]) + a.to_bytes(12, "big")
         for r, a in zip(recipients, amounts, strict=True)
@@ -211,12 +247,48 @@ def deploy_disburser(b: Bench) -> Contract:
     return b.deploy(art.abi_list, "0x" + art.bytecode.hex())
 
 
+def disburse_call(
+    b: Bench,
+    token: Contract,
+    contract: Contract,
+    function: str,
+    recipients: Sequence[str],
+    amounts: Sequence[int],
+) -> Any:
+    """The disburse / disburseOrSkip call of a batch, with the bench run's next replay key."""
+    width, rows = packed(recipients, amounts)
+    key = b.next_replay_key(contract.address)
+    return getattr(contract.functions, function)(
+        token.address, b.next_batch_id(), key, sum(amounts), width, rows
+    )
+
+
 def via_disburser(b: Bench, token: Contract, contract: Contract, function: str) -> Method:
+    def run(recipients: Sequence[str], amounts: Sequence[int]) -> int:
+        if b.word_is_fresh(contract.address):
+            open_word(b, token, contract)
+        b.send(token.functions.approve(contract.address, sum(amounts)), b.payer)
+        call = disburse_call(b, token, contract, function, recipients, amounts)
+        return int(b.send(call, b.payer).gasUsed)
+
+    return run
+
+
+def open_word(b: Bench, token: Contract, contract: Contract) -> None:
+    """A first, unmeasured batch of a run: opens the replay word the measured batches share."""
+    recipients, amounts = b.fresh(1), [UNIT]
+    b.send(token.functions.approve(contract.address, UNIT), b.payer)
+    b.send(disburse_call(b, token, contract, "disburse", recipients, amounts), b.payer)
+
+
+def via_direct(b: Bench, token: Contract, contract: Contract) -> Method:
+    """The benchmark-only DirectDisburser (its own older calling convention)."""
+
     def run(recipients: Sequence[str], amounts: Sequence[int]) -> int:
         total = sum(amounts)
         b.send(token.functions.approve(contract.address, total), b.payer)
-        call = getattr(contract.functions, function)(
-            token.address, b.next_batch_id(), total, packed(recipients, amounts)
+        call = contract.functions.disburse(
+            token.address, b.next_batch_id(), total, words(recipients, amounts)
         )
         return int(b.send(call, b.payer).gasUsed)
 
@@ -227,9 +299,14 @@ def native_per_recipient(b: Bench, disburser: Contract) -> dict[str, Any]:
     """``disburseNative`` to fresh recipients (no account yet): gas at N = 1, 100 and 400 (500 new
     accounts do not fit the cap)."""
     gas: dict[int, int] = {}
-    for n in (1, 100, 400):
-        recipients, amounts = b.fresh(n), [a * 10**6 for a in b.amounts(n)]  # wei
-        call = disburser.functions.disburseNative(b.next_batch_id(), packed(recipients, amounts))
+    b.new_run(disburser.address)
+    for n in (0, 1, 100, 400):
+        # n = 0: opens the replay word (a 1-recipient batch, not measured).
+        recipients, amounts = b.fresh(max(n, 1)), [a * 10**6 for a in b.amounts(max(n, 1))]  # wei
+        width, rows = packed(recipients, amounts)
+        call = disburser.functions.disburseNative(
+            b.next_batch_id(), b.next_replay_key(disburser.address), width, rows
+        )
         params = {"from": b.payer, "value": sum(amounts)}
         receipt = b.w3.eth.wait_for_transaction_receipt(
             call.transact(params), timeout=RPC_TIMEOUT_S
@@ -240,6 +317,7 @@ def native_per_recipient(b: Bench, disburser: Contract) -> dict[str, Any]:
             if b.w3.eth.get_balance(r) != a:
                 raise RuntimeError(f"native: recipient {r} not paid exactly")
         gas[n] = int(receipt.gasUsed)
+    del gas[0]
     return {"gas": gas, "per_recipient_fresh": (gas[400] - gas[100]) / 300}
 
 
@@ -248,6 +326,10 @@ def disburser_figures(b: Bench, token: Contract, disburser: Contract) -> dict[st
     strict = via_disburser(b, token, disburser, "disburse")
     skip = via_disburser(b, token, disburser, "disburseOrSkip")
     gas: dict[str, dict[int, int]] = {"fresh": {}, "warm": {}, "skip_fresh": {}}
+    # The first batch of a run: it opens the replay word (a fresh storage slot).
+    b.new_run(disburser.address)
+    b.send(token.functions.approve(disburser.address, UNIT), b.payer)
+    first = b.send(disburse_call(b, token, disburser, "disburse", b.fresh(1), [UNIT]), b.payer)
     for n in (1, 100, 500):
         recipients = b.fresh(n)
         gas["fresh"][n] = strict(recipients, b.amounts(n))
@@ -255,13 +337,17 @@ def disburser_figures(b: Bench, token: Contract, disburser: Contract) -> dict[st
         gas["skip_fresh"][n] = skip(b.fresh(n), b.amounts(n))
     fresh = (gas["fresh"][500] - gas["fresh"][100]) / 400
     skip_fresh = (gas["skip_fresh"][500] - gas["skip_fresh"][100]) / 400
-    maximum = max_fresh_recipients(b, token, disburser)
+    after_first = max_fresh_recipients(b, token, disburser, first_of_run=False)
+    first_of_run = max_fresh_recipients(b, token, disburser, first_of_run=True)
     return {
         "per_recipient_fresh": fresh,
         "per_recipient_warm": (gas["warm"][500] - gas["warm"][100]) / 400,
-        "max_fresh_recipients_per_tx": maximum["n"],
-        "max_fresh_batch": maximum,
+        "max_fresh_recipients_per_tx": after_first["n"],
+        "max_fresh_batch": after_first,
+        "max_fresh_recipients_first_of_run": first_of_run["n"],
+        "max_fresh_batch_first_of_run": first_of_run,
         "fixed_cost": gas["fresh"][1],
+        "fixed_cost_first_of_run": int(first.gasUsed),
         "skip_per_recipient_fresh": skip_fresh,
         "skip_extra_per_recipient": skip_fresh - fresh,
         "skip_fixed_cost": gas["skip_fresh"][1],
@@ -291,7 +377,7 @@ def make_methods(b: Bench, token: Contract) -> tuple[dict[str, Method], Contract
         "transfer_txs": transfer_txs,
         "naive_transferFrom": naive_loop,
         "safe_multisend": safe_run,
-        "direct_transferFrom": via_disburser(b, token, direct, "disburse"),
+        "direct_transferFrom": via_direct(b, token, direct),
     }
     return methods, disburser
 
@@ -393,21 +479,44 @@ def per_recipient(rows: list[dict[str, Any]], method: str, case: str) -> float:
     return (gas[500] - gas[100]) / 400
 
 
-def crossover(b: Bench, methods: dict[str, Method]) -> dict[str, Any]:
-    """Smallest N (fresh recipients) from which pull-then-transfer costs <= transferFrom each."""
+def compile_variant(direct_max: int) -> dict[str, Any]:
+    """The shipped Disburser source with ``_DIRECT_MAX`` set to ``direct_max`` (0: always pull)."""
+    from build_artifacts import run_solc, standard_json_input
+
+    shipped = "uint256 private constant _DIRECT_MAX = "
+    standard_input = standard_json_input(["contracts/Disburser.sol"])
+    source = standard_input["sources"]["contracts/Disburser.sol"]
+    start = source["content"].index(shipped) + len(shipped)
+    end = source["content"].index(";", start)
+    source["content"] = source["content"][:start] + str(direct_max) + source["content"][end:]
+    _, output = run_solc(standard_input)
+    data = output["contracts"]["contracts/Disburser.sol"]["Disburser"]
+    return {"abi": data["abi"], "bytecode": "0x" + data["evm"]["bytecode"]["object"]}
+
+
+def crossover(b: Bench, token: Contract) -> dict[str, Any]:
+    """Smallest N (fresh recipients, replay word in use) from which one pull + N transfers costs
+    no more than transferFrom per recipient, both with the same safety rules: two builds of the
+    shipped source, one that always pulls and one that always pays by transferFrom."""
+    pull_only = compile_variant(0)
+    direct_only = compile_variant(2**256 - 1)
+    pull = b.deploy(pull_only["abi"], pull_only["bytecode"])
+    direct = b.deploy(direct_only["abi"], direct_only["bytecode"])
+    run_pull = via_disburser(b, token, pull, "disburse")
+    run_direct = via_disburser(b, token, direct, "disburse")
     scan = []
     for n in CROSSOVER_SCAN:
         recipients_a, recipients_b, amounts = b.fresh(n), b.fresh(n), b.amounts(n)
-        pull = methods["disburser"](recipients_a, amounts)
-        direct = methods["direct_transferFrom"](recipients_b, amounts)
-        scan.append({"n": n, "pull_then_transfer": pull, "transferFrom_each": direct})
+        pulled = run_pull(recipients_a, amounts)
+        direct_gas = run_direct(recipients_b, amounts)
+        scan.append({"n": n, "pull_then_transfer": pulled, "transferFrom_each": direct_gas})
     cheaper = [s["n"] for s in scan if s["pull_then_transfer"] <= s["transferFrom_each"]]
     return {
         "n": min(cheaper) if cheaper else None,
         "scan": scan,
         "note": "smallest batch size (fresh recipients) from which one pull + N transfers costs no "
-        "more than transferFrom per recipient with the same safety rules; below it the direct "
-        "design saves at most max(transferFrom_each - pull_then_transfer) gas per batch",
+        "more than transferFrom per recipient with the same safety rules; the shipped disburser "
+        "pays batches below it by transferFrom (_DIRECT_MAX)",
     }
 
 
@@ -422,24 +531,40 @@ def cap_enforced(b: Bench) -> bool:
     return False
 
 
-def max_fresh_recipients(b: Bench, token: Contract, disburser: Contract) -> dict[str, Any]:
+def max_fresh_recipients(
+    b: Bench, token: Contract, disburser: Contract, *, first_of_run: bool
+) -> dict[str, Any]:
+    """The largest batch of fresh recipients that executes with a gas limit of the cap, after the
+    first batch of a run (replay word in use) or as the first batch of a run."""
     pool = b.fresh(1200)
     amounts = b.amounts(1000) + b.amounts(200)
+    if first_of_run:
+        b.new_run(disburser.address)
+    elif b.word_is_fresh(disburser.address):
+        open_word(b, token, disburser)
+    # Every probe uses the same (still unused) key; only the confirming batch is mined.
+    key = b.next_replay_key(disburser.address)
 
-    def needed(n: int) -> int | None:
+    def call_of(n: int) -> Any:
+        width, rows = packed(pool[:n], amounts[:n])
         total = sum(amounts[:n])
         b.send(token.functions.approve(disburser.address, total), b.payer)
-        call = disburser.functions.disburse(
-            token.address, b.next_batch_id(), total, packed(pool[:n], amounts[:n])
+        return disburser.functions.disburse(
+            token.address, b.next_batch_id(), key, total, width, rows
         )
-        try:
-            return int(call.estimate_gas({"from": b.payer}))
-        except Exception:  # the node refuses estimates above the cap
-            return None
 
     def fits(n: int) -> bool:
-        gas = needed(n)
-        return gas is not None and gas <= TX_GAS_CAP
+        try:
+            call_of(n).call({"from": b.payer, "gas": TX_GAS_CAP})
+        except Exception:  # reverted: out of gas under the cap
+            return False
+        return True
+
+    def estimate(n: int) -> int | None:
+        try:
+            return int(call_of(n).estimate_gas({"from": b.payer}))
+        except Exception:  # the node refuses estimates above the cap
+            return None
 
     lo, hi = 1, 1200
     if not fits(lo):
@@ -451,24 +576,17 @@ def max_fresh_recipients(b: Bench, token: Contract, disburser: Contract) -> dict
         else:
             hi = mid
     best = lo
-    # Confirm: one more recipient does not fit (estimated while all are still fresh), and the
-    # largest batch is really mined with the estimated gas limit.
-    over = needed(best + 1)
-    if over is not None and over <= TX_GAS_CAP:
+    # Confirm: one more recipient does not fit (all still fresh), and the largest batch is really
+    # mined with the cap as its gas limit.
+    if fits(best + 1):
         raise RuntimeError("binary search inconsistent")
-    limit = needed(best)
-    assert limit is not None
-    total = sum(amounts[:best])
-    b.send(token.functions.approve(disburser.address, total), b.payer)
-    call = disburser.functions.disburse(
-        token.address, b.next_batch_id(), total, packed(pool[:best], amounts[:best])
-    )
-    receipt = b.send(call, b.payer, gas=limit)
+    estimates = {"n": estimate(best), "n_plus_1": estimate(best + 1)}
+    receipt = b.send(call_of(best), b.payer, gas=TX_GAS_CAP)
     return {
         "n": best,
-        "gas_limit_needed": limit,
         "gas_used": int(receipt.gasUsed),
-        "next_needs": over,
+        "gas_limit": TX_GAS_CAP,
+        "estimate_gas": estimates,
     }
 
 
@@ -521,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         methods, disburser = make_methods(b, token)
         rows = measure_rows(b, methods, token)
-        cross = crossover(b, methods)
+        cross = crossover(b, token)
         standard = disburser_figures(b, token, disburser)
         print("  standard token done", flush=True)
         project = disburser_figures(b, project_token, disburser)
@@ -552,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
         "per_recipient_warm": warm,
         "max_fresh_recipients_per_tx": n_max,
         "fixed_cost": fixed,
+        "fixed_cost_first_of_run": standard["fixed_cost_first_of_run"],
+        "max_fresh_recipients_first_of_run": standard["max_fresh_recipients_first_of_run"],
         "skip_per_recipient_fresh": standard["skip_per_recipient_fresh"],
         "native_per_recipient_fresh": native["per_recipient_fresh"],
         "standard_token": standard,
@@ -591,8 +711,10 @@ def main(argv: list[str] | None = None) -> int:
     for label, fig in (("standard token (200 runs)", standard), ("project token", project)):
         print(
             f"{label}: {fig['per_recipient_fresh']:,.1f} fresh / {fig['per_recipient_warm']:,.1f} "
-            f"warm per recipient, {fig['max_fresh_recipients_per_tx']} fresh per tx, fixed cost "
-            f"{fig['fixed_cost']:,} (N = 1), skip mode {fig['skip_per_recipient_fresh']:,.1f} "
+            f"warm per recipient, {fig['max_fresh_recipients_per_tx']} fresh per tx "
+            f"({fig['max_fresh_recipients_first_of_run']} as the first batch of a run), fixed "
+            f"cost {fig['fixed_cost']:,} (N = 1; {fig['fixed_cost_first_of_run']:,} as the first "
+            f"batch of a run), skip mode {fig['skip_per_recipient_fresh']:,.1f} "
             f"(+{fig['skip_extra_per_recipient']:,.1f})"
         )
     print(f"native: {native['per_recipient_fresh']:,.1f} per fresh recipient")

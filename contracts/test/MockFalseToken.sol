@@ -14,6 +14,8 @@ contract MockFalseToken {
     mapping(address => uint256) public balanceOf;
     mapping(address => mapping(address => uint256)) public allowance;
     mapping(address => bool) public blocked;
+    /// @notice Test switch: a blocked transfer answers true (a lie) instead of false.
+    bool public lies;
 
     function mint(address to, uint256 value) external {
         balanceOf[to] += value;
@@ -26,6 +28,11 @@ contract MockFalseToken {
         blocked[account] = isBlocked;
     }
 
+    /// @notice Test switch: blocked transfers report success (true) while moving nothing.
+    function setLies(bool lying) external {
+        lies = lying;
+    }
+
     function approve(address spender, uint256 value) external returns (bool) {
         allowance[msg.sender][spender] = value;
         emit Approval(msg.sender, spender, value);
@@ -33,7 +40,7 @@ contract MockFalseToken {
     }
 
     function transfer(address to, uint256 value) external returns (bool) {
-        return _move(msg.sender, to, value);
+        return _move(msg.sender, to, value) || (lies && blocked[to]);
     }
 
     function transferFrom(address from, address to, uint256 value) external returns (bool) {

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from ape.exceptions import ContractLogicError
 from eth_utils.crypto import keccak
+from support.disburser_calls import calls
 
 from payout.artifact import disburser_artifact
 from payout.exceptions import (
+    BadPackingError,
     BalanceMismatchError,
     BatchAlreadyExecutedError,
     ContractError,
@@ -200,7 +202,7 @@ def test_pays_every_recipient(
     fund(token, total + 5 * UNIT, allowance=total)
     bid = batch_id(f"pays-{token_name}")
 
-    receipt = disburser.disburse(token, bid, total, words(recipients, amounts), sender=payer)
+    receipt = calls(disburser).disburse(token, bid, total, words(recipients, amounts), sender=payer)
 
     assert balances(token, recipients) == amounts
     assert int(token.balanceOf(payer)) == 5 * UNIT
@@ -233,10 +235,10 @@ def test_usdt_approve_from_nonzero_quirk(usdt: Any, payer: Any, disburser: Any) 
     with pytest.raises(ContractLogicError):
         usdt.approve(disburser, 200, sender=payer)
     r = addresses(2, seed=3)
-    disburser.disburse(usdt, batch_id("u1"), 100, words(r, [60, 40]), sender=payer)
+    calls(disburser).disburse(usdt, batch_id("u1"), 100, words(r, [60, 40]), sender=payer)
     assert int(usdt.allowance(payer, disburser)) == 0
     usdt.approve(disburser, 200, sender=payer)  # from zero: accepted
-    disburser.disburse(usdt, batch_id("u2"), 200, words(r, [150, 50]), sender=payer)
+    calls(disburser).disburse(usdt, batch_id("u2"), 200, words(r, [150, 50]), sender=payer)
     assert balances(usdt, r) == [210, 90]
 
 
@@ -245,7 +247,7 @@ def test_duplicate_recipients_are_each_paid(
 ) -> None:
     r = addresses(2, seed=4)
     fund(erc20, 60)
-    disburser.disburse(
+    calls(disburser).disburse(
         erc20, batch_id("dup"), 60, words([r[0], r[1], r[0]], [10, 20, 30]), sender=payer
     )
     assert balances(erc20, r) == [40, 20]
@@ -258,7 +260,7 @@ def test_contract_payer_and_native_value_not_accepted(
     erc20.mint(caller, 50, sender=payer)
     caller.execute(erc20, erc20.approve.encode_input(disburser, 50), sender=payer)
     r = addresses(1, seed=5)
-    data = disburser.disburse.encode_input(erc20, batch_id("c"), 50, words(r, [50]))
+    data = calls(disburser).disburse.encode_input(erc20, batch_id("c"), 50, words(r, [50]))
     caller.execute(disburser, data, sender=payer)
     assert balances(erc20, r) == [50]
     assert disburser.executed(caller, batch_id("c"))
@@ -272,7 +274,7 @@ def test_contract_payer_and_native_value_not_accepted(
 def test_token_without_code(payer: Any, other: Any, disburser: Any) -> None:
     error = expect(
         TokenHasNoCodeError,
-        lambda: disburser.disburse(
+        lambda: calls(disburser).disburse(
             other, batch_id("nc"), 1, [word(other.address, 1)], sender=payer
         ),
     )
@@ -280,7 +282,10 @@ def test_token_without_code(payer: Any, other: Any, disburser: Any) -> None:
 
 
 def test_empty_batch(erc20: Any, payer: Any, disburser: Any) -> None:
-    expect(EmptyBatchError, lambda: disburser.disburse(erc20, batch_id("e"), 0, [], sender=payer))
+    expect(
+        EmptyBatchError,
+        lambda: calls(disburser).disburse(erc20, batch_id("e"), 0, [], sender=payer),
+    )
 
 
 @pytest.mark.parametrize("declared_delta", [-1, 1])
@@ -294,7 +299,7 @@ def test_total_mismatch(
     fund(erc20, 1_000, allowance=declared)
     error = expect(
         TotalMismatchError,
-        lambda: disburser.disburse(
+        lambda: calls(disburser).disburse(
             erc20, batch_id("tm"), declared, words(r, amounts), sender=payer
         ),
     )
@@ -309,7 +314,7 @@ def test_zero_recipient(erc20: Any, usdt: Any, payer: Any, disburser: Any, fund:
         fund(token, 60)
         error = expect(
             ZeroRecipientError,
-            lambda token=token: disburser.disburse(
+            lambda token=token: calls(disburser).disburse(
                 token, batch_id("z"), 60, words([r[0], zero, r[2]], [10, 20, 30]), sender=payer
             ),
         )
@@ -324,7 +329,9 @@ def test_failed_transfer_reports_index_and_token_reason(
     fund(usdc, 40)
     error = expect(
         TransferFailedError,
-        lambda: disburser.disburse(usdc, batch_id("bl"), 40, words(r, [10] * 4), sender=payer),
+        lambda: calls(disburser).disburse(
+            usdc, batch_id("bl"), 40, words(r, [10] * 4), sender=payer
+        ),
     )
     assert error.index == 2
     assert isinstance(error.cause, TokenAccountBlockedError)
@@ -339,7 +346,9 @@ def test_amounts_above_total_report_the_total_not_the_failed_transfer(
     fund(erc20, 1_000, allowance=100)
     error = expect(
         TotalMismatchError,
-        lambda: disburser.disburse(erc20, batch_id("over"), 100, words(r, [80, 80]), sender=payer),
+        lambda: calls(disburser).disburse(
+            erc20, batch_id("over"), 100, words(r, [80, 80]), sender=payer
+        ),
     )
     assert (error.declared, error.actual) == (100, 160)
 
@@ -348,8 +357,8 @@ def test_pull_without_allowance(erc20: Any, payer: Any, disburser: Any, fund: An
     fund(erc20, 100, allowance=99)
     error = expect(
         PullFailedError,
-        lambda: disburser.disburse(
-            erc20, batch_id("al"), 100, words(addresses(1, seed=10), [100]), sender=payer
+        lambda: calls(disburser).disburse(
+            erc20, batch_id("al"), 100, words(addresses(4, seed=10), [25] * 4), sender=payer
         ),
     )
     assert error.index == -1
@@ -364,8 +373,8 @@ def test_pull_from_a_paused_usdt_reverts_silently(
     usdt.pause(sender=owner)
     error = expect(
         PullFailedError,
-        lambda: disburser.disburse(
-            usdt, batch_id("p"), 10, words(addresses(1, 11), [10]), sender=payer
+        lambda: calls(disburser).disburse(
+            usdt, batch_id("p"), 10, words(addresses(4, 11), [1, 2, 3, 4]), sender=payer
         ),
     )
     assert isinstance(error.cause, TokenRevertedError) and error.cause.reason == ""
@@ -377,8 +386,8 @@ def test_false_returning_pull_is_refused(false_token: Any, payer: Any, disburser
     false_token.mint(payer, 100, sender=payer)
     error = expect(
         PullFailedError,
-        lambda: disburser.disburse(
-            false_token, batch_id("fp"), 100, words(addresses(1, 12), [100]), sender=payer
+        lambda: calls(disburser).disburse(
+            false_token, batch_id("fp"), 100, words(addresses(4, 12), [25] * 4), sender=payer
         ),
     )
     assert isinstance(error.cause, TokenReturnedFalseError)
@@ -388,17 +397,17 @@ def test_false_returning_transfer_is_refused(
     false_token: Any, payer: Any, disburser: Any, fund: Any
 ) -> None:
     """A transfer that answers false without moving funds is not counted as paid."""
-    r = addresses(3, seed=13)
+    r = addresses(4, seed=13)
     false_token.setBlocked(r[1], True, sender=payer)
-    fund(false_token, 60)
+    fund(false_token, 100)
     error = expect(
         BalanceMismatchError,
-        lambda: disburser.disburse(
-            false_token, batch_id("ft"), 60, words(r, [10, 20, 30]), sender=payer
+        lambda: calls(disburser).disburse(
+            false_token, batch_id("ft"), 100, words(r, [10, 20, 30, 40]), sender=payer
         ),
     )
     assert (error.expected, error.actual) == (0, 20)
-    assert balances(false_token, r) == [0, 0, 0]
+    assert balances(false_token, r) == [0, 0, 0, 0]
 
 
 @pytest.mark.parametrize("where", ["both", "transferFrom"])
@@ -407,11 +416,10 @@ def test_fee_on_transfer_is_refused(
 ) -> None:
     token = owner.deploy(project.MockFeeToken, 100, where == "both", True)  # 1 %
     fund(token, 10_000)
+    rows = words(addresses(4, 14), [1_000, 2_000, 3_000, 4_000])
     error = expect(
         BalanceMismatchError,
-        lambda: disburser.disburse(
-            token, batch_id("fee"), 10_000, words(addresses(2, 14), [4_000, 6_000]), sender=payer
-        ),
+        lambda: calls(disburser).disburse(token, batch_id("fee"), 10_000, rows, sender=payer),
     )
     assert (error.expected, error.actual) == (10_000, 9_900)
     assert int(token.balanceOf(disburser)) == 0
@@ -424,7 +432,7 @@ def test_usdt_with_fee_switched_on_is_refused(
     fund(usdt, 1_000 * UNIT)
     expect(
         BalanceMismatchError,
-        lambda: disburser.disburse(
+        lambda: calls(disburser).disburse(
             usdt,
             batch_id("uf"),
             1_000 * UNIT,
@@ -442,9 +450,11 @@ def test_limitation_fee_charged_only_on_transfer_is_not_detected(
     would need a balanceOf per recipient. No common stablecoin behaves like this."""
     token = owner.deploy(project.MockFeeToken, 100, True, False)
     fund(token, 10_000)
-    r = addresses(2, seed=16)
-    disburser.disburse(token, batch_id("blind"), 10_000, words(r, [4_000, 6_000]), sender=payer)
-    assert balances(token, r) == [3_960, 5_940]
+    r = addresses(4, seed=16)
+    calls(disburser).disburse(
+        token, batch_id("blind"), 10_000, words(r, [1_000, 2_000, 3_000, 4_000]), sender=payer
+    )
+    assert balances(token, r) == [990, 1_980, 2_970, 3_960]
     assert int(token.balanceOf(disburser)) == 0
 
 
@@ -455,7 +465,7 @@ def test_recipient_cannot_be_the_disburser(
     r = addresses(1, seed=17)
     expect(
         BalanceMismatchError,
-        lambda: disburser.disburse(
+        lambda: calls(disburser).disburse(
             erc20, batch_id("self"), 30, words([r[0], disburser.address], [10, 20]), sender=payer
         ),
     )
@@ -470,14 +480,14 @@ def test_stray_tokens_in_the_disburser_are_left_alone(
     erc20.transfer(disburser, 7, sender=other)
     fund(erc20, 100)
     r = addresses(2, seed=18)
-    disburser.disburse(erc20, batch_id("stray"), 100, words(r, [50, 50]), sender=payer)
+    calls(disburser).disburse(erc20, batch_id("stray"), 100, words(r, [50, 50]), sender=payer)
     assert int(erc20.balanceOf(disburser)) == 7
     assert balances(erc20, r) == [50, 50]  # the batch paid exactly its amounts, no stray extra
     # Amounts above the declared total cannot dip into them either.
     fund(erc20, 100)
     expect(
         TotalMismatchError,
-        lambda: disburser.disburse(
+        lambda: calls(disburser).disburse(
             erc20, batch_id("stray2"), 100, words(r, [50, 55]), sender=payer
         ),
     )
@@ -493,43 +503,44 @@ def test_replay_is_refused_per_payer(
     r = addresses(2, seed=19)
     fund(erc20, 200)
     bid = batch_id("replay")
-    disburser.disburse(erc20, bid, 100, words(r, [40, 60]), sender=payer)
+    calls(disburser).disburse(erc20, bid, 100, words(r, [40, 60]), sender=payer)
     error = expect(
         BatchAlreadyExecutedError,
-        lambda: disburser.disburse(erc20, bid, 100, words(r, [40, 60]), sender=payer),
+        lambda: calls(disburser).disburse(erc20, bid, 100, words(r, [40, 60]), sender=payer),
     )
-    assert (error.payer, error.batch_id) == (payer.address, bid)
+    assert (error.payer, error.replay_key) == (payer.address, bid)
     # The same id is refused in every mode.
     expect(
         BatchAlreadyExecutedError,
-        lambda: disburser.disburseOrSkip(erc20, bid, 100, words(r, [40, 60]), sender=payer),
+        lambda: calls(disburser).disburseOrSkip(erc20, bid, 100, words(r, [40, 60]), sender=payer),
     )
     expect(
         BatchAlreadyExecutedError,
-        lambda: disburser.disburseNative(bid, words(r, [1, 1]), sender=payer, value=2),
+        lambda: calls(disburser).disburseNative(bid, words(r, [1, 1]), sender=payer, value=2),
     )
     assert balances(erc20, r) == [40, 60]
     # Another payer's id space is separate.
     erc20.mint(other, 10, sender=other)
     erc20.approve(disburser, 10, sender=other)
-    disburser.disburse(erc20, bid, 10, words(r, [5, 5]), sender=other)
+    calls(disburser).disburse(erc20, bid, 10, words(r, [5, 5]), sender=other)
     assert balances(erc20, r) == [45, 65]
 
 
 def test_a_reverted_batch_can_be_resubmitted(
     usdc: Any, owner: Any, payer: Any, disburser: Any, fund: Any
 ) -> None:
-    r = addresses(2, seed=20)
+    r = addresses(4, seed=20)
     bid = batch_id("retry")
     fund(usdc, 100)
     usdc.pause(sender=owner)
+    rows = words(r, [10, 20, 30, 40])
     expect(
         PullFailedError,
-        lambda: disburser.disburse(usdc, bid, 100, words(r, [30, 70]), sender=payer),
+        lambda: calls(disburser).disburse(usdc, bid, 100, rows, sender=payer),
     )
     assert not disburser.executed(payer, bid)
     usdc.unpause(sender=owner)
-    disburser.disburse(usdc, bid, 100, words(r, [30, 70]), sender=payer)
+    calls(disburser).disburse(usdc, bid, 100, rows, sender=payer)
     assert disburser.executed(payer, bid)
 
 
@@ -540,21 +551,21 @@ def test_a_reverted_batch_can_be_resubmitted(
 def test_reentry_through_a_token_is_refused(
     reentrant: Any, payer: Any, disburser: Any, fund: Any, entry: str
 ) -> None:
-    r = addresses(3, seed=21)
+    r = addresses(4, seed=21)  # more than the direct-payment threshold: transfer() re-enters
     if entry == "disburseNative":
-        inner = disburser.disburseNative.encode_input(batch_id("inner"), words(r[:1], [1]))
+        inner = calls(disburser).disburseNative.encode_input(batch_id("inner"), words(r[:1], [1]))
     else:
-        inner = getattr(disburser, entry).encode_input(
+        inner = getattr(calls(disburser), entry).encode_input(
             reentrant, batch_id("inner"), 1, words(r[:1], [1])
         )
-    fund(reentrant, 60)
+    fund(reentrant, 100)
 
     # The token re-throws the refusal: the batch reverts, naming the transfer and the reason.
     reentrant.arm(disburser, inner, True, sender=payer)
     error = expect(
         TransferFailedError,
-        lambda: disburser.disburse(
-            reentrant, batch_id("outer"), 60, words(r, [10, 20, 30]), sender=payer
+        lambda: calls(disburser).disburse(
+            reentrant, batch_id("outer"), 100, words(r, [10, 20, 30, 40]), sender=payer
         ),
     )
     assert error.index == 0
@@ -562,10 +573,12 @@ def test_reentry_through_a_token_is_refused(
 
     # The token swallows the refusal: the batch completes, the re-entry did nothing.
     reentrant.arm(disburser, inner, False, sender=payer)
-    disburser.disburse(reentrant, batch_id("outer"), 60, words(r, [10, 20, 30]), sender=payer)
+    calls(disburser).disburse(
+        reentrant, batch_id("outer"), 100, words(r, [10, 20, 30, 40]), sender=payer
+    )
     assert reentrant.lastReentryOk() is False
     assert bytes(reentrant.lastReentryData()) == keccak(text="Reentered()")[:4]
-    assert balances(reentrant, r) == [10, 20, 30]
+    assert balances(reentrant, r) == [10, 20, 30, 40]
     assert not disburser.executed(reentrant, batch_id("inner"))
 
 
@@ -590,8 +603,8 @@ def test_skip_mode_skips_blacklisted_recipients(
     fund(usdc, 165 + 1_000, allowance=165)
     bid = batch_id("skip")
 
-    paid = disburser.disburseOrSkip.call(usdc, bid, 165, words(r, amounts), sender=payer)
-    receipt = disburser.disburseOrSkip(usdc, bid, 165, words(r, amounts), sender=payer)
+    paid = calls(disburser).disburseOrSkip.call(usdc, bid, 165, words(r, amounts), sender=payer)
+    receipt = calls(disburser).disburseOrSkip(usdc, bid, 165, words(r, amounts), sender=payer)
 
     assert paid == 11 + 33 + 55
     assert balances(usdc, r) == [11, 0, 33, 0, 55]
@@ -611,7 +624,7 @@ def test_skip_mode_skips_false_returning_failures(
     r = addresses(3, seed=23)
     false_token.setBlocked(r[0], True, sender=payer)
     fund(false_token, 60)
-    receipt = disburser.disburseOrSkip(
+    receipt = calls(disburser).disburseOrSkip(
         false_token, batch_id("sf"), 60, words(r, [10, 20, 30]), sender=payer
     )
     assert balances(false_token, r) == [0, 20, 30]
@@ -625,7 +638,7 @@ def test_skip_mode_counts_usdt_tron_false_as_paid(
     """The balance decides, not the return value: TRON USDT's false-on-success is a payment."""
     r = addresses(3, seed=24)
     fund(usdt_tron, 60)
-    receipt = disburser.disburseOrSkip(
+    receipt = calls(disburser).disburseOrSkip(
         usdt_tron, batch_id("st"), 60, words(r, [10, 20, 30]), sender=payer
     )
     assert balances(usdt_tron, r) == [10, 20, 30]
@@ -641,7 +654,9 @@ def test_skip_mode_everything_skipped(
     for a in r:
         usdc.blacklist(a, sender=owner)
     fund(usdc, 30)
-    receipt = disburser.disburseOrSkip(usdc, batch_id("all"), 30, words(r, [10, 20]), sender=payer)
+    receipt = calls(disburser).disburseOrSkip(
+        usdc, batch_id("all"), 30, words(r, [10, 20]), sender=payer
+    )
     assert int(usdc.balanceOf(payer)) == 30
     event = only_event(receipt, disburser, "BatchDisbursed")
     assert (event.count, event.total) == (0, 0)
@@ -656,20 +671,23 @@ def test_skip_mode_refuses_malformed_batches_before_paying(
     fund(usdc, 100)
     expect(
         ZeroRecipientError,
-        lambda: disburser.disburseOrSkip(
+        lambda: calls(disburser).disburseOrSkip(
             usdc, batch_id("m"), 30, words([r[0], zero], [10, 20]), sender=payer
         ),
     )
     expect(
         TotalMismatchError,
-        lambda: disburser.disburseOrSkip(usdc, batch_id("m"), 31, words(r, [10, 20]), sender=payer),
+        lambda: calls(disburser).disburseOrSkip(
+            usdc, batch_id("m"), 31, words(r, [10, 20]), sender=payer
+        ),
     )
     expect(
-        EmptyBatchError, lambda: disburser.disburseOrSkip(usdc, batch_id("m"), 0, [], sender=payer)
+        EmptyBatchError,
+        lambda: calls(disburser).disburseOrSkip(usdc, batch_id("m"), 0, [], sender=payer),
     )
     expect(
         TokenHasNoCodeError,
-        lambda: disburser.disburseOrSkip(
+        lambda: calls(disburser).disburseOrSkip(
             payer, batch_id("m"), 30, words(r, [10, 20]), sender=payer
         ),
     )
@@ -682,7 +700,7 @@ def test_skip_mode_refuses_fee_on_transfer(
     fund(token, 10_000)
     error = expect(
         BalanceMismatchError,
-        lambda: disburser.disburseOrSkip(
+        lambda: calls(disburser).disburseOrSkip(
             token, batch_id("sfee"), 10_000, words(addresses(1, 27), [10_000]), sender=payer
         ),
     )
@@ -699,7 +717,7 @@ def test_skip_mode_refund_failure_reverts(
     fund(false_token, 30)
     expect(
         RefundFailedError,
-        lambda: disburser.disburseOrSkip(
+        lambda: calls(disburser).disburseOrSkip(
             false_token, batch_id("rf"), 30, words(r, [10, 20]), sender=payer
         ),
     )
@@ -713,7 +731,7 @@ def test_skip_mode_pull_failure_is_not_skipped(
     usdc.blacklist(payer, sender=owner)
     error = expect(
         PullFailedError,
-        lambda: disburser.disburseOrSkip(
+        lambda: calls(disburser).disburseOrSkip(
             usdc, batch_id("pb"), 30, words(addresses(1, 29), [30]), sender=payer
         ),
     )
@@ -728,7 +746,7 @@ def test_native_pays_and_refunds_excess(payer: Any, disburser: Any, chain: Any) 
     amounts = [1, 10**15, 2 * 10**15, 3]
     total = sum(amounts)
     before = payer.balance
-    receipt = disburser.disburseNative(
+    receipt = calls(disburser).disburseNative(
         batch_id("n"), words(r, amounts), sender=payer, value=total + 10**18
     )
     assert [chain.provider.get_balance(a) for a in r] == amounts
@@ -741,14 +759,14 @@ def test_native_pays_and_refunds_excess(payer: Any, disburser: Any, chain: Any) 
 
 def test_native_exact_value(payer: Any, disburser: Any, chain: Any) -> None:
     r = addresses(2, seed=31)
-    disburser.disburseNative(batch_id("nx"), words(r, [5, 6]), sender=payer, value=11)
+    calls(disburser).disburseNative(batch_id("nx"), words(r, [5, 6]), sender=payer, value=11)
     assert [chain.provider.get_balance(a) for a in r] == [5, 6]
 
 
 def test_native_insufficient_value(payer: Any, disburser: Any) -> None:
     error = expect(
         InsufficientValueError,
-        lambda: disburser.disburseNative(
+        lambda: calls(disburser).disburseNative(
             batch_id("ni"), words(addresses(2, 32), [5, 6]), sender=payer, value=10
         ),
     )
@@ -760,18 +778,19 @@ def test_native_refusals(payer: Any, disburser: Any, caller: Any) -> None:
     zero = "0x" + "00" * 20
     error = expect(
         ZeroRecipientError,
-        lambda: disburser.disburseNative(
+        lambda: calls(disburser).disburseNative(
             batch_id("nz"), words([r[0], zero], [1, 1]), sender=payer, value=2
         ),
     )
     assert error.index == 1
     expect(
-        EmptyBatchError, lambda: disburser.disburseNative(batch_id("ne"), [], sender=payer, value=1)
+        EmptyBatchError,
+        lambda: calls(disburser).disburseNative(batch_id("ne"), [], sender=payer, value=1),
     )
     caller.setOnReceive(1, zero, b"", sender=payer)  # Reject
     error = expect(
         TransferFailedError,
-        lambda: disburser.disburseNative(
+        lambda: calls(disburser).disburseNative(
             batch_id("nr"), words([r[0], caller.address], [1, 1]), sender=payer, value=2
         ),
     )
@@ -781,9 +800,9 @@ def test_native_refusals(payer: Any, disburser: Any, caller: Any) -> None:
 
 def test_native_reentry_is_refused(payer: Any, disburser: Any, caller: Any, chain: Any) -> None:
     r = addresses(1, seed=34)
-    inner = disburser.disburseNative.encode_input(batch_id("inner"), words(r, [1]))
+    inner = calls(disburser).disburseNative.encode_input(batch_id("inner"), words(r, [1]))
     caller.setOnReceive(2, disburser.address, inner, sender=payer)  # Reenter (and swallow)
-    disburser.disburseNative(
+    calls(disburser).disburseNative(
         batch_id("nre"), words([caller.address, r[0]], [5, 7]), sender=payer, value=12
     )
     assert caller.lastReentryOk() is False
@@ -795,7 +814,9 @@ def test_native_refund_failure(payer: Any, disburser: Any, caller: Any) -> None:
     """A contract payer that cannot receive the excess: the whole batch reverts."""
     zero = "0x" + "00" * 20
     caller.setOnReceive(1, zero, b"", sender=payer)
-    data = disburser.disburseNative.encode_input(batch_id("nrf"), words(addresses(1, 35), [1]))
+    data = calls(disburser).disburseNative.encode_input(
+        batch_id("nrf"), words(addresses(1, 35), [1])
+    )
     expect(RefundFailedError, lambda: caller.execute(disburser, data, sender=payer, value=2))
     caller.execute(disburser, data, sender=payer, value=1)  # exact value: no refund needed
 
@@ -806,10 +827,11 @@ def test_pull_index_constant_matches_the_contract() -> None:
 
 # --- the unrolled loops: every position of a batch ------------------------------------------------
 
-#: 19 recipients: the loops take 19 mod 8 = 3 one at a time, then two groups of 8. These positions
-#: cover the leading ones, the first, a middle and the last word of each group.
-UNROLLED_SIZE = 19
-UNROLLED_POSITIONS = (0, 2, 3, 7, 10, 11, 18)
+#: 35 recipients: the strict loop takes 35 mod 16 = 3 one at a time, then two groups of 16; the
+#: native and scan loops 3, then four groups of 8. These positions cover the leading ones and the
+#: first, a middle and the last row of groups of both sizes.
+UNROLLED_SIZE = 35
+UNROLLED_POSITIONS = (0, 2, 3, 10, 11, 18, 19, 26, 34)
 
 
 def test_failed_transfer_is_reported_at_its_index_wherever_it_sits(
@@ -823,7 +845,7 @@ def test_failed_transfer_is_reported_at_its_index_wherever_it_sits(
         usdc.blacklist(r[k], sender=owner)
         error = expect(
             TransferFailedError,
-            lambda r=r, k=k: disburser.disburse(
+            lambda r=r, k=k: calls(disburser).disburse(
                 usdc, batch_id(f"unrolled-{k}"), total, words(r, amounts), sender=payer
             ),
         )
@@ -845,13 +867,13 @@ def test_zero_recipient_is_reported_at_its_index_in_every_mode(
         r[k] = zero
         packed_words = words(r, amounts)
         for call in (
-            lambda w=packed_words, k=k: disburser.disburse(
+            lambda w=packed_words, k=k: calls(disburser).disburse(
                 usdt, batch_id(f"z-{k}"), total, w, sender=payer
             ),
-            lambda w=packed_words, k=k: disburser.disburseOrSkip(
+            lambda w=packed_words, k=k: calls(disburser).disburseOrSkip(
                 usdt, batch_id(f"zs-{k}"), total, w, sender=payer
             ),
-            lambda w=packed_words, k=k: disburser.disburseNative(
+            lambda w=packed_words, k=k: calls(disburser).disburseNative(
                 batch_id(f"zn-{k}"), w, sender=payer, value=total
             ),
         ):
@@ -869,7 +891,7 @@ def test_skip_mode_skips_at_every_loop_position(
         usdc.blacklist(r[k], sender=owner)
     fund(usdc, total)
 
-    receipt = disburser.disburseOrSkip(
+    receipt = calls(disburser).disburseOrSkip(
         usdc, batch_id("skip-unrolled"), total, words(r, amounts), sender=payer
     )
 
@@ -880,3 +902,188 @@ def test_skip_mode_skips_at_every_loop_position(
     assert int(usdc.balanceOf(payer)) == total - sum(expected)
     event = only_event(receipt, disburser, "BatchDisbursed")
     assert (event.count, event.total) == (UNROLLED_SIZE - len(skipped), sum(expected))
+
+
+# --- small batches: paid directly by transferFrom ---------------------------------------------
+
+
+@pytest.mark.parametrize("token_name", ["erc20", "usdt", "usdc", "usdt_tron"])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_small_batches_are_paid_by_transferfrom_from_the_payer(
+    request: pytest.FixtureRequest, token_name: str, n: int, payer: Any, disburser: Any, fund: Any
+) -> None:
+    token = request.getfixturevalue(token_name)
+    r = addresses(n, seed=40 + n)
+    amounts = [(i + 1) * 7 * UNIT + i for i in range(n)]
+    total = sum(amounts)
+    fund(token, total + UNIT, allowance=total)
+    receipt = calls(disburser).disburse(
+        token, batch_id(f"small-{n}"), total, words(r, amounts), sender=payer
+    )
+    assert balances(token, r) == amounts
+    assert int(token.balanceOf(payer)) == UNIT
+    # No pull: every Transfer goes from the payer straight to a recipient.
+    moved = [(int(log.value), str(log.to).lower()) for log in receipt.decode_logs(token.Transfer)]
+    assert moved == list(zip(amounts, r, strict=True))
+    event = only_event(receipt, disburser, "BatchDisbursed")
+    assert (event.count, event.total) == (n, total)
+    assert disburser.executed(payer, batch_id(f"small-{n}"))
+
+
+def test_small_batch_without_allowance_names_the_row(
+    erc20: Any, payer: Any, disburser: Any, fund: Any
+) -> None:
+    fund(erc20, 100, allowance=99)
+    error = expect(
+        TransferFailedError,
+        lambda: calls(disburser).disburse(
+            erc20, batch_id("sal"), 100, words(addresses(1, seed=50), [100]), sender=payer
+        ),
+    )
+    assert error.index == 0
+    assert isinstance(error.cause, TokenInsufficientAllowanceError)
+
+
+def test_small_batch_false_returning_transferfrom_is_refused(
+    false_token: Any, payer: Any, disburser: Any, fund: Any
+) -> None:
+    r = addresses(3, seed=51)
+    false_token.setBlocked(r[1], True, sender=payer)
+    fund(false_token, 60)
+    error = expect(
+        TransferFailedError,
+        lambda: calls(disburser).disburse(
+            false_token, batch_id("sft"), 60, words(r, [10, 20, 30]), sender=payer
+        ),
+    )
+    assert error.index == 1
+    assert isinstance(error.cause, TokenReturnedFalseError)
+    assert balances(false_token, r) == [0, 0, 0]
+
+
+@pytest.mark.parametrize("where", ["both", "transferFrom"])
+def test_small_batch_fee_on_transfer_is_refused(
+    project: Any, owner: Any, payer: Any, disburser: Any, fund: Any, where: str
+) -> None:
+    token = owner.deploy(project.MockFeeToken, 100, where == "both", True)  # 1 %
+    fund(token, 10_000)
+    r = addresses(2, 52)
+    error = expect(
+        BalanceMismatchError,
+        lambda: calls(disburser).disburse(
+            token, batch_id("sfee"), 10_000, words(r, [4_000, 6_000]), sender=payer
+        ),
+    )
+    assert (error.expected, error.actual) == (4_000, 3_960)
+    assert balances(token, r) == [0, 0]
+
+
+def test_small_batch_paying_the_payer_or_the_disburser_takes_the_pull_path(
+    erc20: Any, payer: Any, disburser: Any, fund: Any
+) -> None:
+    """A recipient's balance cannot prove a payer paying itself: such a batch is pulled (and
+    the disburser as a recipient is refused by the pull path's balance proof)."""
+    r = addresses(1, seed=53)
+    fund(erc20, 30)
+    receipt = calls(disburser).disburse(
+        erc20, batch_id("self-pay"), 30, words([r[0], payer.address], [10, 20]), sender=payer
+    )
+    assert balances(erc20, [r[0], payer.address]) == [10, 20]
+    moved = [str(log.to).lower() for log in receipt.decode_logs(erc20.Transfer)]
+    assert moved[0] == disburser.address.lower()  # the pull
+    fund(erc20, 30)
+    expect(
+        BalanceMismatchError,
+        lambda: calls(disburser).disburse(
+            erc20, batch_id("to-me"), 30, words([disburser.address], [30]), sender=payer
+        ),
+    )
+
+
+# --- skip mode: a token that answers success without paying ------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["disburse", "disburseOrSkip"])
+def test_a_lying_token_reverts_the_whole_batch(
+    false_token: Any, payer: Any, disburser: Any, fund: Any, mode: str
+) -> None:
+    """transfer() answers true but moves nothing: counted as paid, then the final balance proof
+    (the disburser must hold exactly what it held plus the skipped sum) reverts everything."""
+    r = addresses(5, seed=54)
+    false_token.setBlocked(r[2], True, sender=payer)
+    false_token.setLies(True, sender=payer)
+    fund(false_token, 150)
+    error = expect(
+        BalanceMismatchError,
+        lambda: getattr(calls(disburser), mode)(
+            false_token, batch_id(f"lie-{mode}"), 150, words(r, [10, 20, 30, 40, 50]), sender=payer
+        ),
+    )
+    assert (error.expected, error.actual) == (0, 30)
+    assert balances(false_token, r) == [0] * 5
+
+
+# --- replay bitmap and packing -----------------------------------------------------------------
+
+
+def test_replay_keys_of_one_word_are_independent(
+    erc20: Any, payer: Any, disburser: Any, fund: Any
+) -> None:
+    """Keys sharing a 31-byte word key are separate bits of one storage word."""
+    word = keccak(text="run")[:31]
+    keys = [word + bytes([bit]) for bit in (0, 1, 255)]
+    fund(erc20, 300)
+    r = addresses(1, seed=55)
+    for i, key in enumerate(keys):
+        width, rows = (1, bytes.fromhex(r[0][2:]) + bytes([100]))
+        assert not disburser.executed(payer, key)
+        disburser.disburse(erc20, batch_id(f"bit-{i}"), key, 100, width, rows, sender=payer)
+        assert disburser.executed(payer, key)
+    assert not disburser.executed(payer, word + bytes([2]))
+    fund(erc20, 100)
+    error = expect(
+        BatchAlreadyExecutedError,
+        lambda: disburser.disburse(
+            erc20,
+            batch_id("bit-again"),
+            keys[1],
+            100,
+            1,
+            bytes.fromhex(r[0][2:]) + bytes([100]),
+            sender=payer,
+        ),
+    )
+    assert error.replay_key == keys[1]
+    assert balances(erc20, r) == [300]
+
+
+@pytest.mark.parametrize(("width", "length"), [(0, 20), (13, 33), (4, 25), (4, 47)])
+def test_malformed_packing_is_refused(
+    erc20: Any, payer: Any, disburser: Any, fund: Any, width: int, length: int
+) -> None:
+    fund(erc20, 100)
+    error = expect(
+        BadPackingError,
+        lambda: disburser.disburse(
+            erc20, batch_id("bad"), batch_id("bad"), 100, width, bytes([1]) * length, sender=payer
+        ),
+    )
+    assert (error.amount_bytes, error.length) == (width, length)
+    assert not disburser.executed(payer, batch_id("bad"))
+
+
+@pytest.mark.parametrize("width", [1, 5, 12])
+def test_every_amount_width_pays_exactly(
+    erc20: Any, payer: Any, disburser: Any, fund: Any, width: int
+) -> None:
+    top = 2 ** (8 * width) - 1
+    amounts = [top, 1, top // 3, 2 ** (8 * width - 8), 7]
+    r = addresses(5, seed=56)
+    fund(erc20, sum(amounts))
+    rows = b"".join(
+        bytes.fromhex(a[2:]) + v.to_bytes(width, "big") for a, v in zip(r, amounts, strict=True)
+    )
+    disburser.disburse(
+        erc20, batch_id(f"w{width}"), batch_id(f"w{width}"), sum(amounts), width, rows, sender=payer
+    )
+    assert balances(erc20, r) == amounts

@@ -19,6 +19,7 @@ from ape.exceptions import ContractLogicError
 from eth_utils.crypto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.disburser_calls import calls
 
 from payout.exceptions import BatchAlreadyExecutedError, TotalMismatchError
 from payout.revert import translate_exception
@@ -96,7 +97,7 @@ def test_strict_batches_conserve_value_and_run_once(
         token.approve(disburser, total, sender=payer)
         before = {a: int(token.balanceOf(a)) for a in set(recipients)}
 
-        disburser.disburse(token, bid, total, packed, sender=payer)
+        calls(disburser).disburse(token, bid, total, packed, sender=payer)
 
         expected = Counter[str]()
         for r, a in zip(recipients, amounts, strict=True):
@@ -110,7 +111,7 @@ def test_strict_batches_conserve_value_and_run_once(
         token.mint(payer, total, sender=payer)
         token.approve(disburser, total, sender=payer)
         with pytest.raises(ContractLogicError) as info:
-            disburser.disburse(token, bid, total, packed, sender=payer)
+            calls(disburser).disburse(token, bid, total, packed, sender=payer)
         assert isinstance(translate_exception(info.value), BatchAlreadyExecutedError)
         assert int(token.balanceOf(payer)) == spare + total
 
@@ -131,7 +132,7 @@ def test_wrong_total_is_refused_and_moves_nothing(
         token.approve(disburser, 2**256 - 1, sender=payer)
         payer_before = int(token.balanceOf(payer))
         with pytest.raises(ContractLogicError) as info:
-            disburser.disburse(token, keccak(text=str(rows)), declared, packed, sender=payer)
+            calls(disburser).disburse(token, keccak(text=str(rows)), declared, packed, sender=payer)
         error = translate_exception(info.value)
         assert isinstance(error, TotalMismatchError)
         assert (error.declared, error.actual) == (declared, sum(amounts))
@@ -162,7 +163,7 @@ def test_skip_mode_payer_keeps_exactly_what_was_not_paid(
         usdc.mint(payer, total, sender=payer)
         usdc.approve(disburser, total, sender=payer)
 
-        receipt = disburser.disburseOrSkip(usdc, bid, total, packed, sender=payer)
+        receipt = calls(disburser).disburseOrSkip(usdc, bid, total, packed, sender=payer)
 
         paid_rows = [(i, a) for i, a in rows if i not in blocked]
         paid = sum(a for _, a in paid_rows)
@@ -200,7 +201,7 @@ def test_native_batches_pay_exactly_and_refund_the_rest(
     packed = [word(r, a) for r, a in zip(recipients, amounts, strict=True)]
     with chain.isolate():
         before = payer.balance
-        receipt = disburser.disburseNative(
+        receipt = calls(disburser).disburseNative(
             keccak(text=f"n-{amounts}-{excess}"), packed, sender=payer, value=sum(amounts) + excess
         )
         assert [chain.provider.get_balance(r) for r in recipients] == amounts
