@@ -7,8 +7,11 @@ the transaction size (500 KiB). Estimates are worst cases (every recipient fresh
 balance costs a new storage slot), so a planned batch never exceeds the cap.
 
 Batch ids are derived, never random (:func:`derive_batch_id`): planning the same payouts again gives
-the same ids, and the contract executes an id at most once per payer, so resubmitting a batch after
-a crash cannot pay anyone twice.
+the same ids. The contract executes a *replay key* at most once per payer
+(:func:`derive_replay_keys`: the batches of one planned run share a 256-bit storage word, so only
+the first pays for a fresh slot); the key is derived from the run's batch ids, recorded in the
+ledger before the batch is sent and read back from there, so resubmitting a batch after a crash
+cannot pay anyone twice.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ DEFAULT_MAX_BATCH_SIZE = 500
 
 #: Domain tag of batch ids; bump the version if the derivation ever changes.
 BATCH_ID_DOMAIN = b"stablecoin-payouts/batch-id/v1"
+#: Domain tag of replay keys (:func:`derive_replay_keys`).
+REPLAY_KEY_DOMAIN = b"stablecoin-payouts/replay-key/v1"
+#: Batches per replay word: the contract's bitmap word has 256 bits.
+REPLAY_WORD_BITS = 256
 _LEN2 = [n.to_bytes(2, "big") for n in range(1024)]
 _NETWORK_AND_TOKEN = operator.itemgetter(6, 5)  # Payout.network, Payout.token
 
@@ -163,6 +170,54 @@ def derive_batch_id(
     return keccak256(b"".join(parts))
 
 
+def replay_word(seed: bytes, word: int = 0) -> bytes:
+    """The 31-byte word key of the ``word``-th group of 256 batches of the run ``seed``."""
+    return keccak256(REPLAY_KEY_DOMAIN + seed + word.to_bytes(32, "big"))[:31]
+
+
+def derive_replay_keys(
+    *,
+    network: Network,
+    chain_id: int,
+    disburser: str,
+    payer: str,
+    token: str,
+    batch_ids: Sequence[bytes],
+) -> list[bytes]:
+    """The replay key of each batch of one run (same order): ``word key (31 bytes) || k mod 256``.
+
+    The word key is the first 31 bytes of ``keccak256(REPLAY_KEY_DOMAIN || run || uint256(k >>
+    8))`` where ``run = keccak256(network || 0x00 || uint256(chain_id) || disburser20 || payer20 ||
+    token20 || uint256(n) || batch ids)``: the batches of a run share one storage word of the
+    contract's bitmap (256 per word), so every batch after the first pays ~5,000 gas for its
+    marker instead of a fresh 22,100-gas slot. Derived from the run's content (its batch ids, which
+    commit to the ordered payout ids): the same run planned again, by this ledger or another
+    operator's, gets the same keys and the contract refuses it.
+    """
+    run = keccak256(
+        b"".join(
+            [
+                network.value.encode("ascii"),
+                b"\x00",
+                chain_id.to_bytes(32, "big"),
+                address_bytes(network, disburser),
+                address_bytes(network, payer),
+                address_bytes(network, token),
+                len(batch_ids).to_bytes(32, "big"),
+                *batch_ids,
+            ]
+        )
+    )
+    words: dict[int, bytes] = {}
+    keys = []
+    for k in range(len(batch_ids)):
+        word = words.get(k >> 8)
+        if word is None:
+            word = words[k >> 8] = replay_word(run, k >> 8)
+        keys.append(word + bytes([k & 0xFF]))
+    return keys
+
+
 def group_payouts(
     payouts: Iterable[Payout], default_token: str | None = None
 ) -> dict[tuple[Network, str | None], list[Payout]]:
@@ -263,9 +318,11 @@ def _plan(
             )
         if group_token is None:
             raise PlanError(f"{len(rows)} payout(s) have no token and no default token was given")
-        for start in range(0, len(rows), per_batch):
-            chunk = tuple(rows[start : start + per_batch])
-            batch_id = derive_batch_id(
+        chunks = [
+            tuple(rows[start : start + per_batch]) for start in range(0, len(rows), per_batch)
+        ]
+        ids = [
+            derive_batch_id(
                 network=network,
                 chain_id=chain_id,
                 disburser=disburser_c,
@@ -273,6 +330,17 @@ def _plan(
                 token=group_token,
                 payout_ids=[p.payout_id for p in chunk],
             )
+            for chunk in chunks
+        ]
+        keys = derive_replay_keys(
+            network=network,
+            chain_id=chain_id,
+            disburser=disburser_c,
+            payer=payer_c,
+            token=group_token,
+            batch_ids=ids,
+        )
+        for chunk, batch_id, replay_key in zip(chunks, ids, keys, strict=True):
             batches.append(
                 Batch(
                     index=index,
@@ -286,6 +354,7 @@ def _plan(
                     total=sum(p.amount for p in chunk),
                     cost_estimate=cost_model.estimate(len(chunk)),
                     cost_unit=cost_model.unit,
+                    replay_key=replay_key,
                 )
             )
             index += 1

@@ -207,7 +207,7 @@ def executed_receipt(
     then the ``BatchDisbursed`` event finds a transaction we do not know (another process, a
     lost ledger, a Safe execution).
     """
-    if not disburser.executed(batch.payer, batch.batch_id):
+    if not disburser.executed(batch.payer, batch.replay_key):
         return None
     for tx_hash in reversed(tx_hashes):
         receipt = chain.receipt(tx_hash)
@@ -333,7 +333,7 @@ class HotWalletExecutor:
         nonce = record.nonce
         latest = self.chain.nonce(batch.payer, "latest")
         if self.wallet.find_receipt(hashes) is None and (nonce is None or latest > nonce):
-            if self.disburser.executed(batch.payer, batch.batch_id):
+            if self.disburser.executed(batch.payer, batch.replay_key):
                 return self.settle(self.ledger.batch(record.scope, record.batch_id))
             reason = (
                 f"nonce {nonce} was used by another transaction; the batch did not execute"
@@ -443,9 +443,11 @@ class HotWalletExecutor:
 
     def execute(self, batch: Batch, mode: PayMode) -> BatchResult:
         """Pay ``batch``: approve if needed, simulate (gas estimate), sign, record, send, settle."""
+        # The key recorded before any send is the one to send and to ask about.
+        batch = self.ledger.stored_key(batch)
         # The chain first: a batch executed by another process or before a lost ledger is
         # recorded from its event, never paid again.
-        if self.disburser.executed(batch.payer, batch.batch_id):
+        if self.disburser.executed(batch.payer, batch.replay_key):
             receipt = executed_receipt(self.chain, self.disburser, batch, [], self.from_block)
             assert receipt is not None
             self.ledger.record_submission(

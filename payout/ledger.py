@@ -25,7 +25,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -90,7 +90,8 @@ except ImportError:  # pragma: no cover - psycopg2 is a dependency
     _DUPLICATE_KEY_ERRORS = (IntegrityError,)
 
 #: Bump when the schema changes; a ledger written by a newer version is refused, not guessed at.
-SCHEMA_VERSION = 1
+#: 2: ``batches.replay_key`` and the ``replay_words`` table (replay bitmap of the disburser).
+SCHEMA_VERSION = 2
 
 _CHUNK = 500  # ids per IN (...) query: well under every driver's bound-parameter limit
 
@@ -195,7 +196,10 @@ batches = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("submitted_at", DateTime(timezone=True)),
     Column("confirmed_at", DateTime(timezone=True)),
-    # The contract executes a batch id once per payer, whatever the token: same key here.
+    #: The key the contract executes once per payer (0x + 64 hex), recorded before the batch is
+    #: sent and never changed afterwards; NULL only for a batch adopted from the chain.
+    Column("replay_key", String(66)),
+    # The ledger keeps a batch id once per payer, whatever the token.
     UniqueConstraint("network", "chain_id", "payer", "batch_id", name="uq_batch_payer"),
     Index("ix_batches_status", "status"),
 )
@@ -253,6 +257,23 @@ chain_batches = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("network", "chain_id", "payer", "batch_id", name="uq_chain_batch"),
+)
+
+#: The open rolling replay word of a scope (the payout service's flushes: each is a run of about
+#: one batch; consecutive flushes take the next bit of the same word until its 256 bits are used).
+replay_words = Table(
+    "replay_words",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("network", String(8), nullable=False),
+    Column("chain_id", BigInteger, nullable=False),
+    Column("payer", String(64), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("word_key", String(64), nullable=False),
+    Column("next_bit", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("network", "chain_id", "payer", "token", name="uq_replay_word"),
 )
 
 #: Attempt states: ``pending`` (recorded, maybe broadcast), ``mined`` (its receipt settled the
@@ -386,10 +407,22 @@ class BatchRecord:
     paid_total: int | None
     error: str | None
     attempts: tuple[AttemptRecord, ...] = ()
+    #: 0x + 64 hex; None only for a batch adopted from the chain.
+    replay_key: str | None = None
 
     @property
     def batch_id_bytes(self) -> bytes:
         return bytes.fromhex(self.batch_id[2:])
+
+    @property
+    def replay_key_bytes(self) -> bytes:
+        """The recorded replay key (LedgerError when the batch has none)."""
+        if not self.replay_key:
+            raise LedgerError(
+                f"batch {self.batch_id} has no recorded replay key",
+                hint="it was adopted from the chain; it is settled and never sent again",
+            )
+        return bytes.fromhex(self.replay_key[2:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +541,8 @@ class Ledger:
                         )
                     if version == SCHEMA_VERSION and existing >= set(metadata.tables):
                         return
+                    if "batches" in existing:
+                        _add_missing_columns(conn)
                 elif existing & set(metadata.tables):
                     raise LedgerUnavailableError(
                         self.url, "the database has payout tables but no schema version"
@@ -522,6 +557,62 @@ class Ledger:
         except IntegrityError:
             # Another process created the schema at the same moment: it is there now.
             return
+
+    def allocate_replay_key(self, scope: Scope, seed: bytes) -> bytes:
+        """The next replay key of ``scope``'s rolling word (the payout service's runs).
+
+        Each call takes the next bit of the scope's open word, persisted here, so consecutive
+        small runs share one storage word of the contract (~5,000 gas per batch instead of a fresh
+        22,100-gas slot); after 256 bits a new word is opened, its key derived from the word it
+        replaces and ``seed`` (the first batch id of the new word). A bit taken by a run that is
+        never sent stays unused: harmless.
+        """
+        from payout.batching import REPLAY_WORD_BITS, replay_word
+
+        now = _now()
+        where = (
+            replay_words.c.network == scope.network.value,
+            replay_words.c.chain_id == scope.chain_id,
+            replay_words.c.payer == scope.payer,
+            replay_words.c.token == scope.token,
+        )
+        with self._begin() as conn:
+            row = conn.execute(
+                select(replay_words.c.id, replay_words.c.word_key, replay_words.c.next_bit)
+                .where(*where)
+                .with_for_update()
+            ).first()
+            if row is not None and int(row[2]) < REPLAY_WORD_BITS:
+                word, bit = bytes.fromhex(row[1]), int(row[2])
+                conn.execute(
+                    update(replay_words)
+                    .where(replay_words.c.id == row[0])
+                    .values(next_bit=bit + 1, updated_at=now)
+                )
+                return word + bytes([bit])
+            # Chained to the word it replaces: a seed seen before never reopens an old word.
+            previous = bytes.fromhex(row[1]) if row is not None else b""
+            word = replay_word(b"rolling" + previous + seed)
+            if row is None:
+                conn.execute(
+                    replay_words.insert().values(
+                        network=scope.network.value,
+                        chain_id=scope.chain_id,
+                        payer=scope.payer,
+                        token=scope.token,
+                        word_key=word.hex(),
+                        next_bit=1,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            else:
+                conn.execute(
+                    update(replay_words)
+                    .where(replay_words.c.id == row[0])
+                    .values(word_key=word.hex(), next_bit=1, updated_at=now)
+                )
+            return word + bytes([0])
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
@@ -789,7 +880,7 @@ class Ledger:
                 scope = batch.scope
                 hex_id = batch.batch_id_hex
                 existing = conn.execute(
-                    select(batches.c.id, batches.c.status).where(
+                    select(batches.c.id, batches.c.status, batches.c.replay_key).where(
                         batches.c.network == scope.network.value,
                         batches.c.chain_id == scope.chain_id,
                         batches.c.payer == scope.payer,
@@ -811,12 +902,17 @@ class Ledger:
                     "error": None,
                     "updated_at": now,
                 }
+                key = batch.replay_key_hex if batch.replay_key else None
                 if existing is not None:
                     current = BatchStatus(existing[1])
                     if current is not BatchStatus.PLANNED and (
                         BatchStatus.PLANNED not in BATCH_TRANSITIONS[current]
                     ):
                         raise InvalidTransitionError("batch", hex_id, current.value, "planned")
+                    if existing[2] is None and key is not None:
+                        # A batch keeps the first replay key recorded for it: a transaction signed
+                        # with it may still be mined, and only that key makes a resend harmless.
+                        values = {**values, "replay_key": key}
                     conn.execute(
                         update(batches).where(batches.c.id == existing[0]).values(**values)
                     )
@@ -828,6 +924,7 @@ class Ledger:
                             payer=scope.payer,
                             batch_id=hex_id,
                             created_at=now,
+                            replay_key=key,
                             **values,
                         )
                     )
@@ -941,7 +1038,27 @@ class Ledger:
             total=sum(p.amount for p in plan_payouts),
             cost_estimate=record.cost_estimate or 0,
             cost_unit=record.cost_unit or "gas",
+            replay_key=bytes.fromhex(record.replay_key[2:]) if record.replay_key else b"",
         )
+
+    def stored_key(self, batch: Batch) -> Batch:
+        """``batch`` with the replay key the ledger recorded for it (the one to send and to ask
+        the contract about), when it differs from the planned one."""
+        record = self.batch(batch.scope, batch.batch_id)
+        if record.replay_key is None or record.replay_key == batch.replay_key_hex:
+            return batch
+        return replace(batch, replay_key=bytes.fromhex(record.replay_key[2:]))
+
+    def with_stored_keys(self, plan: Sequence[Batch]) -> list[Batch]:
+        """``plan`` with, for every batch the ledger already has, the replay key it recorded
+        (see :meth:`stored_key`); new batches keep their planned key."""
+        out = []
+        for batch in plan:
+            try:
+                out.append(self.stored_key(batch))
+            except LedgerNotFoundError:
+                out.append(batch)
+        return out
 
     def annotate_batch(
         self,
@@ -1550,6 +1667,13 @@ def _attempt_record(row: Mapping[Any, Any]) -> AttemptRecord:
     )
 
 
+def _add_missing_columns(conn: Connection) -> None:
+    """Columns added after schema version 1 (``create_all`` adds tables, not columns)."""
+    have = {c["name"] for c in inspect(conn).get_columns("batches")}
+    if "replay_key" not in have:
+        conn.exec_driver_sql("ALTER TABLE batches ADD COLUMN replay_key VARCHAR(66)")
+
+
 def _batch_record(row: Mapping[Any, Any], tries: tuple[AttemptRecord, ...]) -> BatchRecord:
     return BatchRecord(
         scope=Scope(Network(row["network"]), int(row["chain_id"]), row["payer"], row["token"]),
@@ -1573,6 +1697,7 @@ def _batch_record(row: Mapping[Any, Any], tries: tuple[AttemptRecord, ...]) -> B
         paid_total=_int_or_none(row["paid_total"]),
         error=row["error"],
         attempts=tries,
+        replay_key=row["replay_key"],
     )
 
 

@@ -16,7 +16,7 @@ reuses). Nothing here prints or prompts.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -196,6 +196,10 @@ class PlanOptions:
     approval: str = "run"
     #: Plan rows the ledger has as ``skipped`` (excluded or skipped on chain earlier) again.
     retry_skipped: bool = False
+    #: Replay keys from the scope's rolling word in the ledger instead of the run's own word
+    #: (:meth:`Ledger.allocate_replay_key`): for callers that send many tiny runs (the payout
+    #: service's flushes), so that consecutive runs share one storage word of the contract.
+    rolling_replay: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> PlanOptions:
@@ -251,7 +255,7 @@ def _simulate_all(
 ) -> list[BatchSimulation]:
     out = []
     for b in batches:
-        if target.disburser.executed(b.payer, b.batch_id):
+        if target.disburser.executed(b.payer, b.replay_key):
             # Paid before (a lost ledger, another process): send records it from the chain.
             out.append(BatchSimulation(b.index, mode, True, 0, already_executed=True))
             continue
@@ -610,11 +614,19 @@ def send(
             ]
             ledger.set_payout_status(scope, again, PayoutStatus.PLANNED)
             report.retried_skipped += len(again)
-        ledger.save_plan(
-            scope_plan.batches, executor=ExecutorKind.WALLET, mode=scope_plan.mode, run_id=run_id
-        )
+        batches = ledger.with_stored_keys(scope_plan.batches)
+        if opts.rolling_replay:
+            batches = [
+                b
+                if b.replay_key != p.replay_key  # already recorded: keeps its key
+                else replace(b, replay_key=ledger.allocate_replay_key(scope, b.batch_id))
+                for b, p in zip(batches, scope_plan.batches, strict=True)
+            ]
+        # Write-ahead: each batch's replay key is recorded before anything is sent (a batch
+        # already in the ledger keeps the key it was first recorded with).
+        ledger.save_plan(batches, executor=ExecutorKind.WALLET, mode=scope_plan.mode, run_id=run_id)
         executor.allowance.remaining = scope_plan.total
-        for batch in scope_plan.batches:
+        for batch in batches:
             report.results.append(executor.execute(batch, scope_plan.mode))
     report.skipped_still_owed = _skipped_still_owed(ledger, scoped)
     return report

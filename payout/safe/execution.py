@@ -174,6 +174,7 @@ def pipeline_batch(proposal: Proposal, tx: ProposedTx) -> Batch:
         total=info.total,
         cost_estimate=0,
         extra={"safe_nonce": tx.nonce},
+        replay_key=info.replay_key,
     )
 
 
@@ -523,7 +524,7 @@ def _already_paid(
     recorder: BatchRecorder | None,
 ) -> ExecutionResult | None:
     """The result for a batch the chain already executed (recorded when its event is found)."""
-    if not disburser.executed(proposal.safe, batch.batch_id):
+    if not disburser.executed(proposal.safe, batch.replay_key):
         return None
     decoded = _find_receipt_of_event(chain, disburser, proposal, batch)
     if recorder is not None and decoded is not None:

@@ -381,6 +381,8 @@ def _propose(
     queued = list(outcome.pending_nonces)
     if service is not None:
         queued += service.queued_nonces(state.address, state.nonce)
+    # A batch the ledger already has keeps the replay key it recorded first.
+    batches = ledger.with_stored_keys(batches)
     # Built before the ledger is written: a proposal that cannot be built stores no plan and
     # leaves rows set aside as skipped where they were.
     proposal = build_proposal(

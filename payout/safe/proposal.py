@@ -16,7 +16,8 @@ from the Safe.
 Nonces: consecutive from ``max(on-chain nonce, highest queued nonce + 1)``, where queued nonces come
 from other pending proposal files and from the Transaction Service when one is configured.
 
-The proposal file (JSON, ``format: payout-safe-proposal/1``) holds every SafeTx field, the chain id,
+The proposal file (JSON, ``format: payout-safe-proposal/2``; /2 added each batch's replay key)
+holds every SafeTx field, the chain id,
 the Safe address and version, the safeTxHash, the decoded batch (count, total, token, batch id,
 payout ids, recipients and amounts) and the signatures collected so far. Nothing in it is trusted:
 :mod:`payout.safe.review` recomputes every hash and decodes the calldata before anyone signs.
@@ -37,7 +38,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from payout.chain import Chain
-from payout.disburser import encode_approve, encode_disburse, pack_word
+from payout.disburser import encode_approve, encode_disburse
 from payout.exceptions import ChainError, InputError, SafeProposalFileError
 from payout.safe.multisend import (
     CANONICAL_MULTISEND_CALL_ONLY,
@@ -53,7 +54,7 @@ from payout.safe.multisend import (
 from payout.safe.safe_state import SafeState, read_safe
 from payout.types import Batch, PayMode
 
-FORMAT = "payout-safe-proposal/1"
+FORMAT = "payout-safe-proposal/2"
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
@@ -128,6 +129,8 @@ class BatchInfo:
     disburser: str
     total: int
     payouts: tuple[PayoutRow, ...]
+    #: The key the disburser executes once per payer (recorded in the ledger before proposing).
+    replay_key: bytes = b""
 
     @property
     def count(self) -> int:
@@ -258,8 +261,10 @@ def safe_tx_hashes(fields: SafeTxFields, *, safe: str, chain_id: int, version: s
 
 def disburse_calldata(batch: BatchInfo) -> bytes:
     """Calldata of ``disburse`` / ``disburseOrSkip`` for ``batch`` (the hot-wallet encoder)."""
-    words = [pack_word(p.recipient, p.amount) for p in batch.payouts]
-    return encode_disburse(batch.token, batch.batch_id, batch.total, words, batch.mode)
+    rows = [(p.recipient, p.amount) for p in batch.payouts]
+    return encode_disburse(
+        batch.token, batch.batch_id, batch.replay_key, batch.total, rows, batch.mode
+    )
 
 
 def inner_calls(batch: BatchInfo, *, reset_allowance: bool) -> list[InnerCall]:
@@ -285,6 +290,7 @@ def batch_info(batch: Batch, mode: PayMode) -> BatchInfo:
         disburser=to_checksum_address(batch.disburser),
         total=batch.total,
         payouts=rows,
+        replay_key=batch.replay_key,
     )
 
 
@@ -444,6 +450,7 @@ def proposal_to_json(proposal: Proposal) -> dict[str, Any]:
                 "batch": {
                     "index": tx.batch.index,
                     "batchId": _hex(tx.batch.batch_id),
+                    "replayKey": _hex(tx.batch.replay_key),
                     "mode": str(tx.batch.mode),
                     "token": tx.batch.token,
                     "disburser": tx.batch.disburser,
@@ -564,6 +571,7 @@ def proposal_from_json(data: Any) -> Proposal:
             disburser=_address(b, "disburser", bw),
             total=_int(b, "total", bw),
             payouts=tuple(rows),
+            replay_key=_bytes(b, "replayKey", bw),
         )
         sigs = tuple(
             _sig_from_json(s, f"{where}.signatures[{k}]")

@@ -39,7 +39,8 @@ from payout.disburser import (
     SEL_DISBURSE,
     SEL_DISBURSE_OR_SKIP,
     Disburser,
-    unpack_word,
+    decode_disburse,
+    pack_rows,
 )
 from payout.exceptions import InputError, LedgerNotFoundError, PayoutError, SafeProposalRejected
 from payout.safe.multisend import (
@@ -81,13 +82,14 @@ class DecodedBatch:
     token: str | None = None
     disburser: str | None = None
     batch_id: bytes | None = None
+    replay_key: bytes | None = None
     mode: PayMode | None = None
     total: int | None = None
     approvals: tuple[int, ...] = ()
     #: The contract each ``approve`` call is sent to (must be the token the batch pays).
     approve_targets: tuple[str, ...] = ()
     recipients: tuple[tuple[str, int], ...] = ()
-    #: keccak256 of the packed ``bytes32[]`` recipients array, exactly as in the calldata.
+    #: keccak256 of the packed recipient rows (``bytes``), exactly as in the calldata.
     digest: bytes = b""
 
     @property
@@ -275,25 +277,31 @@ def _decode_inner(
     if disburse is None:
         findings.append(Finding(CRITICAL, "no_disburse", "no disburse call in the transaction"))
         return DecodedBatch(token=token, approvals=tuple(approvals), approve_targets=tuple(targets))
-    mode = PayMode.SKIP if disburse.data[:4] == SEL_DISBURSE_OR_SKIP else PayMode.STRICT
     try:
-        d_token, batch_id, total, words = abi_decode(
-            ["address", "bytes32", "uint256", "bytes32[]"], disburse.data[4:]
-        )
+        decoded_call = decode_disburse(disburse.data)
     except Exception:
         findings.append(Finding(CRITICAL, "bad_disburse", "the disburse call cannot be decoded"))
         return DecodedBatch(token=token, approvals=tuple(approvals), approve_targets=tuple(targets))
-    recipients = tuple(unpack_word(bytes(w)) for w in words)
-    digest = keccak(b"".join(bytes(w) for w in words))
+    width, packed = pack_rows(decoded_call.rows)
+    if width != decoded_call.amount_bytes:
+        findings.append(
+            Finding(
+                WARNING,
+                "amount_bytes",
+                f"the rows carry {decoded_call.amount_bytes}-byte amounts where {width} suffice",
+            )
+        )
+    digest = keccak(packed)
     return DecodedBatch(
-        token=to_checksum_address(d_token),
+        token=decoded_call.token,
         disburser=disburse.to,
-        batch_id=bytes(batch_id),
-        mode=mode,
-        total=int(total),
+        batch_id=decoded_call.batch_id,
+        replay_key=decoded_call.replay_key,
+        mode=decoded_call.mode,
+        total=decoded_call.total,
         approvals=tuple(approvals),
         approve_targets=tuple(targets),
-        recipients=recipients,
+        recipients=decoded_call.rows,
         digest=digest,
     )
 
@@ -374,6 +382,10 @@ def _check_decoded(
     if decoded.batch_id != batch.batch_id:
         findings.append(
             Finding(CRITICAL, "batch_id", "the calldata's batch id differs from the file's")
+        )
+    if decoded.replay_key != batch.replay_key:
+        findings.append(
+            Finding(CRITICAL, "replay_key", "the calldata's replay key differs from the file's")
         )
     if decoded.mode != batch.mode:
         findings.append(Finding(CRITICAL, "mode", f"the calldata uses {decoded.mode} mode"))
@@ -491,9 +503,9 @@ def _review_tx(
                         f"signature of {check.owner} ({check.kind}): {check.reason}",
                     )
                 )
-        batch_id = decoded.batch_id or tx.batch.batch_id
+        replay_key = decoded.replay_key or tx.batch.replay_key
         try:
-            executed = disburser.executed(state.address, batch_id)
+            executed = disburser.executed(state.address, replay_key)
         except PayoutError:
             executed = False
         valid = len({c.owner for c in checks if c.valid})
@@ -961,6 +973,15 @@ class _LedgerComparison:
         findings: list[Finding],
     ) -> None:
         d = review.decoded
+        if d.replay_key is not None and record.replay_key != "0x" + d.replay_key.hex():
+            findings.append(
+                Finding(
+                    CRITICAL,
+                    "replay_key",
+                    f"nonce {tx.nonce}: the calldata's replay key differs from the one the "
+                    "ledger recorded for this batch (executing it could pay the batch again)",
+                )
+            )
         if d.token is not None and record.scope.token != d.token:
             findings.append(
                 Finding(
@@ -1183,6 +1204,7 @@ def review_to_json(review: ProposalReview, *, full: bool = False) -> dict[str, o
                 "executed": tx.executed,
                 "batch": {
                     "batchId": hx(d.batch_id),
+                    "replayKey": hx(d.replay_key),
                     "token": d.token,
                     "disburser": d.disburser,
                     "mode": str(d.mode) if d.mode else None,

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from payout.config import redact_url, resolve_ledger_url
 from payout.exceptions import LedgerUnavailableError
+from payout.ledger import SCHEMA_VERSION
 
 BASELINE = "0001_ledger_baseline"
 #: Schema version of the ledger the baseline describes (``payout.ledger.SCHEMA_VERSION`` then).
@@ -92,11 +93,13 @@ def upgrade(url: str | None = None, revision: str = "head") -> UpgradeResult:
                 version = conn.execute(
                     text("SELECT value FROM ledger_meta WHERE key = 'schema_version'")
                 ).scalar()
-                if int(version or 0) != BASELINE_LEDGER_VERSION:
+                # A ledger a newer CLI created (or upgraded in place) is stamped at the baseline
+                # too: the later revisions add their tables and columns only where missing.
+                if not BASELINE_LEDGER_VERSION <= int(version or 0) <= SCHEMA_VERSION:
                     raise LedgerUnavailableError(
                         redact_url(resolved),
-                        f"its ledger schema version {version} is not the one migrations start "
-                        f"from ({BASELINE_LEDGER_VERSION})",
+                        f"its ledger schema version {version} is not one migrations start from "
+                        f"({BASELINE_LEDGER_VERSION} to {SCHEMA_VERSION})",
                     )
                 command.stamp(cfg, BASELINE)
                 stamped = True

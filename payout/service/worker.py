@@ -224,7 +224,12 @@ class Worker:
         chain = network.chain()
         target = target_on(chain, network.disburser)
         wallet = Wallet(chain, self.signer_of(network), self.send_settings)
-        opts = PlanOptions(on_failure=self.service.config.on_failure)  # type: ignore[arg-type]
+        # Each flush is a run of about one batch: the rolling replay word makes consecutive
+        # flushes share one storage word (~5,000 gas per batch instead of 22,100).
+        opts = PlanOptions(
+            on_failure=self.service.config.on_failure,  # type: ignore[arg-type]
+            rolling_replay=True,
+        )
 
         def pay_evm(manifest: Manifest, token: str, on_batch: BatchCallback) -> None:
             def on_event(event: ExecutionEvent) -> None:

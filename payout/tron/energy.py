@@ -218,9 +218,12 @@ def _field(tag: int, payload_len: int) -> int:
     return varint_len(tag << 3 | 2) + varint_len(payload_len) + payload_len
 
 
-def disburse_calldata_len(recipients: int) -> int:
-    """``disburse(address,bytes32,uint256,bytes32[])``: selector, 4 head words, length, words."""
-    return 4 + 32 * 4 + 32 + 32 * recipients
+def disburse_calldata_len(recipients: int, amount_bytes: int = 12) -> int:
+    """``disburse(address,bytes32,bytes32,uint256,uint256,bytes)``: selector, 6 head words, the
+    length word and ``20 + amount_bytes`` bytes per row padded to a word (default: the widest
+    amounts, a bound for planning)."""
+    rows = (20 + amount_bytes) * recipients
+    return 4 + 32 * 6 + 32 + -(-rows // 32) * 32
 
 
 def trigger_tx_bytes(

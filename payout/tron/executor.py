@@ -16,7 +16,7 @@ For each batch (the same :class:`~payout.types.Batch` and ledger as the EVM path
    stay owed).
 
 Crash safety (``payout tron resume``): a submitted batch is confirmed if its transaction's receipt
-says so or if ``executed(payer, batchId)`` is true; rebroadcast (same signed bytes, same txID) if
+says so or if ``executed(payer, replayKey)`` is true; rebroadcast (same signed bytes, same txID) if
 it is unknown and not yet expired; released back to ``planned`` only when the chain proves it can
 no longer execute: the node's head block is stamped after the transaction's expiration (java-tron
 refuses a transaction whose expiration is not after the head block's time) and no block up to that
@@ -43,6 +43,8 @@ from payout import fault
 from payout.address import address_bytes, tron_to_evm
 from payout.disburser import (
     BATCH_DISBURSED_TOPIC,
+    DISBURSE_OR_SKIP_SIGNATURE,
+    DISBURSE_SIGNATURE,
     TRANSFER_SKIPPED_TOPIC,
     approval_amounts,
     encode_approve,
@@ -85,8 +87,6 @@ from payout.tron.transaction import (
 )
 from payout.types import Batch, BatchStatus, ExecutorKind, Network, PayMode, PayoutStatus, Scope
 
-DISBURSE_SIGNATURE = "disburse(address,bytes32,uint256,bytes32[])"
-DISBURSE_OR_SKIP_SIGNATURE = "disburseOrSkip(address,bytes32,uint256,bytes32[])"
 TRANSFER_TOPIC_HEX = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 #: Fee limit of an approve: a TRC-20 approve is ~25-50 k energy even with a token energy factor.
 APPROVE_ENERGY_FLOOR = 30_000
@@ -138,11 +138,11 @@ class BatchResult:
         return as_json(self)
 
 
-def pack_words(batch: Batch) -> list[bytes]:
-    """The packed recipient words of a TRON batch (20-byte account id, no 0x41, << 96 | amount)."""
+def batch_rows(batch: Batch) -> list[tuple[str, int]]:
+    """The rows of a TRON batch as the contract sees them: (0x + 20-byte account id, no 0x41;
+    amount)."""
     return [
-        address_bytes(Network.TRON, p.recipient) + p.amount.to_bytes(12, "big")
-        for p in batch.payouts
+        ("0x" + address_bytes(Network.TRON, p.recipient).hex(), p.amount) for p in batch.payouts
     ]
 
 
@@ -154,7 +154,12 @@ def disburse_signature(mode: PayMode) -> str:
 def disburse_calldata(batch: Batch, mode: PayMode = PayMode.STRICT) -> bytes:
     """``disburse`` / ``disburseOrSkip`` calldata of a TRON batch (selector included)."""
     return encode_disburse(
-        tron_to_evm(batch.token), batch.batch_id, batch.total, pack_words(batch), mode
+        tron_to_evm(batch.token),
+        batch.batch_id,
+        batch.replay_key,
+        batch.total,
+        batch_rows(batch),
+        mode,
     )
 
 
@@ -189,14 +194,14 @@ def simulate(
     )
 
 
-def executed(client: Tron, disburser: str, payer: str, batch_id: bytes) -> bool:
-    """``executed(payer, batchId)`` on the disburser: the chain's word on whether a batch ran."""
+def executed(client: Tron, disburser: str, payer: str, replay_key: bytes) -> bool:
+    """``executed(payer, replayKey)`` on the disburser: the chain's word on whether a batch ran."""
     sim = simulate(
         client,
         disburser,
         disburser,
         "executed(address,bytes32)",
-        bytes.fromhex(encode_args(["address", "bytes32"], [payer, batch_id])),
+        bytes.fromhex(encode_args(["address", "bytes32"], [payer, replay_key])),
     )
     if not sim.ok or len(sim.return_data) < 32:
         raise TronError(f"cannot read executed() from the disburser {disburser}: {sim.message}")
@@ -244,9 +249,17 @@ class ReceiptLogs:
     transfers: tuple[tuple[int, bytes, int], ...]
 
 
-def receipt_logs(info: dict[str, Any], disburser: str, token: str, batch_id: bytes) -> ReceiptLogs:
-    """Decode a receipt's logs (TRON log addresses and topics are hex without 0x41/0x)."""
+def receipt_logs(
+    info: dict[str, Any], disburser: str, token: str, batch_id: bytes, payer: str | None = None
+) -> ReceiptLogs:
+    """Decode a receipt's logs (TRON log addresses and topics are hex without 0x41/0x).
+
+    Rows are paid by the disburser (after its pull from the payer), or in small batches straight
+    from ``payer`` by ``transferFrom``; the pull itself (to the disburser) is no row."""
     disburser20 = address_bytes(Network.TRON, disburser)
+    senders = {disburser20}
+    if payer is not None:
+        senders.add(address_bytes(Network.TRON, payer))
     batch_topic = BATCH_DISBURSED_TOPIC.hex()
     skip_topic = TRANSFER_SKIPPED_TOPIC.hex()
     paid_total: int | None = None
@@ -265,11 +278,9 @@ def receipt_logs(info: dict[str, Any], disburser: str, token: str, batch_id: byt
             if bytes.fromhex(topics[1]) == batch_id:
                 skipped.add(int.from_bytes(data[0:32], "big"))
         elif address == token and topics[0] == TRANSFER_TOPIC_HEX and len(topics) == 3:
-            sender = bytes.fromhex(topics[1])[12:]
-            if sender == disburser20:
-                transfers.append(
-                    (index, bytes.fromhex(topics[2])[12:], int.from_bytes(data[:32], "big"))
-                )
+            sender, to = bytes.fromhex(topics[1])[12:], bytes.fromhex(topics[2])[12:]
+            if sender in senders and to != disburser20:
+                transfers.append((index, to, int.from_bytes(data[:32], "big")))
     return ReceiptLogs(paid_total, frozenset(skipped), tuple(transfers))
 
 
@@ -278,7 +289,7 @@ def decode_outcomes(
 ) -> tuple[list[PayoutOutcome], int | None]:
     """Per-row outcomes (log index of the recipient's Transfer, energy share, skipped rows) and the
     ``BatchDisbursed`` total, from a receipt's logs. Raises if the batch event is missing."""
-    decoded = receipt_logs(info, batch.disburser, batch.token, batch.batch_id)
+    decoded = receipt_logs(info, batch.disburser, batch.token, batch.batch_id, batch.payer)
     paid_total = decoded.paid_total
     transfers = decoded.transfers
     skipped = decoded.skipped
@@ -459,7 +470,9 @@ class TronExecutor:
             return self.settle(record)
         if record.status is BatchStatus.CONFIRMED:
             return _result_of(record, note="already confirmed")
-        if executed(self.client, batch.disburser, batch.payer, batch.batch_id):
+        # The key recorded before any send is the one to send and to ask about.
+        batch = self.ledger.stored_key(batch)
+        if executed(self.client, batch.disburser, batch.payer, batch.replay_key):
             raise LedgerError(
                 f"batch {batch.batch_id_hex} is planned in the ledger but already executed "
                 "on chain",
@@ -569,7 +582,7 @@ class TronExecutor:
 
         assert self.prices is not None
         if _receipt_failed(info) and executed(
-            self.client, batch.disburser, batch.payer, batch.batch_id
+            self.client, batch.disburser, batch.payer, batch.replay_key
         ):
             # This transaction reverted because another one executed the batch id (a second
             # sender of the same payer, a copy of a multisig file): the rows were paid. Recording
@@ -621,7 +634,7 @@ class TronExecutor:
         return outcome(BatchStatus.CONFIRMED, net_usage=net_usage)
 
     def _settle_executed_elsewhere(self, batch: Batch, *, note: str) -> BatchResult:
-        """Record a batch that ``executed(payer, batchId)`` says ran, by a transaction whose
+        """Record a batch that ``executed(payer, replayKey)`` says ran, by a transaction whose
         receipt this ledger does not hold. Strict mode pays every row or none, so its rows are
         confirmed; in skip mode only that receipt could say which rows were skipped (still owed),
         so the ledger is left unchanged and the command stops."""
@@ -671,7 +684,7 @@ class TronExecutor:
                 return self.settle_receipt(
                     batch, attempt.tx_hash, info, fee_limit, raise_failure=False
                 )
-        if executed(self.client, batch.disburser, batch.payer, batch.batch_id):
+        if executed(self.client, batch.disburser, batch.payer, batch.replay_key):
             # Paid by a transaction this ledger did not record (e.g. a copy of a multisig file
             # broadcast elsewhere): the chain is the source of truth.
             return self._settle_executed_elsewhere(batch, note="no receipt of this ledger's")

@@ -35,6 +35,7 @@ from payout.disburser import (
     SEL_DISBURSE,
     SEL_DISBURSE_OR_SKIP,
     approval_amounts,
+    decode_disburse,
     encode_approve,
 )
 from payout.exceptions import (
@@ -219,6 +220,8 @@ def propose(
             f"permission {permission_id} of {batch.payer} does not allow TriggerSmartContract "
             "(operations bit 31)"
         )
+    # The key recorded before any send is the one to send.
+    batch = ledger.stored_key(batch)
     prices = read_prices(client)
     ref = ref_block(client)
     created = max(now_ms(), ref.timestamp_ms)
@@ -261,6 +264,7 @@ def propose(
         keys=_keys_of(permission),
         batch={
             "batch_id": batch.batch_id_hex,
+            "replay_key": batch.replay_key_hex,
             "index": batch.index,
             "chain_id": batch.chain_id,
             "token": batch.token,
@@ -363,17 +367,16 @@ def decode_call(data: bytes) -> tuple[str, dict[str, Any]]:
         spender, amount = abi_decode(["address", "uint256"], body)
         return "approve", {"spender": _addr(bytes.fromhex(spender[2:])), "amount": int(amount)}
     if selector in (SEL_DISBURSE, SEL_DISBURSE_OR_SKIP):
-        token, batch_id, total, words = abi_decode(
-            ["address", "bytes32", "uint256", "bytes32[]"], body
-        )
+        call = decode_disburse(data)
         recipients = [
-            {"recipient": _addr(w[:20]), "amount": int.from_bytes(w[20:], "big")} for w in words
+            {"recipient": _addr(bytes.fromhex(r[2:])), "amount": amount} for r, amount in call.rows
         ]
         name = "disburse" if selector == SEL_DISBURSE else "disburseOrSkip"
         return name, {
-            "token": _addr(bytes.fromhex(token[2:])),
-            "batch_id": "0x" + bytes(batch_id).hex(),
-            "total": int(total),
+            "token": _addr(bytes.fromhex(call.token[2:])),
+            "batch_id": "0x" + call.batch_id.hex(),
+            "replay_key": "0x" + call.replay_key.hex(),
+            "total": call.total,
             "recipients": recipients,
         }
     return "0x" + selector.hex(), {"data": data.hex()}
@@ -423,6 +426,10 @@ def review(proposal: Proposal, *, now: int | None = None) -> Review:
             if details["batch_id"] != batch.get("batch_id"):
                 problems.append(
                     f"disburse batch id {details['batch_id']} != {batch.get('batch_id')}"
+                )
+            if details["replay_key"] != batch.get("replay_key"):
+                problems.append(
+                    f"disburse replay key {details['replay_key']} != {batch.get('replay_key')}"
                 )
             if got != expected or details["total"] != int(batch.get("total", -1)):
                 problems.append(

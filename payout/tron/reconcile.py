@@ -17,7 +17,7 @@ a paid row. Mismatch kinds and report type are those of :mod:`payout.reconcile`:
                      ``payout tron resume``
 
 Limit: a batch executed by a transaction the ledger never recorded is not found here (no event
-index); ``payout tron resume`` settles such batches through ``executed(payer, batchId)``.
+index); ``payout tron resume`` settles such batches through ``executed(payer, replayKey)``.
 """
 
 from __future__ import annotations
@@ -55,7 +55,11 @@ def _executed_in(client: Tron, record: BatchRecord, txid: str) -> tuple[Any, Rec
     if info is None or _receipt_failed(info):
         return info, None
     logs = receipt_logs(
-        info, record.disburser, record.scope.token, bytes.fromhex(record.batch_id[2:])
+        info,
+        record.disburser,
+        record.scope.token,
+        bytes.fromhex(record.batch_id[2:]),
+        record.scope.payer,
     )
     return info, logs if logs.paid_total is not None else None
 
@@ -126,9 +130,9 @@ def _confirmed(
     paid = _paid_rows(rows)
     txid = record.tx_hash
     if not txid or txid == EXECUTED_ELSEWHERE:
-        # Settled through executed(payer, batchId) without a receipt: the rows carry no proof to
-        # compare, but the chain must at least say the batch ran.
-        if executed(client, record.disburser, scope.payer, bytes.fromhex(record.batch_id[2:])):
+        # Settled through executed(payer, replayKey) without a receipt: the rows carry no proof
+        # to compare, but the chain must at least say the batch ran.
+        if executed(client, record.disburser, scope.payer, record.replay_key_bytes):
             report.batches_on_chain += 1
         else:
             report.mismatches.extend(

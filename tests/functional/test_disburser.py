@@ -15,8 +15,8 @@ from payout.disburser import (
     approval_amounts,
     batch_calldata,
     encode_approve,
-    pack_word,
-    unpack_word,
+    pack_rows,
+    unpack_rows,
 )
 from payout.exceptions import ContractError, TransactionReverted
 from payout.types import Batch, Network, PayMode, Payout
@@ -41,15 +41,15 @@ def _batch(
     )
 
 
-def test_packed_word_round_trips() -> None:
+def test_packed_rows_round_trip() -> None:
     addr = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-    word = pack_word(addr, 2**96 - 1)
-    assert len(word) == 32 and word[:20] == bytes.fromhex(addr[2:])
-    assert unpack_word(word) == (addr, 2**96 - 1)
+    width, packed = pack_rows([(addr, 2**96 - 1), (addr, 1)])
+    assert width == 12 and len(packed) == 64 and packed[:20] == bytes.fromhex(addr[2:])
+    assert unpack_rows(width, packed) == [(addr, 2**96 - 1), (addr, 1)]
     with pytest.raises(ValueError):
-        pack_word(addr, 2**96)
+        pack_rows([(addr, 2**96)])
     with pytest.raises(ValueError):
-        pack_word(addr, 0)
+        pack_rows([(addr, 0)])
 
 
 def test_approval_steps_go_through_zero_from_a_nonzero_allowance() -> None:

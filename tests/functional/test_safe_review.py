@@ -12,7 +12,7 @@ from support.safe_env import EXECUTOR_INDEX, SafeEnv, payouts, setup_safe_env, s
 
 from payout.chain import Chain
 from payout.demo_token import DemoToken
-from payout.disburser import encode_approve, encode_disburse, pack_word
+from payout.disburser import encode_approve, encode_disburse
 from payout.exceptions import SafeExecutionFailed, SafeProposalRejected
 from payout.ledger import Ledger
 from payout.safe.execution import (
@@ -95,7 +95,10 @@ def test_hash_in_file_is_never_trusted(evm: Chain, proposed: tuple[Proposal, str
     # Change one recipient's amount in the calldata and the listed rows, keep the old hash.
     calls = decode_multisend(tx.safe_tx.data)
     data = bytearray(calls[-1].data)
-    data[-1] ^= 1
+    # The last byte of the packed rows (the last amount's): after the selector, six head words
+    # and the length word of ``bytes packed``.
+    packed_len = int.from_bytes(data[4 + 6 * 32 : 4 + 7 * 32], "big")
+    data[4 + 7 * 32 + packed_len - 1] ^= 1
     calls[-1] = replace(calls[-1], data=bytes(data))
     forged = replace(tx, safe_tx=replace(tx.safe_tx, data=encode_multisend(calls)))
     review = review_proposal(evm, proposal.with_transactions([forged]))
@@ -362,11 +365,14 @@ def test_a_row_paid_twice_under_one_payout_id_is_critical(
     )
     rows[1] = rows[0]  # the first row paid twice, everything consistent
     total = sum(r.amount for r in rows)
-    words = [pack_word(r.recipient, r.amount) for r in rows]
+    pairs = [(r.recipient, r.amount) for r in rows]
     calls = decode_multisend(tx.safe_tx.data)
     calls[0] = replace(calls[0], data=encode_approve(safe_env.disburser, total))
     calls[-1] = replace(
-        calls[-1], data=encode_disburse(token, tx.batch.batch_id, total, words, tx.batch.mode)
+        calls[-1],
+        data=encode_disburse(
+            token, tx.batch.batch_id, tx.batch.replay_key, total, pairs, tx.batch.mode
+        ),
     )
     forged = _rehash(
         proposal,

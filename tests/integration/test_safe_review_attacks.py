@@ -23,7 +23,7 @@ from payout._cli.main import cli
 from payout.chain import Chain
 from payout.demo_token import DemoToken, deploy_token, mint
 from payout.devnet import dev_private_key
-from payout.disburser import encode_approve, encode_disburse, pack_word
+from payout.disburser import encode_approve, encode_disburse
 from payout.safe.multisend import InnerCall, decode_multisend, encode_multisend
 from payout.safe.proposal import (
     PayoutRow,
@@ -212,7 +212,7 @@ def _swap_token(proposal: Proposal, token: str) -> Proposal:
     txs = []
     for tx in proposal.transactions:
         calls = decode_multisend(tx.safe_tx.data)
-        words = [pack_word(p.recipient, p.amount) for p in tx.batch.payouts]
+        pairs = [(p.recipient, p.amount) for p in tx.batch.payouts]
         new_calls = [
             InnerCall(c.operation, token, c.value, c.data)
             if c.to == proposal.token.address
@@ -220,7 +220,14 @@ def _swap_token(proposal: Proposal, token: str) -> Proposal:
                 c.operation,
                 c.to,
                 c.value,
-                encode_disburse(token, tx.batch.batch_id, tx.batch.total, words, tx.batch.mode),
+                encode_disburse(
+                    token,
+                    tx.batch.batch_id,
+                    tx.batch.replay_key,
+                    tx.batch.total,
+                    pairs,
+                    tx.batch.mode,
+                ),
             )
             for c in calls
         ]
@@ -285,7 +292,7 @@ def _pay_rows(proposal: Proposal, rows: Sequence[PayoutRow]) -> Proposal:
     all consistent (the attacker's edit; the hash is recomputed by :meth:`Stand.edit`)."""
     tx = proposal.transactions[0]
     total = sum(r.amount for r in rows)
-    words = [pack_word(r.recipient, r.amount) for r in rows]
+    pairs = [(r.recipient, r.amount) for r in rows]
     batch = tx.batch
     calls = [
         InnerCall(c.operation, c.to, 0, encode_approve(proposal.disburser, total))
@@ -294,7 +301,9 @@ def _pay_rows(proposal: Proposal, rows: Sequence[PayoutRow]) -> Proposal:
             c.operation,
             c.to,
             0,
-            encode_disburse(proposal.token.address, batch.batch_id, total, words, batch.mode),
+            encode_disburse(
+                proposal.token.address, batch.batch_id, batch.replay_key, total, pairs, batch.mode
+            ),
         )
         for c in decode_multisend(tx.safe_tx.data)
     ]

@@ -21,6 +21,7 @@ from support.tron_payout import (
 )
 
 from payout.amount import format_amount
+from payout.disburser import DISBURSE_SIGNATURE
 from payout.exceptions import (
     BatchAlreadyExecutedError,
     DisburserCodeMismatch,
@@ -159,7 +160,7 @@ def test_replayed_batch_id_pays_nobody_twice(tron_env: TronEnv, tmp_path: Path) 
         tron_env.client,
         tron_env.payer.address,
         tron_env.disburser,
-        "disburse(address,bytes32,uint256,bytes32[])",
+        DISBURSE_SIGNATURE,
         disburse_calldata(stored)[4:],
     )
     assert not sim.ok

@@ -15,10 +15,12 @@ from payout.deployment import CREATE2_DEPLOYER, create2_address
 from payout.disburser import (
     BATCH_DISBURSED_TOPIC,
     TRANSFER_SKIPPED_TOPIC,
+    amount_bytes,
+    decode_disburse,
     encode_disburse,
-    pack_word,
+    pack_rows,
     split_gas,
-    unpack_word,
+    unpack_rows,
 )
 from payout.fault import FAULT_EXIT_CODE
 from payout.types import PayMode
@@ -42,24 +44,56 @@ def _abi_selector(name: str) -> bytes:
         st.tuples(st.integers(1, 2**160 - 1), st.integers(1, 2**96 - 1)), min_size=1, max_size=20
     ),
     st.binary(min_size=32, max_size=32),
+    st.binary(min_size=32, max_size=32),
     st.sampled_from([PayMode.STRICT, PayMode.SKIP]),
 )
 def test_calldata_equals_the_abi_encoding(
-    rows: list[tuple[int, int]], batch_id: bytes, mode: PayMode
+    rows: list[tuple[int, int]], batch_id: bytes, replay_key: bytes, mode: PayMode
 ) -> None:
     from eth_utils.address import to_checksum_address
 
     recipients = [to_checksum_address(r.to_bytes(20, "big")) for r, _a in rows]
-    words = [pack_word(r, a) for r, (_x, a) in zip(recipients, rows, strict=True)]
+    pairs = [(r, a) for r, (_x, a) in zip(recipients, rows, strict=True)]
+    width, packed = pack_rows(pairs)
     total = sum(a for _r, a in rows)
     name = "disburse" if mode is PayMode.STRICT else "disburseOrSkip"
     expected = _abi_selector(name) + encode(
-        ["address", "bytes32", "uint256", "bytes32[]"], [TOKEN, batch_id, total, words]
+        ["address", "bytes32", "bytes32", "uint256", "uint256", "bytes"],
+        [TOKEN, batch_id, replay_key, total, width, packed],
     )
-    assert encode_disburse(TOKEN, batch_id, total, words, mode) == expected
-    for word, r, (_x, a) in zip(words, recipients, rows, strict=True):
-        assert unpack_word(word) == (r, a)
-        assert int.from_bytes(word, "big") == (int(r, 16) << 96) | a
+    data = encode_disburse(TOKEN, batch_id, replay_key, total, pairs, mode)
+    assert data == expected
+    # Each row: 20-byte recipient, then the amount in the fewest bytes holding the largest one.
+    largest = max(a for _r, a in pairs)
+    assert width == max(1, (largest.bit_length() + 7) // 8) and len(packed) == len(pairs) * (
+        20 + width
+    )
+    assert unpack_rows(width, packed) == pairs
+    call = decode_disburse(data)
+    assert (call.mode, call.token, call.batch_id, call.replay_key, call.total) == (
+        mode,
+        TOKEN,
+        batch_id,
+        replay_key,
+        total,
+    )
+    assert list(call.rows) == pairs
+
+
+def test_amount_width_is_the_fewest_bytes_of_the_largest_amount() -> None:
+    assert amount_bytes([1]) == 1
+    assert amount_bytes([255, 3]) == 1
+    assert amount_bytes([256]) == 2
+    assert amount_bytes([1_000 * 10**6]) == 4
+    assert amount_bytes([2**96 - 1]) == 12
+    with pytest.raises(ValueError):
+        amount_bytes([2**96])
+    with pytest.raises(ValueError):
+        pack_rows([(ADDR, 0)])
+    with pytest.raises(ValueError):
+        unpack_rows(4, bytes(25))
+    with pytest.raises(ValueError):
+        unpack_rows(13, bytes(33))
 
 
 def test_event_topics_match_the_abi() -> None:

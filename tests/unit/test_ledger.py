@@ -66,10 +66,10 @@ def submit_and_confirm(ledger: Ledger, batch, tx: str = "0x01") -> None:  # type
 
 def test_schema_is_created_versioned_and_reopened(ledger_url: str) -> None:
     with Ledger.open(ledger_url) as first:
-        assert first.schema_version() == 1
+        assert first.schema_version() == 2
         first.register(rows(2), SCOPE)
     with Ledger.open(ledger_url) as again:
-        assert again.schema_version() == 1
+        assert again.schema_version() == 2
         assert len(again.payouts(SCOPE)) == 2
 
 

@@ -9,6 +9,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from payout import revert
 from payout.exceptions import (
+    BadPackingError,
     BalanceMismatchError,
     BalanceUnreadableError,
     BatchAlreadyExecutedError,
@@ -59,6 +60,7 @@ def test_every_disburser_error_in_the_abi_is_translated() -> None:
         "TotalMismatch",
         "ZeroRecipient",
         "EmptyBatch",
+        "BadPacking",
         "TransferFailed",
         "BalanceMismatch",
         "BalanceUnreadable",
@@ -73,6 +75,7 @@ def test_every_disburser_error_in_the_abi_is_translated() -> None:
             "TokenHasNoCode": ["address"],
             "TotalMismatch": ["uint256", "uint256"],
             "ZeroRecipient": ["uint256"],
+            "BadPacking": ["uint256", "uint256"],
             "TransferFailed": ["uint256", "bytes"],
             "BalanceMismatch": ["uint256", "uint256"],
             "BalanceUnreadable": ["address"],
@@ -97,8 +100,14 @@ def test_every_disburser_error_in_the_abi_is_translated() -> None:
                 [PAYER, b"\x07" * 32],
             ),
             BatchAlreadyExecutedError,
-            {"payer": PAYER, "batch_id": b"\x07" * 32},
+            {"payer": PAYER, "replay_key": b"\x07" * 32},
             ["already executed", "07070707", "reconcile"],
+        ),
+        (
+            err("BadPacking(uint256,uint256)", ["uint256", "uint256"], [4, 25]),
+            BadPackingError,
+            {"amount_bytes": 4, "length": 25},
+            ["malformed", "25 bytes", "4-byte"],
         ),
         (
             err("TokenHasNoCode(address)", ["address"], [TOKEN]),

@@ -56,4 +56,4 @@ def test_migrated_schema_is_the_code_schema(tmp_path: Path) -> None:
     engine.dispose()
     assert diff == []
     with Ledger.open(url) as ledger:  # the CLI accepts a migrated database as it is
-        assert ledger.schema_version() == 1
+        assert ledger.schema_version() == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from payout.address import tron_to_evm
+from payout.address import keccak256, tron_to_evm
 from payout.batching import derive_batch_id
 from payout.disburser import encode_approve
 from payout.exceptions import (
@@ -49,7 +49,18 @@ def _batch() -> Batch:
         payout_ids=[p.payout_id for p in payouts],
     )
     return Batch(
-        0, batch_id, Network.TRON, 7, PAYER, TOKEN, DISBURSER, payouts, 3_750_000, 1, "energy"
+        0,
+        batch_id,
+        Network.TRON,
+        7,
+        PAYER,
+        TOKEN,
+        DISBURSER,
+        payouts,
+        3_750_000,
+        1,
+        "energy",
+        replay_key=keccak256(b"run")[:31] + b"\x00",
     )
 
 
@@ -73,6 +84,7 @@ def _proposal(expires_in_ms: int = 3_600_000) -> Proposal:
         keys=[{"address": k.address, "weight": 1} for k in KEYS[:3]],
         batch={
             "batch_id": batch.batch_id_hex,
+            "replay_key": batch.replay_key_hex,
             "index": 0,
             "chain_id": 7,
             "token": TOKEN,
@@ -101,6 +113,7 @@ def test_review_decodes_the_batch_and_shows_the_recomputed_txid() -> None:
     assert disburse.function == "disburse"
     assert disburse.details["token"] == TOKEN
     assert disburse.details["batch_id"] == proposal.batch["batch_id"]
+    assert disburse.details["replay_key"] == proposal.batch["replay_key"]
     assert disburse.details["recipients"] == [
         {"recipient": KEYS[3].address, "amount": 1_500_000},
         {"recipient": KEYS[2].address, "amount": 2_250_000},
@@ -152,3 +165,9 @@ def test_review_flags_a_batch_that_differs_from_its_listing() -> None:
     proposal = _proposal()
     proposal.batch["payouts"][0]["amount"] = 1  # the listing no longer matches the calldata
     assert any("differ" in p for p in review(proposal).problems)
+
+
+def test_review_flags_a_replay_key_that_differs_from_the_listing() -> None:
+    proposal = _proposal()
+    proposal.batch["replay_key"] = "0x" + "11" * 32
+    assert any("replay key" in p for p in review(proposal).problems)

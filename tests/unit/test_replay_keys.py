@@ -1,0 +1,106 @@
+"""Replay keys: one storage word of the disburser's bitmap per run, recorded before sending and
+never changed; the service's rolling word; ledgers written before replay keys are upgraded."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from payout.batching import derive_replay_keys, plan_batches
+from payout.config import resolve_ledger_url
+from payout.ledger import Ledger
+from payout.types import ExecutorKind, Network, Payout, Scope
+
+PAYER = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
+DISBURSER = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+TOKEN = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+ALICE = "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"
+SCOPE = Scope(Network.EVM, 1, PAYER, TOKEN)
+
+
+def _keys(ids: list[bytes]) -> list[bytes]:
+    return derive_replay_keys(
+        network=Network.EVM,
+        chain_id=1,
+        disburser=DISBURSER,
+        payer=PAYER,
+        token=TOKEN,
+        batch_ids=ids,
+    )
+
+
+def _rows(n: int, start: int = 0) -> list[Payout]:
+    return [Payout(f"p{i}", ALICE, 1_000 + i) for i in range(start, start + n)]
+
+
+def test_batches_of_a_run_share_one_word_and_take_consecutive_bits() -> None:
+    ids = [i.to_bytes(32, "big") for i in range(300)]
+    keys = _keys(ids)
+    assert all(len(k) == 32 for k in keys)
+    assert [k[31] for k in keys[:256]] == list(range(256))
+    assert len({k[:31] for k in keys[:256]}) == 1
+    # Past 256 batches the run opens its next word.
+    assert keys[256][:31] != keys[0][:31] and keys[256][31] == 0
+    assert len({k[:31] for k in keys[256:]}) == 1
+    # Content-derived: the same run gets the same keys, another run another word.
+    assert _keys(ids) == keys
+    assert _keys(ids[:-1])[0][:31] != keys[0][:31]
+
+
+def test_planned_batches_carry_their_run_keys() -> None:
+    batches = plan_batches(
+        _rows(10), chain_id=1, payer=PAYER, disburser=DISBURSER, token=TOKEN, max_batch_size=3
+    )
+    assert [b.replay_key for b in batches] == _keys([b.batch_id for b in batches])
+    assert [b.replay_key[31] for b in batches] == [0, 1, 2, 3]
+
+
+def test_a_batch_keeps_the_replay_key_it_was_first_recorded_with(ledger: Ledger) -> None:
+    """A transaction signed with the first key may still be mined: a re-plan (another run, so
+    another word) must not send the batch under a second key."""
+    rows = _rows(4)
+    ledger.register(rows, SCOPE)
+    first = plan_batches(
+        rows, chain_id=1, payer=PAYER, disburser=DISBURSER, token=TOKEN, max_batch_size=2
+    )
+    ledger.save_plan(first, executor=ExecutorKind.WALLET)
+    moved = replace(first[1], replay_key=b"\x99" * 32)
+    ledger.save_plan([moved], executor=ExecutorKind.WALLET)
+    assert ledger.batch(SCOPE, first[1].batch_id).replay_key == first[1].replay_key_hex
+    assert ledger.stored_key(moved).replay_key == first[1].replay_key
+    assert ledger.with_stored_keys([moved])[0].replay_key == first[1].replay_key
+    assert ledger.load_batch(SCOPE, first[1].batch_id).replay_key == first[1].replay_key
+
+
+def test_the_rolling_word_hands_out_each_bit_once_and_then_opens_a_new_word(
+    ledger: Ledger,
+) -> None:
+    keys = [ledger.allocate_replay_key(SCOPE, bytes([i % 256]) * 32) for i in range(258)]
+    assert len(set(keys)) == 258
+    assert [k[31] for k in keys[:256]] == list(range(256))
+    assert len({k[:31] for k in keys[:256]}) == 1
+    assert keys[256][:31] != keys[0][:31] and [keys[256][31], keys[257][31]] == [0, 1]
+    # Per scope: another token has its own word.
+    other = Scope(Network.EVM, 1, PAYER, ALICE)
+    assert ledger.allocate_replay_key(other, b"\x00" * 32)[:31] != keys[257][:31]
+
+
+def test_a_ledger_written_before_replay_keys_is_upgraded_on_open(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'v1.sqlite'}"
+    with Ledger.open(url) as ledger:
+        ledger.register(_rows(2), SCOPE)
+    # As the previous version wrote it: no replay_key column, no replay_words table, version 1.
+    engine = create_engine(resolve_ledger_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE batches DROP COLUMN replay_key"))
+        conn.execute(text("DROP TABLE replay_words"))
+        conn.execute(text("UPDATE ledger_meta SET value = '1' WHERE key = 'schema_version'"))
+    engine.dispose()
+    with Ledger.open(url) as ledger:
+        assert ledger.schema_version() == 2
+        batches = plan_batches(_rows(2), chain_id=1, payer=PAYER, disburser=DISBURSER, token=TOKEN)
+        ledger.save_plan(batches, executor=ExecutorKind.WALLET)
+        assert ledger.batch(SCOPE, batches[0].batch_id).replay_key == batches[0].replay_key_hex
+        assert ledger.allocate_replay_key(SCOPE, b"\x01" * 32)[31] == 0
