@@ -162,7 +162,7 @@ contract Disburser is IDisburser {
             revert TransferFailed(failedIndex, _returnData());
         }
         uint256 excess;
-        // Safe: base <= left <= start was checked just above (calls only send coins out).
+        // Safe: base <= left was checked just above.
         unchecked {
             excess = left - base;
         }
@@ -170,10 +170,14 @@ contract Disburser is IDisburser {
             (bool ok,) = msg.sender.call{value: excess}("");
             if (!ok) revert RefundFailed();
         }
-        // Safe: left <= start.
+        uint256 paid;
+        // Safe: subtracted only when left < start. Coins forced into the contract during the batch
+        // (a recipient's selfdestruct) can only raise `left`: they were refunded above, and the
+        // reported total is then lower than what was paid, never garbage.
         unchecked {
-            emit BatchDisbursed(msg.sender, address(0), batchId, packed.length / rowSize, start - left);
+            paid = left < start ? start - left : 0;
         }
+        emit BatchDisbursed(msg.sender, address(0), batchId, packed.length / rowSize, paid);
     }
 
     /// @inheritdoc IDisburser

@@ -35,9 +35,9 @@ from eth_utils.crypto import keccak
 
 from payout.artifact import disburser_artifact
 from payout.exceptions import (
+    BadPackingError,
     BalanceMismatchError,
     BalanceUnreadableError,
-    BadPackingError,
     BatchAlreadyExecutedError,
     ContractError,
     EmptyBatchError,

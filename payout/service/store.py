@@ -664,6 +664,8 @@ class Store:
             "count": m["count"],
             "total_base_units": m["total"],
             "tx_hash": m["tx_hash"],
+            # The key the disburser executes this batch under (once per payer).
+            "replay_key": m["replay_key"],
             "nonce": m["nonce"],
             "block_number": m["block_number"],
             "gas_used": m["gas_used"],

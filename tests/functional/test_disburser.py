@@ -38,6 +38,7 @@ def _batch(
         rows,
         sum(r.amount for r in rows),
         0,
+        replay_key=tag * 31 + b"\x00",
     )
 
 
@@ -103,7 +104,7 @@ def test_skip_mode_receipt_is_decoded_per_row(
         assert evm.token_balance(usdc, row.recipient) == row.amount
     assert evm.token_balance(usdc, batch.payouts[10].recipient) == 0
     assert before - evm.token_balance(usdc, payer.address) == batch.total - batch.payouts[10].amount
-    assert d.executed(payer.address, batch.batch_id)
+    assert d.executed(payer.address, batch.replay_key)
     found = d.find_batch(payer.address, batch.batch_id)
     assert found is not None and found.tx_hash == receipt["transactionHash"]
 

@@ -82,9 +82,13 @@ def test_clean_proposal_shows_the_hashes_a_hardware_wallet_displays(
 
     assert tx.hashes.domain_hash == read_domain_separator(evm, proposal.safe)
     assert tx.decoded.count == 30 and tx.decoded.total == proposal.transactions[0].batch.total
+    # The digest is keccak256 of the packed rows exactly as in the calldata (20-byte recipient,
+    # then the amount in the batch's amount width).
+    width = max(1, (max(a for _, a in tx.decoded.recipients).bit_length() + 7) // 8)
     assert tx.decoded.digest == keccak(
         b"".join(
-            int(r, 16).to_bytes(20, "big") + a.to_bytes(12, "big") for r, a in tx.decoded.recipients
+            int(r, 16).to_bytes(20, "big") + a.to_bytes(width, "big")
+            for r, a in tx.decoded.recipients
         )
     )
 

@@ -122,6 +122,7 @@ def test_batch_reverted_on_chain_records_the_decoded_cause(
         rows,
         sum(p.amount for p in rows),
         0,
+        replay_key=b"\x5a" * 31 + b"\x00",
     )
     payer.transact(usdt.address, encode_approve(disburser, batch.total), label="approve")
     usdt.pause(sender=accounts[0])

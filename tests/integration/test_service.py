@@ -398,6 +398,22 @@ def test_serve_devnet_pays_a_withdrawal(tmp_path: Path) -> None:
         assert balance_of(client, token, tron_recipient) == 7_250_000
         assert tron["status"] == "paid" and tron["tx_hash"]
         assert balances["tron"]["gas"]["symbol"] == "TRX"
+        # A second EVM withdrawal is its own flush (a run of one batch): it takes the next bit of
+        # the same replay word as the first, so it pays no fresh storage slot for its marker.
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as http:
+            second = http.post(
+                "/v1/payouts",
+                json=dict(rows[0], recipient="0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"),
+            ).json()["id"]
+            wait_until(lambda: _all_paid(http, [second]), what="second withdrawal paid")
+            batches = [
+                http.get(f"/v1/batches/{http.get(f'/v1/payouts/{i}').json()['batch_id']}").json()
+                for i in (ids[0], second)
+            ]
+        keys = [bytes.fromhex(b["replay_key"][2:]) for b in batches]
+        assert keys[0][:31] == keys[1][:31] and keys[1][31] == keys[0][31] + 1
+        gas = [int(b["gas_used"]) for b in batches]
+        assert gas[1] < gas[0] - 10_000, gas  # no fresh 22,100-gas slot for the marker
     finally:
         proc.terminate()
         proc.wait(30)

@@ -295,7 +295,10 @@ def test_planned_energy_bounds_the_real_cost(tron_env: TronEnv, factor: int, siz
     (planned,) = report.plan.batches
     (result,) = report.results
     assert result.energy_used <= planned.cost_estimate
-    assert planned.cost_estimate <= result.energy_used * 3 // 2  # and not wildly above it
+    # ... and not wildly above it. The linear model prices the pull path; a batch of up to 3 rows
+    # is paid by transferFrom straight from the payer and costs less (about 1.8x less at one row).
+    slack = 2 if size <= 3 else 3 / 2
+    assert planned.cost_estimate <= result.energy_used * slack
     assert result.energy_used == result.energy_estimate  # simulation is exact on this node
     _ = Network, TronExecutor
 
