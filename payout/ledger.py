@@ -265,15 +265,12 @@ replay_words = Table(
     "replay_words",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("network", String(8), nullable=False),
-    Column("chain_id", BigInteger, nullable=False),
-    Column("payer", String(64), nullable=False),
-    Column("token", String(64), nullable=False),
+    *scope_columns(),
     Column("word_key", String(64), nullable=False),
     Column("next_bit", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("network", "chain_id", "payer", "token", name="uq_replay_word"),
+    UniqueConstraint(*SCOPE_KEY, name="uq_replay_word"),
 )
 
 #: Attempt states: ``pending`` (recorded, maybe broadcast), ``mined`` (its receipt settled the
