@@ -120,6 +120,22 @@ def evm_gas_model(
     return LinearCostModel("gas", base_gas, per_recipient_gas, tx_gas_cap - margin_gas)
 
 
+def _scope_parts(
+    network: Network, chain_id: int, disburser: str, payer: str, token: str, count: int
+) -> list[bytes]:
+    """The common prefix of batch ids and replay words: ``network || 0x00 || uint256(chain_id) ||
+    disburser20 || payer20 || token20 || uint256(count)`` (addresses as 20-byte account ids)."""
+    return [
+        network.value.encode("ascii"),
+        b"\x00",
+        chain_id.to_bytes(32, "big"),
+        address_bytes(network, disburser),
+        address_bytes(network, payer),
+        address_bytes(network, token),
+        count.to_bytes(32, "big"),
+    ]
+
+
 def derive_batch_id(
     *,
     network: Network,
@@ -145,13 +161,7 @@ def derive_batch_id(
         raise PlanError("a batch needs at least one payout")
     parts = [
         BATCH_ID_DOMAIN,
-        network.value.encode("ascii"),
-        b"\x00",
-        chain_id.to_bytes(32, "big"),
-        address_bytes(network, disburser),
-        address_bytes(network, payer),
-        address_bytes(network, token),
-        len(payout_ids).to_bytes(32, "big"),
+        *_scope_parts(network, chain_id, disburser, payer, token, len(payout_ids)),
     ]
     encoded = [pid.encode("utf-8") for pid in payout_ids]
     longest = max(map(len, encoded))
@@ -196,16 +206,7 @@ def derive_replay_keys(
     """
     run = keccak256(
         b"".join(
-            [
-                network.value.encode("ascii"),
-                b"\x00",
-                chain_id.to_bytes(32, "big"),
-                address_bytes(network, disburser),
-                address_bytes(network, payer),
-                address_bytes(network, token),
-                len(batch_ids).to_bytes(32, "big"),
-                *batch_ids,
-            ]
+            [*_scope_parts(network, chain_id, disburser, payer, token, len(batch_ids)), *batch_ids]
         )
     )
     words: dict[int, bytes] = {}
