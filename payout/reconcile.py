@@ -1,7 +1,8 @@
 """Compare the ledger with the chain: every batch event and token Transfer log against every row.
 
 For one (payer, token) the chain side is read from scratch: the disburser's ``BatchDisbursed``
-events of the payer, and the token's ``Transfer`` logs sent by the disburser in those transactions.
+events of the payer, and the token's ``Transfer`` logs paying rows in those transactions (sent by
+the disburser, or by the payer itself in batches of up to 3 rows).
 Each ledger row marked paid must match one Transfer log (same transaction, log index, recipient and
 amount); every such log must belong to a paid row. Mismatch kinds:
 
@@ -82,16 +83,20 @@ class _Transfer:
 
 
 def _transfers(
-    chain: Chain, token: str, disburser: str, tx_hashes: set[str], from_block: int, to_block: int
+    chain: Chain,
+    token: str,
+    disburser: str,
+    payer: str,
+    tx_hashes: set[str],
+    from_block: int,
+    to_block: int,
 ) -> dict[str, dict[int, _Transfer]]:
-    """Token Transfer logs from the disburser, in the given transactions, by tx then log index."""
+    """Token Transfer logs paying rows in the given transactions, by tx then log index: sent by
+    the disburser (after its pull), or, in batches of up to 3 rows, straight from the payer by
+    transferFrom. The pull itself (payer to disburser) is no row."""
+    senders = [bytes(12) + bytes.fromhex(a[2:]) for a in (disburser, payer)]
     logs = _chunked_logs(
-        chain,
-        token,
-        [TRANSFER_TOPIC, bytes(12) + bytes.fromhex(disburser[2:]), None],
-        from_block,
-        to_block,
-        50_000,
+        chain, token, [TRANSFER_TOPIC, senders, None], from_block, to_block, 50_000
     )
     out: dict[str, dict[int, _Transfer]] = defaultdict(dict)
     for log in logs:
@@ -100,6 +105,8 @@ def _transfers(
             continue
         index = int(str(log["logIndex"]), 16)
         to = to_checksum_address("0x" + str(log["topics"][2])[-40:])
+        if to == to_checksum_address(disburser):
+            continue
         amount = int(str(log["data"]), 16)
         out[tx_hash][index] = _Transfer(tx_hash, index, to, amount)
     return out
@@ -132,6 +139,7 @@ def reconcile(
             chain,
             scope.token,
             disburser.address,
+            scope.payer,
             {e.tx_hash for e in events},
             min(blocks),
             max(blocks),

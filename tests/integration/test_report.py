@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from payout.chain import Chain
 from payout.report import REPORT_COLUMNS
 
-from .conftest import Payer, as_json, base_units, invoke
+from .conftest import Payer, as_json, base_units, invoke, send
 
 
 def test_report_csv_and_json_carry_the_proof_of_every_payout(
@@ -85,3 +86,20 @@ def test_reconcile_is_clean_then_reports_each_mismatch_kind(
     assert scope["counts"]["extra"] == 2  # id-3's transfer, and the one id-2 really received
     human = invoke("reconcile")
     assert human.exit_code == 6 and "wrong_amount" in human.stdout
+
+
+def test_reconcile_is_clean_for_batches_paid_straight_from_the_payer(
+    env: dict[str, str],
+    payer: Payer,
+    usdc: str,
+    payout_file: Callable[..., tuple[Path, list[tuple[str, str, str]]]],
+) -> None:
+    """Batches of up to 3 rows are paid by transferFrom(payer -> recipient): their Transfer logs
+    come from the payer, not the disburser, and still match the ledger's rows."""
+    file, _rows = payout_file(5)
+    proc = send(env, payer, usdc, file, "--max-batch-size", "2")  # batches of 2, 2 and 1
+    assert proc.returncode == 0, proc.stderr
+    result = invoke("reconcile", "--json")
+    assert result.exit_code == 0, result.stdout
+    report = as_json(result.stdout)
+    assert report["ok"] is True
