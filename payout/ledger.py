@@ -1014,6 +1014,14 @@ class Ledger:
         same id; callers resubmitting after a crash can check that.
         """
         record = self.batch(scope, batch_id)
+        if record.replay_key is None and record.status is BatchStatus.SUBMITTED:
+            # Sent by a version before replay keys (to that version's disburser): only that
+            # version can tell whether it executed, and guessing could pay it twice.
+            raise LedgerError(
+                f"batch {record.batch_id} was sent by a version of this toolkit before replay "
+                "keys and is still in flight",
+                hint="Settle it with the previous version (`payout resume`) before upgrading.",
+            )
         rows = self.payouts(record.scope, batch_id=record.batch_id)
         rows.sort(key=lambda r: r.batch_position if r.batch_position is not None else -1)
         if len(rows) != record.count:

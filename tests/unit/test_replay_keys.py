@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from payout.batching import derive_replay_keys, plan_batches
 from payout.config import resolve_ledger_url
+from payout.exceptions import LedgerError
 from payout.ledger import Ledger
 from payout.types import ExecutorKind, Network, Payout, Scope
 
@@ -104,3 +106,14 @@ def test_a_ledger_written_before_replay_keys_is_upgraded_on_open(tmp_path: Path)
         ledger.save_plan(batches, executor=ExecutorKind.WALLET)
         assert ledger.batch(SCOPE, batches[0].batch_id).replay_key == batches[0].replay_key_hex
         assert ledger.allocate_replay_key(SCOPE, b"\x01" * 32)[31] == 0
+
+
+def test_a_batch_in_flight_from_before_replay_keys_is_not_guessed_at(ledger: Ledger) -> None:
+    """Sent to the previous disburser (keyed by batch id): only that version can settle it."""
+    rows = _rows(2)
+    ledger.register(rows, SCOPE)
+    (batch,) = plan_batches(rows, chain_id=1, payer=PAYER, disburser=DISBURSER, token=TOKEN)
+    ledger.save_plan([replace(batch, replay_key=b"")], executor=ExecutorKind.WALLET)
+    ledger.record_submission(SCOPE, batch.batch_id, tx_hash="0x01", nonce=0)
+    with pytest.raises(LedgerError, match="before replay keys"):
+        ledger.load_batch(SCOPE, batch.batch_id)
