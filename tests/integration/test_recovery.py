@@ -77,6 +77,23 @@ def test_lost_ledger_resend_with_another_batch_size_pays_nobody_twice(
         assert all(p.tx_hash for p in ledger.payouts())
 
 
+def test_lost_ledger_small_batches_paid_straight_from_the_payer_are_recovered(
+    env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file
+) -> None:
+    """Batches of up to 3 rows are paid by transferFrom from the payer (no pull): recovery reads
+    their rows from the payer's Transfer logs and pays nobody twice."""
+    file, rows = payout_file(5)
+    assert send(env, payer, usdc, file, "--max-batch-size", "2").returncode == 0
+    delete_ledger(env)
+    again = send(env, payer, usdc, file, "--max-batch-size", "3", "--json")
+    assert again.returncode == 0, again.stderr
+    assert as_json(again.stdout)["paid_rows"] == 0
+    assert _paid_once(chain, usdc, rows) == (0, 0)
+    with Ledger.open(env["PAYOUT_LEDGER_URL"]) as ledger:
+        total = sum(base_units(a) for _r, a, _i in rows)
+        assert ledger.status_counts() == {PayoutStatus.CONFIRMED: (5, total)}
+
+
 def test_lost_ledger_resend_with_rows_appended_pays_only_the_new_rows(
     env: dict[str, str], chain: Chain, payer: Payer, usdc: str, payout_file, tmp_path: Path
 ) -> None:
