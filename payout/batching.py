@@ -27,11 +27,14 @@ from payout.exceptions import PlanError
 from payout.types import TX_GAS_CAP, Batch, Network, Payout
 
 #: Conservative EVM defaults; callers pass figures measured against the deployed disburser.
-#: Per batch: intrinsic 21,000 + calldata head + the pull (transferFrom) + the batch-id slot +
-#: event.
+#: Per batch: intrinsic 21,000 + calldata head + the pull (transferFrom) + the replay marker
+#: (5,000 in a run's word in use, 22,100 for a fresh word) + event: ~73,500 gas before refunds
+#: with a word in use (make bench). The per-recipient figure's margin over the measured ~25,750
+#: covers the difference from a few dozen rows on, and every batch is simulated before sending.
 DEFAULT_BASE_GAS = 60_000
 #: Per recipient, worst case: a transfer to an address with no balance (new storage slot,
-#: 20,000 + cold account/slot access) plus 32 calldata bytes and the loop.
+#: 20,000 + cold account/slot access) plus at most 32 calldata bytes (a 20-byte recipient and up
+#: to 12 amount bytes) and the loop.
 DEFAULT_PER_RECIPIENT_GAS = 26_500
 #: Head room under the per-transaction cap for estimate error and token quirks.
 DEFAULT_GAS_MARGIN = 1_000_000
