@@ -181,6 +181,7 @@ class Service:
         return cls(config, ledger, networks)
 
     def close(self) -> None:
+        self.store.close()
         self.ledger.close()
 
     # --- address-network risk -----------------------------------------------------------------

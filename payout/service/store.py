@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +25,7 @@ from payout.amount import format_amount
 from payout.ledger import Ledger
 from payout.ledger import batches as ledger_batches
 from payout.ledger import payouts as ledger_payouts
+from payout.service.group import GroupCommitter, Job
 from payout.service.tables import (
     alert_state,
     api_keys,
@@ -243,6 +244,61 @@ def _by_payout_id(
     return out
 
 
+def _scope_of(r: NewPayout) -> tuple[str, int, str, str]:
+    return (r.network.value, r.chain_id, r.payer, r.token)
+
+
+def _conflicts(
+    rows: Sequence[NewPayout],
+    requested: dict[tuple[tuple[str, int, str, str], str], tuple[str, str, int]],
+    in_ledger: dict[tuple[tuple[str, int, str, str], str], tuple[str, int]],
+) -> list[tuple[int, str, str]]:
+    """Rows of a request whose payout id is used with another recipient or amount (by the
+    request itself, by a stored request, or in the ledger)."""
+    conflicts: list[tuple[int, str, str]] = []
+    seen: dict[tuple[tuple[str, int, str, str], str], int] = {}
+    for i, r in enumerate(rows):
+        key = (_scope_of(r), r.payout_id)
+        if key in seen:
+            conflicts.append((i, r.payout_id, f"the same id as row {seen[key]}"))
+            continue
+        seen[key] = i
+        known = requested.get(key)
+        if known is not None and (known[1] != r.recipient or known[2] != r.amount):
+            conflicts.append(
+                (i, r.payout_id, f"already requested for {known[1]} ({known[2]} base units)")
+            )
+        old = in_ledger.get(key)
+        if old is not None and (old[0] != r.recipient or old[1] != r.amount):
+            conflicts.append(
+                (i, r.payout_id, f"already in the ledger for {old[0]} ({old[1]} base units)")
+            )
+    return conflicts
+
+
+class _RequestJob(Job[StoredAnswer]):
+    """A request's rows waiting for the group writer."""
+
+    def __init__(
+        self,
+        rows: Sequence[NewPayout],
+        api_key_id: str,
+        idempotency_key: str | None,
+        body_sha256: str,
+        render: Callable[[list[dict[str, Any]], int], dict[str, Any]],
+    ) -> None:
+        super().__init__(len(rows))
+        self.rows = rows
+        self.api_key_id = api_key_id
+        self.idempotency_key = idempotency_key
+        self.body_sha256 = body_sha256
+        self.render = render
+
+
+#: Most payout rows one group transaction stores (a request's rows are never split).
+GROUP_MAX_ROWS = 10_000
+
+
 class Store:
     """The service tables of one database (the ledger's)."""
 
@@ -251,6 +307,9 @@ class Store:
         self.engine = ledger.engine
         #: (network name, token address) -> decimals, to render amounts in token units.
         self.decimals = decimals or {}
+        self._requests: GroupCommitter[_RequestJob] = GroupCommitter(
+            self._commit_requests, max_size=GROUP_MAX_ROWS, name="payout-api-commit"
+        )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -356,161 +415,192 @@ class Store:
         api_key_id: str,
         idempotency_key: str | None,
         body_sha256: str,
-        render: Any,
+        render: Callable[[list[dict[str, Any]], int], dict[str, Any]],
     ) -> StoredAnswer:
-        """Store a request's rows in one transaction: all or nothing.
+        """Store a request's rows: all or nothing, on disk when this returns.
 
         A payout id already requested with the same recipient and amount is returned as it is
         (not stored twice); with another recipient or amount, or already in the ledger with
         other values, the whole request is refused (:class:`DuplicateConflict`). ``render(rows,
-        created)`` builds the answer body, stored with the Idempotency-Key when one is given.
+        created)`` builds the answer body, stored with the Idempotency-Key when one is given
+        (the same key with another body: :class:`IdempotencyMismatch`).
+
+        Concurrent calls are committed together (:mod:`payout.service.group`): each request is
+        checked against the stored rows and the requests before it in the same group, exactly
+        as if they had been committed one by one, and answered only after the group committed.
         """
-        request_id = new_id("req")
-        stamp = now()
-        for _attempt in range(3):
+        job = _RequestJob(rows, api_key_id, idempotency_key, body_sha256, render)
+        return self._requests.run(job).wait()
+
+    def close(self) -> None:
+        """Commit the requests still queued and stop the group writer."""
+        self._requests.close()
+
+    def _commit_requests(self, jobs: Sequence[_RequestJob]) -> None:
+        """One transaction for every request of ``jobs`` (the group writer's ``process``)."""
+        outcomes: list[StoredAnswer | Exception] = []
+        for attempt in range(3):
             try:
                 with self.write() as conn:
-                    if idempotency_key is not None:
-                        found = conn.execute(
-                            select(idempotency).where(
-                                idempotency.c.api_key_id == api_key_id,
-                                idempotency.c.key == idempotency_key,
-                            )
-                        ).first()
-                        if found is not None:
-                            if found._mapping["body_sha256"] != body_sha256:
-                                raise IdempotencyMismatch(idempotency_key)
-                            return StoredAnswer(
-                                found._mapping["status_code"],
-                                json.loads(found._mapping["response"]),
-                            )
-                    ids, created = self._insert_rows(conn, rows, api_key_id, request_id, stamp)
-                    records = self._payouts_by_pk(conn, ids)
-                    status = 201 if created else 200
-                    body = render(records, created)
-                    if idempotency_key is not None:
-                        conn.execute(
-                            insert(idempotency).values(
-                                api_key_id=api_key_id,
-                                key=idempotency_key,
-                                body_sha256=body_sha256,
-                                status_code=status,
-                                response=json.dumps(body),
-                                created_at=stamp,
-                            )
-                        )
-                    return StoredAnswer(status, body)
+                    outcomes = self._store_requests(conn, jobs)
+                break
             except IntegrityError:
-                # A concurrent request stored the same ids or key first: look again.
-                continue
-        raise RuntimeError("could not store the request after 3 attempts")  # pragma: no cover
+                # PostgreSQL: another process stored one of the ids or keys between our reads and
+                # our writes; the transaction is gone: read again (its rows are visible now).
+                if attempt == 2:
+                    raise
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                job.fail(outcome)
+            else:
+                job.finish(outcome)
 
-    def _insert_rows(
-        self,
-        conn: Connection,
-        rows: Sequence[NewPayout],
-        api_key_id: str,
-        request_id: str,
-        stamp: datetime,
-    ) -> tuple[list[int], int]:
-        by_scope: dict[tuple[str, int, str, str], list[int]] = {}
-        for i, r in enumerate(rows):
-            by_scope.setdefault((r.network.value, r.chain_id, r.payer, r.token), []).append(i)
-        existing: dict[int, tuple[int, str, str]] = {}
-        ledger_known: dict[int, tuple[str, str]] = {}
-        for (net, chain_id, payer, token), idx in by_scope.items():
-            pids = [rows[i].payout_id for i in idx]
-            scope_key = (net, chain_id, payer, token)
-            found = {
-                pid: (m["pk"], m["recipient"], m["amount"])
-                for pid, m in _by_payout_id(conn, payout_requests, scope_key, pids).items()
-            }
-            in_ledger = {
-                pid: (m["recipient"], m["amount"])
-                for pid, m in _by_payout_id(conn, ledger_payouts, scope_key, pids).items()
-            }
-            for i in idx:
-                pid = rows[i].payout_id
-                if pid in found:
-                    existing[i] = found[pid]
-                elif pid in in_ledger:
-                    ledger_known[i] = in_ledger[pid]
-        conflicts: list[tuple[int, str, str]] = []
-        seen: dict[tuple[str, int, str, str, str], int] = {}
-        for i, r in enumerate(rows):
-            key = (r.network.value, r.chain_id, r.payer, r.token, r.payout_id)
-            if key in seen:
-                conflicts.append((i, r.payout_id, f"the same id as row {seen[key]}"))
-                continue
-            seen[key] = i
-            known = existing.get(i)
-            if known is not None and (known[1] != r.recipient or int(known[2]) != r.amount):
-                conflicts.append(
-                    (i, r.payout_id, f"already requested for {known[1]} ({known[2]} base units)")
-                )
-            old = ledger_known.get(i)
-            if old is not None and (old[0] != r.recipient or int(old[1]) != r.amount):
-                conflicts.append(
-                    (i, r.payout_id, f"already in the ledger for {old[0]} ({old[1]} base units)")
-                )
-        if conflicts:
-            raise DuplicateConflict(conflicts)
-        values = []
-        for i, r in enumerate(rows):
-            if i in existing:
-                continue
-            values.append(
-                {
-                    "id": new_id("po"),
-                    "network_name": r.network_name,
-                    "network": r.network.value,
-                    "chain_id": r.chain_id,
-                    "payer": r.payer,
-                    "token": r.token,
-                    "token_symbol": r.token_symbol,
-                    "payout_id": r.payout_id,
-                    "recipient": r.recipient,
-                    "amount": str(r.amount),
-                    "memo": r.memo,
-                    # Already in the ledger (a file paid by the CLI): the worker settles it from
-                    # there without paying it again.
-                    "state": QUEUED if i in ledger_known else REQUESTED,
-                    "api_key_id": api_key_id,
-                    "request_id": request_id,
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                }
-            )
-        if values:
-            conn.execute(insert(payout_requests), values)
-        created_ids = {v["id"] for v in values}
-        pks: list[int] = []
-        by_id = (
-            {
-                m.id: m.pk
-                for m in conn.execute(
-                    select(payout_requests.c.id, payout_requests.c.pk).where(
-                        payout_requests.c.id.in_(list(created_ids))
+    def _store_requests(
+        self, conn: Connection, jobs: Sequence[_RequestJob]
+    ) -> list[StoredAnswer | Exception]:
+        stamp = now()
+        # Everything the group's requests refer to, read once: Idempotency-Keys, service rows and
+        # ledger rows by payout id.
+        stored_keys: dict[tuple[str, str], tuple[str, StoredAnswer | int]] = {}
+        keys_by_api_key: dict[str, list[str]] = {}
+        for job in jobs:
+            if job.idempotency_key is not None:
+                keys_by_api_key.setdefault(job.api_key_id, []).append(job.idempotency_key)
+        for key_id, keys in keys_by_api_key.items():
+            unique = sorted(set(keys))
+            for start in range(0, len(unique), 500):
+                for row in conn.execute(
+                    select(idempotency).where(
+                        idempotency.c.api_key_id == key_id,
+                        idempotency.c.key.in_(unique[start : start + 500]),
                     )
-                )
-            }
-            if created_ids
-            else {}
-        )
-        it = iter(v["id"] for v in values)
-        for i in range(len(rows)):
-            pks.append(existing[i][0] if i in existing else by_id[next(it)])
-        return pks, len(values)
+                ):
+                    m = row._mapping
+                    stored_keys[(key_id, m["key"])] = (
+                        m["body_sha256"],
+                        StoredAnswer(m["status_code"], json.loads(m["response"])),
+                    )
+        wanted: dict[tuple[str, int, str, str], set[str]] = {}
+        for job in jobs:
+            for r in job.rows:
+                wanted.setdefault(_scope_of(r), set()).add(r.payout_id)
+        #: (scope, payout id) -> (public id, recipient, amount) of the service's rows
+        requested: dict[tuple[tuple[str, int, str, str], str], tuple[str, str, int]] = {}
+        in_ledger: dict[tuple[tuple[str, int, str, str], str], tuple[str, int]] = {}
+        for scope_key, pid_set in wanted.items():
+            pids = sorted(pid_set)
+            for pid, m in _by_payout_id(conn, payout_requests, scope_key, pids).items():
+                requested[(scope_key, pid)] = (m["id"], m["recipient"], int(m["amount"]))
+            for pid, m in _by_payout_id(conn, ledger_payouts, scope_key, pids).items():
+                in_ledger[(scope_key, pid)] = (m["recipient"], int(m["amount"]))
 
-    def _payouts_by_pk(self, conn: Connection, pks: Sequence[int]) -> list[dict[str, Any]]:
-        found: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(pks), 500):
-            chunk = list(pks[start : start + 500])
+        # The requests in order, as if committed one by one: a request sees the rows and keys of
+        # the requests before it in the group.
+        outcomes: list[StoredAnswer | Exception | None] = []
+        plans: dict[int, tuple[list[str], int]] = {}  # job index -> (public ids, created)
+        #: a request repeating an earlier one of the group (same key, same body) -> that one
+        repeats: dict[int, int] = {}
+        new_rows: list[dict[str, Any]] = []
+        for index, job in enumerate(jobs):
+            idem = (job.api_key_id, job.idempotency_key) if job.idempotency_key else None
+            if idem is not None and idem in stored_keys:
+                body_sha256, answer = stored_keys[idem]
+                if body_sha256 != job.body_sha256:
+                    outcomes.append(IdempotencyMismatch(idem[1]))
+                elif isinstance(answer, StoredAnswer):
+                    outcomes.append(answer)
+                else:
+                    # An earlier request of this group: its answer is rendered below.
+                    outcomes.append(None)
+                    repeats[index] = answer
+                continue
+            conflicts = _conflicts(job.rows, requested, in_ledger)
+            if conflicts:
+                outcomes.append(DuplicateConflict(conflicts))
+                continue
+            request_id = new_id("req")
+            public_ids: list[str] = []
+            created = 0
+            for r in job.rows:
+                key = (_scope_of(r), r.payout_id)
+                found = requested.get(key)
+                if found is not None:
+                    public_ids.append(found[0])
+                    continue
+                public = new_id("po")
+                new_rows.append(
+                    {
+                        "id": public,
+                        "network_name": r.network_name,
+                        "network": r.network.value,
+                        "chain_id": r.chain_id,
+                        "payer": r.payer,
+                        "token": r.token,
+                        "token_symbol": r.token_symbol,
+                        "payout_id": r.payout_id,
+                        "recipient": r.recipient,
+                        "amount": str(r.amount),
+                        "memo": r.memo,
+                        # Already in the ledger (a file paid by the CLI): the worker settles it
+                        # from there without paying it again.
+                        "state": QUEUED if key in in_ledger else REQUESTED,
+                        "api_key_id": job.api_key_id,
+                        "request_id": request_id,
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                    }
+                )
+                requested[key] = (public, r.recipient, r.amount)
+                public_ids.append(public)
+                created += 1
+            plans[index] = (public_ids, created)
+            outcomes.append(None)
+            if idem is not None:
+                stored_keys[idem] = (job.body_sha256, index)
+
+        if new_rows:
+            conn.execute(insert(payout_requests), new_rows)
+        records = self._payouts_by_id(conn, [p for ids, _c in plans.values() for p in ids])
+        answers: dict[int, StoredAnswer] = {}
+        keys_rows: list[dict[str, Any]] = []
+        for index, job in enumerate(jobs):
+            if index in repeats:
+                outcomes[index] = answers[repeats[index]]
+                continue
+            if index not in plans:
+                continue
+            ids, created = plans[index]
+            answer = StoredAnswer(
+                201 if created else 200, job.render([records[p] for p in ids], created)
+            )
+            answers[index] = answer
+            outcomes[index] = answer
+            if job.idempotency_key is not None:
+                keys_rows.append(
+                    {
+                        "api_key_id": job.api_key_id,
+                        "key": job.idempotency_key,
+                        "body_sha256": job.body_sha256,
+                        "status_code": answer.status_code,
+                        "response": json.dumps(answer.body),
+                        "created_at": stamp,
+                    }
+                )
+        if keys_rows:
+            conn.execute(insert(idempotency), keys_rows)
+        return [o if o is not None else RuntimeError("unanswered request") for o in outcomes]
+
+    def _payouts_by_id(self, conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 500):
             for row in conn.execute(
-                select(*_PAYOUT_COLUMNS).select_from(_JOINED).where(payout_requests.c.pk.in_(chunk))
+                select(*_PAYOUT_COLUMNS)
+                .select_from(_JOINED)
+                .where(payout_requests.c.id.in_(unique[start : start + 500]))
             ):
-                found[row._mapping["pk"]] = self.render(row._mapping)
-        return [found[pk] for pk in pks]
+                found[row._mapping["id"]] = self.render(row._mapping)
+        return found
 
     def render(self, m: Any) -> dict[str, Any]:
         """The API representation of a payout row (joined with its ledger row)."""
