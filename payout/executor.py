@@ -502,6 +502,7 @@ class HotWalletExecutor:
 
     def _settle_mined(self, batch: Batch, receipt: dict[str, Any]) -> BatchResult:
         result = settle_from_receipt(self.ledger, self.disburser, batch, receipt)
+        checkpoint("after-settle")
         if result.status is BatchStatus.FAILED:
             self.on_event(
                 ExecutionEvent("batch-failed", batch.index, batch.batch_id_hex, result.tx_hash)

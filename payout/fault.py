@@ -14,6 +14,8 @@ Points on the hot-wallet path (in the order they are reached for one transaction
     the node accepted the transaction; no receipt has been read.
 ``after-receipt``
     the receipt is read (the batch is paid on chain); the ledger does not know yet.
+``after-settle``
+    the ledger recorded the batch's outcome; nothing was announced yet (events, webhooks).
 
 On the service's Safe path (the same three points apply to its ``execTransaction``), first:
 
@@ -30,7 +32,7 @@ from collections import Counter
 FAULT_ENV = "PAYOUT_FAULT"
 #: Exit status of a process stopped by a fault (distinct from every PayoutError exit code).
 FAULT_EXIT_CODE = 86
-POINTS = ("before-broadcast", "after-broadcast", "after-receipt")
+POINTS = ("before-broadcast", "after-broadcast", "after-receipt", "after-settle")
 #: Reached only by the service worker paying from a Safe.
 SAFE_POINTS = ("after-propose",)
 

@@ -433,3 +433,34 @@ def test_a_second_worker_on_a_sqlite_ledger_is_refused(server: Server, config: P
     )
     assert second.returncode == 3
     assert "a SQLite ledger is paid by one worker" in second.stderr
+
+
+@pytest.mark.parametrize("point", ["after-settle", "after-receipt"])
+def test_batch_events_survive_a_crash_between_the_change_and_the_event(
+    config: Path, tmp_path: Path, receiver: Receiver, point: str
+) -> None:
+    """The service dies right after the ledger recorded the batch as paid (after-settle) or right
+    after the receipt (after-receipt), before any batch.paid event was written. Restarted, it
+    announces the batch: batch.paid arrives (the outbox is written with the change itself)."""
+    s = start_server(config, tmp_path / "batch.log", extra_env={"PAYOUT_FAULT": point})
+    key = create_key(config, "read", "write")
+    rows = _rows(tmp_path, 3, seed=f"batch-{point}")
+    with s.client(key) as http:
+        ids = [p["id"] for p in http.post("/v1/payouts", json={"payouts": rows}).json()["payouts"]]
+    assert s.process.wait(60) == FAULT_EXIT_CODE
+    s2 = start_server(config, tmp_path / "batch.log")
+    try:
+        with s2.client(key) as http:
+            wait_until(lambda: _all_paid(http, ids), what="paid after restart")
+            batch_id = http.get(f"/v1/payouts/{ids[0]}").json()["batch_id"]
+        wait_until(
+            lambda: [e for e in receiver.events("batch.paid") if e["data"]["batch_id"] == batch_id],
+            timeout=30,
+            what="batch.paid of the batch paid before the crash",
+        )
+        submitted = [e for e in receiver.events("batch.submitted")]
+        assert [e["data"]["batch_id"] for e in submitted] == [batch_id]
+        paid = receiver.events("batch.paid")[0]["data"]
+        assert paid["count"] == 3 and paid["tx_hash"] and paid["network"] == "anvil"
+    finally:
+        s2.stop()
