@@ -23,7 +23,7 @@ import io
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -466,6 +466,29 @@ class Registration:
     skipped: list[Payout] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class BatchChange:
+    """A batch that just changed status, as told to :attr:`Ledger.batch_listeners`."""
+
+    network: Network
+    chain_id: int
+    payer: str
+    token: str
+    batch_id: str
+    status: BatchStatus
+    tx_hash: str | None
+    count: int
+    #: Rows of the batch paid / skipped (a confirmed batch in skip-and-report mode).
+    paid: int
+    skipped: int
+    error: str | None
+
+
+#: Called inside the transaction that changes a batch's status, with its connection: whatever it
+#: writes there (an outbox row) is committed with the change or not at all.
+BatchListener = Callable[[Connection, BatchChange], None]
+
+
 def _require_batch_transition(hex_id: str, status: BatchStatus, target: BatchStatus) -> None:
     if target not in BATCH_TRANSITIONS[status]:
         raise InvalidTransitionError("batch", hex_id, status.value, target.value)
@@ -485,6 +508,8 @@ class Ledger:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = redact_url(url)
+        #: Told of every batch status change inside its transaction (see :data:`BatchListener`).
+        self.batch_listeners: list[BatchListener] = []
 
     # --- opening --------------------------------------------------------------------------------
 
@@ -1166,6 +1191,7 @@ class Ledger:
                         "refusing to submit a batch whose rows changed",
                         hint="Plan again (`payout plan`), then send.",
                     )
+                self._announce(conn, pk)
             else:
                 conn.execute(
                     update(payouts)
@@ -1290,6 +1316,7 @@ class Ledger:
                 )
                 .values(status="replaced", updated_at=now)
             )
+            self._announce(conn, pk)
 
     def record_failure(
         self,
@@ -1345,6 +1372,7 @@ class Ledger:
                     .where(attempts.c.batch_pk == pk, attempts.c.tx_hash == tx_hash)
                     .values(status="reverted", updated_at=now)
                 )
+            self._announce(conn, pk)
 
     def release_batch(
         self, scope: Scope | tuple[Network, int, str], batch_id: bytes | str, *, reason: str
@@ -1390,6 +1418,7 @@ class Ledger:
                 .where(attempts.c.batch_pk == pk, attempts.c.status == "pending")
                 .values(status="dropped", updated_at=now)
             )
+            self._announce(conn, pk)
 
     # --- the chain a scope lives on, and its batches found on chain ----------------------------
 
@@ -1605,6 +1634,36 @@ class Ledger:
                     yield conn
             finally:
                 conn.info.pop("payout_write", None)
+
+    def _announce(self, conn: Connection, pk: int) -> None:
+        """Tell the batch listeners about batch ``pk``'s new status, in ``conn``'s transaction."""
+        if not self.batch_listeners:
+            return
+        m = conn.execute(select(batches).where(batches.c.id == pk)).one()._mapping
+        counts: dict[str, int] = dict(
+            conn.execute(
+                select(payouts.c.status, func.count())
+                .where(
+                    *_batch_rows((Network(m["network"]), m["chain_id"], m["payer"]), m["batch_id"])
+                )
+                .group_by(payouts.c.status)
+            ).all()
+        )
+        change = BatchChange(
+            network=Network(m["network"]),
+            chain_id=int(m["chain_id"]),
+            payer=m["payer"],
+            token=m["token"],
+            batch_id=m["batch_id"],
+            status=BatchStatus(m["status"]),
+            tx_hash=m["tx_hash"],
+            count=int(m["count"]),
+            paid=int(counts.get(PayoutStatus.CONFIRMED.value, 0)),
+            skipped=int(counts.get(PayoutStatus.SKIPPED.value, 0)),
+            error=m["error"],
+        )
+        for listener in self.batch_listeners:
+            listener(conn, change)
 
     def _batch_pk(
         self, conn: Connection, scope: Scope | tuple[Network, int, str], batch_id: bytes | str

@@ -11,13 +11,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import Connection
+
 from payout.address import check_address
 from payout.amount import format_amount
 from payout.chain import Chain
 from payout.deployment import verify_disburser
 from payout.exceptions import NetworkNotServed as NetworkNotServed
 from payout.exceptions import PayoutError, ServiceConfigError
-from payout.ledger import Ledger
+from payout.ledger import BatchChange, Ledger
 from payout.service import migrate
 from payout.service.network import ENERGY, GAS, NetworkConfig, ServiceConfig, TokenConfig
 from payout.service.store import Store
@@ -164,9 +166,22 @@ class Service:
         }
         self.store = Store(ledger, decimals)
         self.store.endpoints = tuple((h.url, h.events) for h in config.webhooks)
+        # batch.* events are written in the transaction that changes the batch (an outbox): a
+        # crash can lose neither the change's event nor announce a change that did not happen.
+        ledger.batch_listeners.append(self._on_batch_change)
         # Recipients already checked against the other chains: (network, address) -> problem.
         self._code_checks: dict[tuple[str, str], str | None] = {}
         self._code_lock = threading.Lock()
+
+    def _on_batch_change(self, conn: Connection, change: BatchChange) -> None:
+        for n in self.networks.values():
+            if (
+                n.kind is change.network
+                and n.chain_id == change.chain_id
+                and n.payer.lower() == change.payer.lower()
+            ):
+                self.store.enqueue_batch_event(conn, n.name, change)
+                return
 
     @classmethod
     def open(cls, config: ServiceConfig) -> Service:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from payout.amount import format_amount
-from payout.ledger import Ledger
+from payout.ledger import BatchChange, Ledger
 from payout.ledger import batches as ledger_batches
 from payout.ledger import payouts as ledger_payouts
 from payout.service.group import GroupCommitter, Job
@@ -36,7 +36,7 @@ from payout.service.tables import (
     webhook_deliveries,
     webhook_messages,
 )
-from payout.types import Network, PayoutStatus
+from payout.types import BatchStatus, Network, PayoutStatus
 
 #: Service row states (``svc_payouts.state``).
 REQUESTED = "requested"
@@ -51,6 +51,12 @@ PUBLIC_STATUS = {
     PayoutStatus.CONFIRMED.value: "paid",
     PayoutStatus.FAILED.value: "failed",
     PayoutStatus.SKIPPED.value: "skipped",
+}
+#: The webhook event of each batch status a batch reaches.
+BATCH_EVENTS = {
+    BatchStatus.SUBMITTED: "batch.submitted",
+    BatchStatus.CONFIRMED: "batch.paid",
+    BatchStatus.FAILED: "batch.failed",
 }
 FINAL_STATUSES = ("paid", "failed", "skipped", "cancelled")
 PUBLIC_STATUSES = (
@@ -973,6 +979,31 @@ class Store:
         if deliveries:
             conn.execute(insert(webhook_deliveries), deliveries)
         return msg_id
+
+    def enqueue_batch_event(self, conn: Connection, network_name: str, change: BatchChange) -> None:
+        """The ``batch.*`` event of a batch status change, in the change's transaction."""
+        name = BATCH_EVENTS.get(change.status)
+        if name is None:
+            return
+        detail = (
+            f"{change.paid} paid, {change.skipped} skipped"
+            if change.status is BatchStatus.CONFIRMED
+            else change.error
+        )
+        self.enqueue(
+            conn,
+            name,
+            {
+                "network": network_name,
+                "batch_id": change.batch_id,
+                "tx_hash": change.tx_hash,
+                "token_address": change.token,
+                "count": change.count,
+                "paid": change.paid,
+                "skipped": change.skipped,
+                "detail": detail,
+            },
+        )
 
     def emit(self, event_type: str, data: dict[str, Any]) -> str:
         """:meth:`enqueue` in a transaction of its own."""

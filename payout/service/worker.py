@@ -370,8 +370,9 @@ class Worker:
             )
 
             def on_batch(name: str, data: dict[str, Any]) -> None:
+                # The batch.* event itself is written with the ledger's change of the batch (see
+                # Service._on_batch_change): here the rows' new statuses are announced promptly.
                 store.sync(network.name, network.payer, token)
-                store.emit(name, data)
 
             key = (network.name, token)
             try:
