@@ -32,6 +32,7 @@ from payout.service.tables import (
     idempotency,
     payer_locks,
     payout_requests,
+    rate_limits,
     webhook_attempts,
     webhook_deliveries,
     webhook_messages,
@@ -73,6 +74,7 @@ PUBLIC_STATUSES = (
 #: execTransaction leaves the Safe nonce unused: the same signatures can still execute it).
 _AWAITING_SIGNATURES = (PayoutStatus.PLANNED.value, PayoutStatus.FAILED.value)
 SCOPES = ("read", "write")
+MICRO = 1_000_000
 
 
 def now() -> datetime:
@@ -397,6 +399,40 @@ class Store:
         if not secrets.compare_digest(digest, m["secret_sha256"]) or m["revoked_at"] is not None:
             return None
         return self._api_key(m)
+
+    def take_rate_tokens(self, key_id: str, rate: int, want: int, now_us: int) -> tuple[int, float]:
+        """Take up to ``want`` requests from ``key_id``'s shared bucket (``rate`` per second,
+        bursts up to ``rate``) at ``now_us`` (microseconds of wall time). Returns (requests
+        granted, seconds until one more is available when none was)."""
+        cap = rate * MICRO
+        q = select(rate_limits.c.tokens, rate_limits.c.stamp).where(
+            rate_limits.c.api_key_id == key_id
+        )
+        if self.postgres:
+            q = q.with_for_update()
+        with self.write() as conn:
+            row = conn.execute(q).first()
+            if row is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(rate_limits).values(api_key_id=key_id, tokens=cap, stamp=now_us)
+                        )
+                except IntegrityError:  # another process created it first: use theirs
+                    pass
+                row = conn.execute(q).one()
+            tokens, stamp = int(row[0]), int(row[1])
+            # Refill: `rate` requests per second, i.e. `rate` millionths per microsecond.
+            tokens = min(cap, tokens + max(0, now_us - stamp) * rate)
+            granted = min(want, tokens // MICRO)
+            tokens -= granted * MICRO
+            conn.execute(
+                update(rate_limits)
+                .where(rate_limits.c.api_key_id == key_id)
+                .values(tokens=tokens, stamp=max(now_us, stamp))
+            )
+        wait = 0.0 if granted else (MICRO - tokens) / (rate * MICRO)
+        return granted, wait
 
     # --- requests ---------------------------------------------------------------------------------
 

@@ -143,3 +143,14 @@ alert_state = Table(
     Column("threshold", String(80), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+#: The token bucket of each API key's rate limit, shared by every API process on this database:
+#: ``tokens`` in millionths of a request, ``stamp`` the bucket's last update in microseconds since
+#: the Unix epoch (integers: no float rounding in the arithmetic).
+rate_limits = Table(
+    "svc_rate_limits",
+    service_metadata,
+    Column("api_key_id", String(32), primary_key=True),
+    Column("tokens", BigInteger, nullable=False),
+    Column("stamp", BigInteger, nullable=False),
+)
