@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, not_, or_, select, update
+from sqlalchemy import DateTime, and_, bindparam, func, insert, not_, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -957,29 +957,42 @@ class Store:
                     payout_requests.c.state == QUEUED,
                 )
             ).all()
+            changes: list[dict[str, Any]] = []
+            messages: list[tuple[str, dict[str, Any]]] = []
+            stamp = now()
             for row in rows:
                 m = row._mapping
                 status = _status_of(m)
                 reported = m["reported"] or "queued"
                 if status == reported:
                     continue
-                names: list[str] = []
-                # A row seen first as paid was submitted too: announce both, in order.
-                if status in ("paid", "skipped", "failed") and reported in ("queued", "proposed"):
-                    names.append("payout.submitted")
-                if status != "queued":
-                    names.append(f"payout.{status}")
-                final = status in FINAL_STATUSES
-                conn.execute(
-                    update(payout_requests)
-                    .where(payout_requests.c.pk == m["pk"], payout_requests.c.state == QUEUED)
-                    .values(reported=status, state=DONE if final else QUEUED, updated_at=now())
-                )
                 data = self.render(m)
                 data["status"] = status
-                for name in names:
-                    self.enqueue(conn, name, data)
-                    events += 1
+                # A row seen first as paid was submitted too: announce both, in order.
+                if status in ("paid", "skipped", "failed") and reported in ("queued", "proposed"):
+                    messages.append(("payout.submitted", data))
+                if status != "queued":
+                    messages.append((f"payout.{status}", data))
+                final = status in FINAL_STATUSES
+                changes.append(
+                    {"b_pk": m["pk"], "b_reported": status, "b_state": DONE if final else QUEUED}
+                )
+            if changes:
+                conn.execute(
+                    update(payout_requests)
+                    .where(
+                        payout_requests.c.pk == bindparam("b_pk"),
+                        payout_requests.c.state == QUEUED,
+                    )
+                    .values(
+                        reported=bindparam("b_reported"),
+                        state=bindparam("b_state"),
+                        updated_at=stamp,
+                    ),
+                    changes,
+                )
+            self.enqueue_many(conn, messages)
+            events = len(messages)
         return events
 
     # --- webhooks ---------------------------------------------------------------------------------
@@ -990,31 +1003,53 @@ class Store:
     def enqueue(self, conn: Connection, event_type: str, data: dict[str, Any]) -> str:
         """Write a webhook message and one pending delivery per endpoint (inside ``conn``'s
         transaction: the event exists exactly when the change it announces does)."""
-        msg_id = new_id("msg")
+        return self.enqueue_many(conn, [(event_type, data)])[0]
+
+    def enqueue_many(
+        self, conn: Connection, events: Sequence[tuple[str, dict[str, Any]]]
+    ) -> list[str]:
+        """:meth:`enqueue` for many events at once (a few statements, not two per event)."""
+        if not events:
+            return []
         stamp = now()
-        payload = json.dumps(
-            {"type": event_type, "timestamp": _iso(stamp), "data": data}, sort_keys=True
-        )
-        pk = conn.execute(
-            insert(webhook_messages)
-            .values(id=msg_id, event_type=event_type, payload=payload, created_at=stamp)
-            .returning(webhook_messages.c.pk)
-        ).scalar_one()
-        deliveries = [
+        messages = [
             {
-                "message_pk": pk,
-                "url": url,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": stamp,
+                "id": new_id("msg"),
+                "event_type": event_type,
+                "payload": json.dumps(
+                    {"type": event_type, "timestamp": _iso(stamp), "data": data}, sort_keys=True
+                ),
                 "created_at": stamp,
             }
-            for url, events in self.endpoints
-            if not events or event_type in events
+            for event_type, data in events
         ]
-        if deliveries:
-            conn.execute(insert(webhook_deliveries), deliveries)
-        return msg_id
+        conn.execute(insert(webhook_messages), messages)
+        ids = [str(m["id"]) for m in messages]
+        if self.endpoints:
+            pks: dict[str, int] = {}
+            for start in range(0, len(ids), 500):
+                for message_id, pk in conn.execute(
+                    select(webhook_messages.c.id, webhook_messages.c.pk).where(
+                        webhook_messages.c.id.in_(ids[start : start + 500])
+                    )
+                ):
+                    pks[str(message_id)] = int(pk)
+            deliveries = [
+                {
+                    "message_pk": pks[str(m["id"])],
+                    "url": url,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": stamp,
+                    "created_at": stamp,
+                }
+                for m in messages
+                for url, wanted in self.endpoints
+                if not wanted or m["event_type"] in wanted
+            ]
+            if deliveries:
+                conn.execute(insert(webhook_deliveries), deliveries)
+        return ids
 
     def enqueue_batch_event(self, conn: Connection, network_name: str, change: BatchChange) -> None:
         """The ``batch.*`` event of a batch status change, in the change's transaction."""
@@ -1071,10 +1106,10 @@ class Store:
             if self.postgres:
                 q = q.with_for_update(skip_locked=True, of=webhook_deliveries)
             rows = [dict(r._mapping) for r in conn.execute(q)]
-            for r in rows:
+            if rows:
                 conn.execute(
                     update(webhook_deliveries)
-                    .where(webhook_deliveries.c.pk == r["pk"])
+                    .where(webhook_deliveries.c.pk.in_([r["pk"] for r in rows]))
                     .values(next_attempt_at=stamp + lease)
                 )
         return rows
@@ -1089,33 +1124,62 @@ class Store:
         next_attempt: datetime | None,
     ) -> None:
         """Log one HTTP attempt; ``next_attempt`` None after a success or the last attempt."""
+        from payout.service.webhook import Attempt
+
+        self.record_attempts([Attempt(delivery_pk, status_code, error, duration_ms, next_attempt)])
+
+    def record_attempts(self, attempts: Sequence[Any]) -> None:
+        """Log a round of HTTP attempts (:class:`payout.service.webhook.Attempt`) in one
+        transaction: each delivery becomes ``delivered`` (2xx), ``failed`` (no retry left) or
+        waits for ``next_attempt``."""
+        if not attempts:
+            return
         stamp = now()
-        ok = status_code is not None and 200 <= status_code < 300
+        rows = []
+        for a in attempts:
+            ok = a.status_code is not None and 200 <= a.status_code < 300
+            status = "delivered" if ok else ("failed" if a.next_attempt is None else "pending")
+            rows.append(
+                {
+                    "b_pk": a.delivery_pk,
+                    "b_code": a.status_code,
+                    "b_error": a.error,
+                    "b_status": status,
+                    "b_delivered": stamp if ok else None,
+                    "b_next": a.next_attempt if status == "pending" else None,
+                }
+            )
+        d = webhook_deliveries.c
         with self.write() as conn:
             conn.execute(
-                insert(webhook_attempts).values(
-                    delivery_pk=delivery_pk,
-                    status_code=status_code,
-                    error=error,
-                    duration_ms=duration_ms,
-                    created_at=stamp,
-                )
+                insert(webhook_attempts),
+                [
+                    {
+                        "delivery_pk": a.delivery_pk,
+                        "status_code": a.status_code,
+                        "error": a.error,
+                        "duration_ms": a.duration_ms,
+                        "created_at": stamp,
+                    }
+                    for a in attempts
+                ],
             )
-            values: dict[str, Any] = {
-                "attempts": webhook_deliveries.c.attempts + 1,
-                "last_status_code": status_code,
-                "last_error": error,
-            }
-            if ok:
-                values.update(status="delivered", delivered_at=stamp)
-            elif next_attempt is None:
-                values.update(status="failed")
-            else:
-                values.update(next_attempt_at=next_attempt)
             conn.execute(
                 update(webhook_deliveries)
-                .where(webhook_deliveries.c.pk == delivery_pk)
-                .values(**values)
+                .where(d.pk == bindparam("b_pk"))
+                .values(
+                    attempts=d.attempts + 1,
+                    last_status_code=bindparam("b_code"),
+                    last_error=bindparam("b_error"),
+                    status=bindparam("b_status"),
+                    delivered_at=func.coalesce(
+                        bindparam("b_delivered", type_=DateTime(timezone=True)), d.delivered_at
+                    ),
+                    next_attempt_at=func.coalesce(
+                        bindparam("b_next", type_=DateTime(timezone=True)), d.next_attempt_at
+                    ),
+                ),
+                rows,
             )
 
     def deliveries(
