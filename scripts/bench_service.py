@@ -1,12 +1,15 @@
 """Benchmarks of `payout serve`, written to build/bench/service.json.
 
-Usage: ``python scripts/bench_service.py [--withdrawals 10000] [--accept 2000]``
+Usage: ``python scripts/bench_service.py [--withdrawals 10000] [--accept 4000] [--clients 32]
+[--flush-seconds 1] [--flush-rows 500] [--ledger URL]``
 
 1. Requests accepted per second on one core: single-payout POST /v1/payouts to a `payout serve
-   --no-worker` pinned to one CPU (the client on the other), sequential, keep-alive.
-2. Withdrawals end to end: N single-payout requests over HTTP (4 client threads) paid on anvil by
-   the hot-wallet worker; latency = from sending the request to receiving its payout.paid webhook;
-   p50 / p99.
+   --no-worker` pinned to one CPU (the clients on the other): ``--clients`` concurrent keep-alive
+   connections (concurrent requests share commits: group commit), one sequential client (every
+   request waits for its own commit), and 100-row requests (rows per second).
+2. Withdrawals end to end: N single-payout requests over HTTP (``--clients`` client threads) paid on
+   anvil by the hot-wallet worker; latency = from sending the request to receiving its payout.paid
+   webhook; p50 / p99. The worker's flushes (rows, seconds) are read from its log.
 3. Webhooks under a receiver that fails 30% of the requests (HTTP 500, seeded): every payout.paid
    event of step 2 must arrive (at-least-once; duplicates counted), none lost.
 """
@@ -15,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -28,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -104,8 +110,8 @@ def _config(path: Path, **v: Any) -> None:
     path.write_text(
         f"""[service]
 ledger = "{v["ledger"]}"
-flush_seconds = 1.0
-flush_rows = 500
+flush_seconds = {v["flush_seconds"]}
+flush_rows = {v["flush_rows"]}
 rate_limit = 1000000
 webhook_backoff_seconds = 0.2
 webhook_backoff_cap_seconds = 2.0
@@ -171,10 +177,69 @@ def _key(config: Path) -> str:
     return str(json.loads(out.stdout)["key"])
 
 
+def _accept(
+    url: str, key: str, recipients: list[str], clients: int, tag: str, rows: int = 1
+) -> dict[str, Any]:
+    """POST the recipients as fast as ``clients`` keep-alive connections allow (``rows`` payouts
+    per request); every answer must be 201."""
+    parsed = urlparse(url)
+    bodies = []
+    for start in range(0, len(recipients), rows):
+        items = [
+            {
+                "network": "anvil",
+                "token": "USDC",
+                "recipient": r,
+                "amount": "1.00",
+                "id": f"{tag}-{start + j}",
+            }
+            for j, r in enumerate(recipients[start : start + rows])
+        ]
+        bodies.append(json.dumps(items[0] if rows == 1 else {"payouts": items}).encode())
+    head = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+
+    def run(k: int) -> None:
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
+        for i in range(k, len(bodies), clients):
+            conn.request("POST", "/v1/payouts", body=bodies[i], headers=head)
+            answer = conn.getresponse()
+            text = answer.read()
+            assert answer.status == 201, text
+        conn.close()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(run, range(clients)))
+    seconds = time.perf_counter() - started
+    out: dict[str, Any] = {
+        "clients": clients,
+        "requests": len(bodies),
+        "seconds": round(seconds, 2),
+        "requests_per_second": round(len(bodies) / seconds, 1),
+    }
+    if rows > 1:
+        out["rows_per_second"] = round(len(recipients) / seconds, 1)
+    return out
+
+
+def _flushes(log: Path) -> list[tuple[int, float]]:
+    """(rows, seconds) of every flush the worker logged."""
+    found = []
+    for line in log.read_text().splitlines():
+        m = re.search(r"flushed (\d+) rows? of \S+ in ([\d.]+) s", line)
+        if m:
+            found.append((int(m.group(1)), float(m.group(2))))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--withdrawals", type=int, default=10_000)
-    parser.add_argument("--accept", type=int, default=2_000)
+    parser.add_argument("--accept", type=int, default=4_000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--flush-seconds", type=float, default=1.0)
+    parser.add_argument("--flush-rows", type=int, default=500)
+    parser.add_argument("--ledger", help="a PostgreSQL URL (default: SQLite in a temp dir)")
     parser.add_argument("--out", type=Path, default=ROOT / "build/bench/service.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-service-"))
@@ -193,7 +258,9 @@ def main() -> None:
         config = work / "payout.toml"
         _config(
             config,
-            ledger=f"sqlite:///{work / 'ledger.sqlite'}",
+            ledger=args.ledger or f"sqlite:///{work / 'ledger.sqlite'}",
+            flush_seconds=args.flush_seconds,
+            flush_rows=args.flush_rows,
             hook=receiver.url,
             rpc=node.url,
             keystore=keystore,
@@ -203,26 +270,20 @@ def main() -> None:
         key = _key(config)
         headers = {"Authorization": f"Bearer {key}"}
         recipients = demo_recipients(args.withdrawals + args.accept, seed="bench-service")
+        rows = recipients[args.accept :]
 
         # 1. acceptance rate, API only, one core
         proc, url = _serve(config, work / "api.log", "--no-worker", cpu=0)
         if cpus > 1 and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, set(range(1, cpus)))
-        with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
-            started = time.perf_counter()
-            for i in range(args.accept):
-                r = http.post(
-                    "/v1/payouts",
-                    json={
-                        "network": "anvil",
-                        "token": "USDC",
-                        "recipient": recipients[i],
-                        "amount": "1.00",
-                        "id": f"accept-{i}",
-                    },
-                )
-                assert r.status_code == 201, r.text
-            accept_seconds = time.perf_counter() - started
+        accept = {
+            "concurrent": _accept(url, key, recipients[: args.accept], args.clients, "acc"),
+            "sequential": _accept(url, key, recipients[: args.accept // 4], 1, "seq"),
+            "rows_100_per_request": _accept(
+                url, key, recipients[: args.accept], args.clients // 4 or 1, "big", rows=100
+            ),
+        }
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
             # Those rows are not part of the latency run: cancel them (still requested).
             page = http.get("/v1/payouts", params={"status": "requested", "limit": 1000}).json()
             while True:
@@ -242,7 +303,6 @@ def main() -> None:
         # 2 + 3. withdrawals end to end, webhooks through a 30%-failing receiver
         proc, url = _serve(config, work / "serve.log")
         sent_at: dict[str, float] = {}
-        rows = recipients[args.accept :]
 
         def post(chunk: list[int]) -> None:
             with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
@@ -262,8 +322,9 @@ def main() -> None:
                     assert r.status_code == 201, r.text
 
         started = time.monotonic()
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(post, [list(range(k, len(rows), 4)) for k in range(4)]))
+        n = args.clients
+        with ThreadPoolExecutor(n) as pool:
+            list(pool.map(post, [list(range(k, len(rows), n)) for k in range(n)]))
         submitted = time.monotonic() - started
         deadline = time.monotonic() + 1800
         while len(receiver.paid_at) < len(rows) and time.monotonic() < deadline:
@@ -278,15 +339,14 @@ def main() -> None:
             if chain.token_balance(token, rows[i]) == (1 + i % 100) * 10**6 + 10_000
         )
         sampled = len(range(0, len(rows), max(1, len(rows) // 200)))
+    flushes = _flushes(work / "serve.log")
     report = {
         "machine_cpus": cpus,
-        "accept": {
-            "requests": args.accept,
-            "seconds": round(accept_seconds, 2),
-            "requests_per_second": round(args.accept / accept_seconds, 1),
-            "note": "single-payout POST, sequential keep-alive client, server pinned to one CPU, "
-            "SQLite ledger",
-        },
+        "load_average_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "ledger": "postgresql" if args.ledger else "sqlite",
+        "flush_seconds": args.flush_seconds,
+        "flush_rows": args.flush_rows,
+        "accept": accept,
         "withdrawals": {
             "requests": len(rows),
             "submit_seconds": round(submitted, 1),
@@ -295,6 +355,12 @@ def main() -> None:
             "latency_p50_seconds": round(statistics.median(lat), 2) if lat else None,
             "latency_p99_seconds": round(lat[int(len(lat) * 0.99) - 1], 2) if lat else None,
             "sampled_on_chain_ok": f"{paid_on_chain}/{sampled}",
+            "flushes": len(flushes),
+            "rows_per_flush_max": max((r for r, _s in flushes), default=0),
+            "flush_seconds_p50": round(statistics.median(s for _r, s in flushes), 2)
+            if flushes
+            else None,
+            "flush_seconds_max": round(max((s for _r, s in flushes), default=0), 2),
         },
         "webhooks": {
             "receiver_fail_ratio": 0.30,

@@ -46,6 +46,7 @@ class RateLimiter:
         #: key id -> (tokens held by this process, when they were taken)
         self._held: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
+        self._claim_lock = threading.Lock()
 
     def take_held(self, key: str) -> bool:
         """Spend a token this process holds for ``key`` (no database); False when none."""
@@ -60,17 +61,20 @@ class RateLimiter:
     def take(self, key: str, rate: int) -> float:
         """0 when the request may go on, else the seconds until it may (reads the database when
         this process holds no token)."""
-        if self.take_held(key):
+        # One claim at a time per process: requests arriving together wait for the chunk the
+        # first one takes instead of each taking a chunk of their own.
+        with self._claim_lock:
+            if self.take_held(key):
+                return 0.0
+            now = wall_clock()
+            granted, wait = self.store.take_rate_tokens(
+                key, rate, max(1, rate // CHUNK_DIVISOR), int(now * MICRO)
+            )
+            if granted == 0:
+                return wait
+            with self._lock:
+                self._held[key] = (granted - 1, now)
             return 0.0
-        now = wall_clock()
-        granted, wait = self.store.take_rate_tokens(
-            key, rate, max(1, rate // CHUNK_DIVISOR), int(now * MICRO)
-        )
-        if granted == 0:
-            return wait
-        with self._lock:
-            self._held[key] = (granted - 1, now)
-        return 0.0
 
 
 class Authenticator:

@@ -375,6 +375,7 @@ class Worker:
                 store.sync(network.name, network.payer, token)
 
             key = (network.name, token)
+            started = time.monotonic()
             try:
                 pay(manifest, token, on_batch)
                 self._retry_at.pop(key, None)
@@ -388,4 +389,11 @@ class Worker:
                 self._failed(key, exc)
             finally:
                 store.sync(network.name, network.payer, token)
+                log.info(
+                    "flushed %d rows of %s/%s in %.2f s",
+                    len(rows),
+                    network.name,
+                    token,
+                    time.monotonic() - started,
+                )
         return True

@@ -82,3 +82,21 @@ def test_each_key_has_its_own_budget(services: tuple[Service, Service], clock: C
         assert a.get("/v1/payouts", headers={"Authorization": f"Bearer {busy}"}).status_code == 200
         assert b.get("/v1/payouts", headers={"Authorization": f"Bearer {busy}"}).status_code == 429
         assert b.get("/v1/payouts", headers={"Authorization": f"Bearer {calm}"}).status_code == 200
+
+
+def test_concurrent_requests_of_a_process_take_one_chunk(
+    services: tuple[Service, Service], clock: Clock
+) -> None:
+    """Requests arriving together in one process share the chunk the first one takes from the
+    database: a key of 100 requests/s serves 100 concurrent requests, not 10 chunks' worth."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from payout.service.auth import RateLimiter
+
+    first, _second = services
+    key, _token = first.store.create_api_key("busy", ["write"], rate_limit=100)
+    limiter = RateLimiter(first.store)
+    with ThreadPoolExecutor(16) as pool:
+        waits = list(pool.map(lambda _i: limiter.take(key.id, 100), range(100)))
+    assert waits == [0.0] * 100
+    assert limiter.take(key.id, 100) > 0
