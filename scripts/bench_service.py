@@ -222,6 +222,20 @@ def _accept(
     return out
 
 
+def _cancel_requested(url: str, key: str) -> None:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+        page = http.get("/v1/payouts", params={"status": "requested", "limit": 1000}).json()
+        while True:
+            for p in page["data"]:
+                http.post(f"/v1/payouts/{p['id']}/cancel")
+            if not page["next_cursor"]:
+                break
+            page = http.get(
+                "/v1/payouts",
+                params={"status": "requested", "limit": 1000, "cursor": page["next_cursor"]},
+            ).json()
+
+
 def _flushes(log: Path) -> list[tuple[int, float]]:
     """(rows, seconds) of every flush the worker logged."""
     found = []
@@ -272,29 +286,35 @@ def main() -> None:
         recipients = demo_recipients(args.withdrawals + args.accept, seed="bench-service")
         rows = recipients[args.accept :]
 
-        # 1. acceptance rate, API only, one core
-        proc, url = _serve(config, work / "api.log", "--no-worker", cpu=0)
+        # 1. acceptance rate, API only, one core. On SQLite in a ledger of its own: those rows
+        # are not part of the latency run (on PostgreSQL: cancelled after, still requested).
+        accept_config = config
+        if not args.ledger:
+            accept_config = work / "accept.toml"
+            _config(
+                accept_config,
+                ledger=f"sqlite:///{work / 'accept.sqlite'}",
+                hook=receiver.url,
+                rpc=node.url,
+                keystore=keystore,
+                disburser=disburser,
+                token=token,
+                flush_seconds=args.flush_seconds,
+                flush_rows=args.flush_rows,
+            )
+        accept_key = _key(accept_config)
+        proc, url = _serve(accept_config, work / "api.log", "--no-worker", cpu=0)
         if cpus > 1 and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, set(range(1, cpus)))
         accept = {
-            "concurrent": _accept(url, key, recipients[: args.accept], args.clients, "acc"),
-            "sequential": _accept(url, key, recipients[: args.accept // 4], 1, "seq"),
+            "concurrent": _accept(url, accept_key, recipients[: args.accept], args.clients, "acc"),
+            "sequential": _accept(url, accept_key, recipients[: args.accept // 4], 1, "seq"),
             "rows_100_per_request": _accept(
-                url, key, recipients[: args.accept], args.clients // 4 or 1, "big", rows=100
+                url, accept_key, recipients[: args.accept], args.clients // 4 or 1, "big", rows=100
             ),
         }
-        with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
-            # Those rows are not part of the latency run: cancel them (still requested).
-            page = http.get("/v1/payouts", params={"status": "requested", "limit": 1000}).json()
-            while True:
-                for p in page["data"]:
-                    http.post(f"/v1/payouts/{p['id']}/cancel")
-                if not page["next_cursor"]:
-                    break
-                page = http.get(
-                    "/v1/payouts",
-                    params={"status": "requested", "limit": 1000, "cursor": page["next_cursor"]},
-                ).json()
+        if args.ledger:
+            _cancel_requested(url, accept_key)
         proc.terminate()
         proc.wait(30)
         if hasattr(os, "sched_setaffinity"):

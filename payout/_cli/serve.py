@@ -36,6 +36,9 @@ def _service_config(config_path: Path, ledger_url: str | None) -> Any:
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # One line per webhook HTTP request is noise (failures are logged by the deliverer) and costs
+    # CPU the API and the worker need.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @click.command("serve")

@@ -60,7 +60,7 @@ class Deliverer:
         cap_seconds: float = 600.0,
         max_attempts: int = 20,
         timeout: float = 10.0,
-        concurrency: int = 16,
+        concurrency: int = 32,
     ) -> None:
         self.store = store
         self.signers = {url: Webhook(secret) for url, secret in secrets.items()}
@@ -76,7 +76,7 @@ class Deliverer:
         self._pool.shutdown(wait=True)
         self.client.close()
 
-    def run_once(self, limit: int = 200) -> int:
+    def run_once(self, limit: int = 500) -> int:
         """Send the due deliveries (up to ``limit``); returns how many were attempted."""
         due = self.store.claim_deliveries(limit, LEASE)
         if not due:
