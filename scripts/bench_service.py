@@ -69,6 +69,15 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, like a production receiver behind any web server (HTTP/1.0 would cost
+            # a TCP connection and a server thread per delivery, on both sides).
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self, code: int) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 with outer.lock:
@@ -77,16 +86,14 @@ class Receiver:
                     if fail:
                         outer.failed += 1
                 if fail:
-                    self.send_response(500)
-                    self.end_headers()
+                    self._answer(500)
                     return
                 try:
                     event = verifier.verify(body, dict(self.headers.items()))
                 except Exception:
                     with outer.lock:
                         outer.bad += 1
-                    self.send_response(400)
-                    self.end_headers()
+                    self._answer(400)
                     return
                 if event["type"] == "payout.paid":
                     with outer.lock:
@@ -95,8 +102,7 @@ class Receiver:
                             outer.duplicates += 1
                         else:
                             outer.paid_at[pid] = time.monotonic()
-                self.send_response(204)
-                self.end_headers()
+                self._answer(204)
 
             def log_message(self, *args: Any) -> None:
                 return
