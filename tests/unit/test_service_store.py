@@ -1,11 +1,11 @@
 """The service store's group commit: many requests in one transaction, each answered as if it had
-been committed alone (idempotency, payout-id conflicts), nothing answered before it is on disk."""
+been committed alone (idempotency, payout-id conflicts), nothing answered before it is on disk.
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,8 +40,8 @@ def _render(records: list[dict[str, Any]], created: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+def store(ledger_url: str) -> Iterator[Store]:
+    url = ledger_url
     migrate.upgrade(url)
     ledger = Ledger.open(url)
     s = Store(ledger, {("anvil", TOKEN): 6})
