@@ -260,6 +260,9 @@ def main() -> None:
     parser.add_argument("--flush-seconds", type=float, default=1.0)
     parser.add_argument("--flush-rows", type=int, default=500)
     parser.add_argument("--ledger", help="a PostgreSQL URL (default: SQLite in a temp dir)")
+    parser.add_argument(
+        "--split", action="store_true", help="API and worker in two processes (serve --no-worker)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "build/bench/service.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-service-"))
@@ -327,7 +330,21 @@ def main() -> None:
             os.sched_setaffinity(0, set(range(cpus)))
 
         # 2 + 3. withdrawals end to end, webhooks through a 30%-failing receiver
-        proc, url = _serve(config, work / "serve.log")
+        worker = None
+        if args.split:
+            # The API in one process, the worker (and webhook delivery) in another: each has a
+            # Python interpreter (and its lock) of its own.
+            proc, url = _serve(config, work / "serve.log", "--no-worker")
+            worker = subprocess.Popen(
+                [PAYOUT, "service", "worker", "--config", str(config)],
+                env=dict(
+                    os.environ, PAYOUT_KEYSTORE_PASSWORD=PASSWORD, BENCH_WEBHOOK_SECRET=SECRET
+                ),
+                stdout=(work / "serve.log").open("a"),
+                stderr=subprocess.STDOUT,
+            )
+        else:
+            proc, url = _serve(config, work / "serve.log")
         sent_at: dict[str, float] = {}
 
         def post(chunk: list[int]) -> None:
@@ -358,6 +375,9 @@ def main() -> None:
         total = time.monotonic() - started
         proc.terminate()
         proc.wait(60)
+        if worker is not None:
+            worker.terminate()
+            worker.wait(60)
         lat = sorted(receiver.paid_at[p] - sent_at[p] for p in receiver.paid_at if p in sent_at)
         paid_on_chain = sum(
             1
@@ -372,6 +392,7 @@ def main() -> None:
         "ledger": "postgresql" if args.ledger else "sqlite",
         "flush_seconds": args.flush_seconds,
         "flush_rows": args.flush_rows,
+        "processes": "api + worker" if args.split else "one (payout serve)",
         "accept": accept,
         "withdrawals": {
             "requests": len(rows),

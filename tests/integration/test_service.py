@@ -316,17 +316,25 @@ def test_requested_payouts_can_be_cancelled_until_flushed(
         s.stop()
 
 
+def _request_then_crash(
+    config: Path, log: Path, point: str, rows: list[dict[str, str]]
+) -> tuple[str, list[str]]:
+    """Request ``rows`` from a service that dies at fault ``point``; (API key, payout ids)."""
+    s = start_server(config, log, extra_env={"PAYOUT_FAULT": point})
+    key = create_key(config, "read", "write")
+    with s.client(key) as http:
+        ids = [p["id"] for p in http.post("/v1/payouts", json={"payouts": rows}).json()["payouts"]]
+    assert s.process.wait(60) == FAULT_EXIT_CODE
+    return key, ids
+
+
 def test_killed_service_resumes_without_paying_twice(
     config: Path, tmp_path: Path, chain: Chain, usdc: str
 ) -> None:
     """The service process dies right after broadcasting a batch (like kill -9); restarted, it
     settles the batch from the chain and pays every row exactly once."""
-    s = start_server(config, tmp_path / "crash.log", extra_env={"PAYOUT_FAULT": "after-broadcast"})
-    key = create_key(config, "read", "write")
     rows = _rows(tmp_path, 4, seed="crash")
-    with s.client(key) as http:
-        ids = [p["id"] for p in http.post("/v1/payouts", json={"payouts": rows}).json()["payouts"]]
-    assert s.process.wait(60) == FAULT_EXIT_CODE
+    key, ids = _request_then_crash(config, tmp_path / "crash.log", "after-broadcast", rows)
     s2 = start_server(config, tmp_path / "crash.log")
     try:
         with s2.client(key) as http:
@@ -442,12 +450,8 @@ def test_batch_events_survive_a_crash_between_the_change_and_the_event(
     """The service dies right after the ledger recorded the batch as paid (after-settle) or right
     after the receipt (after-receipt), before any batch.paid event was written. Restarted, it
     announces the batch: batch.paid arrives (the outbox is written with the change itself)."""
-    s = start_server(config, tmp_path / "batch.log", extra_env={"PAYOUT_FAULT": point})
-    key = create_key(config, "read", "write")
     rows = _rows(tmp_path, 3, seed=f"batch-{point}")
-    with s.client(key) as http:
-        ids = [p["id"] for p in http.post("/v1/payouts", json={"payouts": rows}).json()["payouts"]]
-    assert s.process.wait(60) == FAULT_EXIT_CODE
+    key, ids = _request_then_crash(config, tmp_path / "batch.log", point, rows)
     s2 = start_server(config, tmp_path / "batch.log")
     try:
         with s2.client(key) as http:
@@ -458,7 +462,7 @@ def test_batch_events_survive_a_crash_between_the_change_and_the_event(
             timeout=30,
             what="batch.paid of the batch paid before the crash",
         )
-        submitted = [e for e in receiver.events("batch.submitted")]
+        submitted = receiver.events("batch.submitted")
         assert [e["data"]["batch_id"] for e in submitted] == [batch_id]
         paid = receiver.events("batch.paid")[0]["data"]
         assert paid["count"] == 3 and paid["tx_hash"] and paid["network"] == "anvil"
