@@ -261,6 +261,9 @@ def main() -> None:
     parser.add_argument("--flush-rows", type=int, default=500)
     parser.add_argument("--ledger", help="a PostgreSQL URL (default: SQLite in a temp dir)")
     parser.add_argument(
+        "--rate", type=float, default=0.0, help="withdrawal requests per second (default: flood)"
+    )
+    parser.add_argument(
         "--split", action="store_true", help="API and worker in two processes (serve --no-worker)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "build/bench/service.json")
@@ -350,6 +353,10 @@ def main() -> None:
         def post(chunk: list[int]) -> None:
             with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
                 for i in chunk:
+                    if args.rate:  # an even arrival rate instead of as fast as possible
+                        pause = started + i / args.rate - time.monotonic()
+                        if pause > 0:
+                            time.sleep(pause)
                     pid = f"wd-{i}"
                     sent_at[pid] = time.monotonic()
                     r = http.post(
@@ -393,6 +400,7 @@ def main() -> None:
         "flush_seconds": args.flush_seconds,
         "flush_rows": args.flush_rows,
         "processes": "api + worker" if args.split else "one (payout serve)",
+        "withdrawal_rate_per_second": args.rate or "as fast as the clients go",
         "accept": accept,
         "withdrawals": {
             "requests": len(rows),
