@@ -60,7 +60,7 @@ class Deliverer:
         cap_seconds: float = 600.0,
         max_attempts: int = 20,
         timeout: float = 10.0,
-        concurrency: int = 32,
+        concurrency: int = 16,
     ) -> None:
         self.store = store
         self.signers = {url: Webhook(secret) for url, secret in secrets.items()}
