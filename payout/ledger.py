@@ -482,6 +482,10 @@ class BatchChange:
     paid: int
     skipped: int
     error: str | None
+    total: int = 0
+    #: Safe payers: the Safe transaction and its nonce.
+    safe_tx_hash: str | None = None
+    safe_nonce: int | None = None
 
 
 #: Called inside the transaction that changes a batch's status, with its connection: whatever it
@@ -1661,6 +1665,9 @@ class Ledger:
             paid=int(counts.get(PayoutStatus.CONFIRMED.value, 0)),
             skipped=int(counts.get(PayoutStatus.SKIPPED.value, 0)),
             error=m["error"],
+            total=int(m["total"]),
+            safe_tx_hash=m["safe_tx_hash"],
+            safe_nonce=_int_or_none(m["safe_nonce"]),
         )
         for listener in self.batch_listeners:
             listener(conn, change)

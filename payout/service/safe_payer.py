@@ -169,8 +169,7 @@ class SafePayer:
                 continue  # planned but never proposed (killed in between): proposed again
             outcome = settle_safe_batch(chain, self.ledger, scope, record.batch_id).outcome
             if outcome == "confirmed":
-                done = self.ledger.batch(scope, record.batch_id)
-                self._event("batch.paid", done, tx_hash=done.tx_hash)
+                # batch.paid was written with the confirmation (the ledger's batch listener).
                 self._archive(record)
                 continue
             if outcome == "pending" or record.safe_nonce >= state.nonce:
@@ -456,9 +455,8 @@ class _EventRecorder(LedgerRecorder):
         self.payer = payer
 
     def submitted(self, batch: Batch, signed: PreparedTx) -> None:
+        # batch.submitted is written with the write-ahead record (the ledger's batch listener).
         super().submitted(batch, signed)
-        record = self.ledger.batch(batch.scope, batch.batch_id)
-        self.payer._event("batch.submitted", record, tx_hash=signed.tx_hash)
         net = self.payer.network
         self.payer.service.store.sync(net.name, net.payer, batch.token)
 
@@ -466,6 +464,5 @@ class _EventRecorder(LedgerRecorder):
         before = self.ledger.batch(batch.scope, batch.batch_id).status
         super().confirmed(batch, receipt)
         if before is not BatchStatus.CONFIRMED:
-            record = self.ledger.batch(batch.scope, batch.batch_id)
-            self.payer._event("batch.paid", record, tx_hash=receipt.tx_hash)
-            self.payer._archive(record)
+            # batch.paid was written with the confirmation (the ledger's batch listener).
+            self.payer._archive(self.ledger.batch(batch.scope, batch.batch_id))

@@ -1070,9 +1070,19 @@ class Store:
                 "tx_hash": change.tx_hash,
                 "token_address": change.token,
                 "count": change.count,
+                "total_base_units": str(change.total),
                 "paid": change.paid,
                 "skipped": change.skipped,
                 "detail": detail,
+                **(
+                    {
+                        "safe": change.payer,
+                        "safe_tx_hash": change.safe_tx_hash,
+                        "safe_nonce": change.safe_nonce,
+                    }
+                    if change.safe_tx_hash is not None
+                    else {}
+                ),
             },
         )
 

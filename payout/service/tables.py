@@ -9,6 +9,7 @@ workers take. Schema changes go through Alembic (:mod:`payout.service.migrate`).
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     ForeignKey,
