@@ -1,7 +1,7 @@
 """Per-key rate limit buckets (``svc_rate_limits``), shared by every API process on the database.
 
-Revision ID: 0004_rate_limits
-Revises: 0003_scope_chain
+Revision ID: 0005_rate_limits
+Revises: 0004_replay_keys
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_rate_limits"
-down_revision = "0003_scope_chain"
+revision = "0005_rate_limits"
+down_revision = "0004_replay_keys"
 branch_labels = None
 depends_on = None
 
