@@ -295,6 +295,16 @@ def _hex_id(batch_id: bytes | str) -> str:
     return text
 
 
+def _scope_values(scope: Scope) -> dict[str, Any]:
+    """The scope key columns of a row to insert (the counterpart of :func:`_scope_clause`)."""
+    return {
+        "network": scope.network.value,
+        "chain_id": scope.chain_id,
+        "payer": scope.payer,
+        "token": scope.token,
+    }
+
+
 def _scope_clause(table: Table, scope: Scope) -> Any:
     return and_(
         table.c.network == scope.network.value,
@@ -622,10 +632,7 @@ class Ledger:
             if row is None:
                 conn.execute(
                     replay_words.insert().values(
-                        network=scope.network.value,
-                        chain_id=scope.chain_id,
-                        payer=scope.payer,
-                        token=scope.token,
+                        **_scope_values(scope),
                         word_key=word.hex(),
                         next_bit=1,
                         created_at=now,
@@ -1453,10 +1460,7 @@ class Ledger:
             if row is None:
                 conn.execute(
                     scope_chain.insert().values(
-                        network=scope.network.value,
-                        chain_id=scope.chain_id,
-                        payer=scope.payer,
-                        token=scope.token,
+                        **_scope_values(scope),
                         genesis=genesis,
                         created_at=now,
                         updated_at=now,
@@ -1492,10 +1496,7 @@ class Ledger:
             if result.rowcount == 0:
                 conn.execute(
                     scope_chain.insert().values(
-                        network=scope.network.value,
-                        chain_id=scope.chain_id,
-                        payer=scope.payer,
-                        token=scope.token,
+                        **_scope_values(scope),
                         disburser=disburser,
                         scanned_block=block,
                         created_at=now,
@@ -1556,10 +1557,7 @@ class Ledger:
                     continue
                 conn.execute(
                     chain_batches.insert().values(
-                        network=scope.network.value,
-                        chain_id=scope.chain_id,
-                        payer=scope.payer,
-                        token=scope.token,
+                        **_scope_values(scope),
                         batch_id=rec.batch_id,
                         tx_hash=rec.tx_hash,
                         block_number=rec.block_number,
