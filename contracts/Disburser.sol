@@ -138,29 +138,32 @@ contract Disburser is IDisburser {
     }
 
     /// @inheritdoc IDisburser
-    function disburseNative(bytes32 batchId, bytes32 replayKey, uint256 amountBytes, bytes calldata packed)
+    function disburseNative(bytes32 batchId, bytes32 replayKey, uint256 encoding, bytes calldata packed)
         external
         payable
         nonReentrant
     {
-        (uint256 rowSize, uint256 shift) = _begin(replayKey, amountBytes, packed.length);
+        (uint256 rowSize,) = _begin(replayKey, encoding & 0xff, packed.length);
+        uint256 scale = _nativeScale(encoding, packed.length);
         uint256 start = address(this).balance;
         uint256 base;
         // Safe: the balance includes msg.value.
         unchecked {
             base = start - msg.value;
         }
-        uint256 failedIndex = _sendAll(packed, rowSize, shift);
+        // The loop does not test recipients: a payment to the zero address shows as a rise of its
+        // balance (nothing can take coins out of it), and then the scan names the row. One balance
+        // read per batch instead of a test per recipient.
+        uint256 zeroBefore = address(0).balance;
+        uint256 failedIndex = _sendAll(packed, rowSize, scale);
         uint256 left = address(this).balance;
+        // Coins can also reach the zero address from a recipient's own code: only a zero row is
+        // refused.
+        if (address(0).balance != zeroBefore) _refuseZeroRecipient(packed, rowSize);
         // No running sum: a call with more value than the contract holds fails, and what was paid is
         // what left the contract. Below `base` means amounts above msg.value were paid out of coins
         // the contract held before (sent to it by force): refused like any shortfall.
-        if (failedIndex != _NONE || left < base) {
-            (uint256 fullSum, uint256 zeroAt) = _scan(packed, rowSize, shift);
-            if (zeroAt != _NONE) revert ZeroRecipient(zeroAt);
-            if (fullSum > msg.value) revert InsufficientValue(fullSum, msg.value);
-            revert TransferFailed(failedIndex, _returnData());
-        }
+        if (failedIndex != _NONE || left < base) _refuseNativeBatch(packed, rowSize, scale, failedIndex);
         uint256 excess;
         // Safe: base <= left was checked just above.
         unchecked {
@@ -211,6 +214,45 @@ contract Disburser is IDisburser {
         uint256 word = words[key >> 8];
         if (word & bit != 0) revert BatchAlreadyExecuted(msg.sender, replayKey);
         words[key >> 8] = word | bit;
+    }
+
+    /// @dev Native batches: `encoding` is `amountBytes | exponent << 8`, and a row's amount is its
+    ///      mantissa times 10^exponent (an 18-decimal coin's amounts end in zeros a payout file never
+    ///      fills: "0.05" ETH is 5 * 10^16 wei, one mantissa byte instead of eight). Returns
+    ///      10^exponent; refuses an encoding whose largest amount could reach 2^96 (the bound every
+    ///      sum in this contract relies on) with `BadPacking`.
+    function _nativeScale(uint256 encoding, uint256 length) private pure returns (uint256 scale) {
+        uint256 exponent = encoding >> 8;
+        // 10^28 < 2^96 <= 10^29: a larger exponent never fits (and 10^exponent could overflow).
+        if (exponent > 28) revert BadPacking(encoding, length);
+        scale = 10 ** exponent;
+        // Safe: scale < 2^94 and amountBytes <= 12 (checked by `_begin`), so the product < 2^190.
+        unchecked {
+            if (scale << (8 * (encoding & 0xff)) > 1 << 96) revert BadPacking(encoding, length);
+        }
+    }
+
+    /// @dev Reverts with `ZeroRecipient` if a row of `packed` has the zero address.
+    function _refuseZeroRecipient(bytes calldata packed, uint256 rowSize) private pure {
+        (, uint256 zeroAt) = _scan(packed, rowSize, 416 - 8 * rowSize);
+        if (zeroAt != _NONE) revert ZeroRecipient(zeroAt);
+    }
+
+    /// @dev A native batch that failed: the first input error (zero recipient, total above
+    ///      msg.value), else the failed call's index and revert data.
+    function _refuseNativeBatch(bytes calldata packed, uint256 rowSize, uint256 scale, uint256 failedIndex)
+        private
+        view
+    {
+        // Safe: rowSize is 21..32, so the amount shift 256 - 8 * amountBytes is 416 - 8 * rowSize.
+        (uint256 sum, uint256 zeroAt) = _scan(packed, rowSize, 416 - 8 * rowSize);
+        if (zeroAt != _NONE) revert ZeroRecipient(zeroAt);
+        // Safe: the sum of mantissas is below 2^160 and `scale` keeps each amount below 2^96.
+        unchecked {
+            sum *= scale;
+        }
+        if (sum > msg.value) revert InsufficientValue(sum, msg.value);
+        revert TransferFailed(failedIndex, _returnData());
     }
 
     /// @dev Row `i`: the recipient and its amount.
@@ -300,7 +342,7 @@ contract Disburser is IDisburser {
                 {
                     mstore(0x10, calldataload(p))
                     mstore(0x24, shr(shift, mload(0x24)))
-                    if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                    if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                     p := add(p, rowSize)
                 }
             }
@@ -310,97 +352,97 @@ contract Disburser is IDisburser {
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                     {
                         mstore(0x10, calldataload(p))
                         mstore(0x24, shr(shift, mload(0x24)))
-                        if iszero(mul(mload(0x04), call(gas(), token, 0, 0x00, 0x44, 0x00, 0x00))) { break }
+                        if iszero(call(mload(0x04), token, 0, 0x00, 0x44, 0x00, 0x00)) { break }
                         p := add(p, rowSize)
                     }
                 }
@@ -412,67 +454,67 @@ contract Disburser is IDisburser {
     }
 
     /// @dev Native-mode loop: one value call per recipient, stopping at the first failure.
-    function _sendAll(bytes calldata packed, uint256 rowSize, uint256 shift) private returns (uint256 failedIndex) {
-        // Why assembly: same tight loop as `_transferAll` (unrolled by 8 the same way), no memory
-        // used. The contract only holds msg.value (it has no receive function), so amounts above
-        // it make a call fail. Offsets are calldata offsets (< 2^64): no overflow.
+    function _sendAll(bytes calldata packed, uint256 rowSize, uint256 scale) private returns (uint256 failedIndex) {
+        // Why assembly: this loop is the per-recipient cost beside the call itself. Each row is read
+        // as the 32-byte calldata word that ends at its last byte: the mantissa is the word's low
+        // `amountBytes` bytes (one mask), the recipient the 20 bytes above them (one shift; CALL
+        // uses only the low 160 bits of its address argument, so what lies above, the end of the
+        // previous row or the bytes length word, is ignored). No test of the recipient here (see
+        // `disburseNative`) and no memory used. The contract only holds msg.value (it has no
+        // receive function), so amounts above it make a call fail. Unrolled by 8 like
+        // `_transferAll`. Offsets are calldata offsets (< 2^64), `packed.offset` is past the
+        // arguments' head (so `q` starts above zero): no overflow.
         assembly {
-            let p := packed.offset
-            let end := add(p, packed.length)
-            let groups := add(p, mul(mod(div(packed.length, rowSize), 8), rowSize))
-            for {} lt(p, groups) {} {
+            let abits := shl(3, sub(rowSize, 20))
+            let mask := sub(shl(abits, 1), 1)
+            let first := sub(add(packed.offset, rowSize), 32)
+            let q := first
+            let end := add(q, packed.length)
+            let groups := add(q, mul(mod(div(packed.length, rowSize), 8), rowSize))
+            for {} lt(q, groups) {} {
                 {
-                    let r := calldataload(p)
-                    if iszero(and(gt(r, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, r), shr(shift, shl(160, r)), 0x00, 0x00, 0x00, 0x00))) { break }
-                    p := add(p, rowSize)
+                    if iszero(call(gas(), shr(abits, calldataload(q)), mul(scale, and(mask, calldataload(q))), 0x00, 0x00, 0x00, 0x00)) { break }
+                    q := add(q, rowSize)
                 }
             }
-            if eq(p, groups) {
-                for {} lt(p, end) {} {
+            if eq(q, groups) {
+                for {} lt(q, end) {} {
                     {
-                        let r := calldataload(p)
-                        if iszero(and(gt(r, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, r), shr(shift, shl(160, r)), 0x00, 0x00, 0x00, 0x00))) { break }
-                        p := add(p, rowSize)
+                        if iszero(call(gas(), shr(abits, calldataload(q)), mul(scale, and(mask, calldataload(q))), 0x00, 0x00, 0x00, 0x00)) { break }
+                        q := add(q, rowSize)
                     }
                     {
-                        let r := calldataload(p)
-                        if iszero(and(gt(r, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, r), shr(shift, shl(160, r)), 0x00, 0x00, 0x00, 0x00))) { break }
-                        p := add(p, rowSize)
+                        if iszero(call(gas(), shr(abits, calldataload(q)), mul(scale, and(mask, calldataload(q))), 0x00, 0x00, 0x00, 0x00)) { break }
+                        q := add(q, rowSize)
                     }
                     {
-                        let r := calldataload(p)
-                        if iszero(and(gt(r, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, r), shr(shift, shl(160, r)), 0x00, 0x00, 0x00, 0x00))) { break }
-                        p := add(p, rowSize)
+                        if iszero(call(gas(), shr(abits, calldataload(q)), mul(scale, and(mask, calldataload(q))), 0x00, 0x00, 0x00, 0x00)) { break }
+                        q := add(q, rowSize)
                     }
                     {
-                        let r := calldataload(p)
-                        if iszero(and(gt(r, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, r), shr(shift, shl(160, r)), 0x00, 0x00, 0x00, 0x00))) { break }
-                        p := add(p, rowSize)
+                        if iszero(call(gas(), shr(abits, calldataload(q)), mul(scale, and(mask, calldataload(q))), 0x00, 0x00, 0x00, 0x00)) { break }
+                        q := add(q, rowSize)
                     }
                     {
-                        let r := calldataload(p)
-                        if iszero(and(gt(r, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, r), shr(shift, shl(160, r)), 0x00, 0x00, 0x00, 0x00))) { break }
-                        p := add(p, rowSize)
+                        if iszero(call(gas(), shr(abits, calldataload(q)), mul(scale, and(mask, calldataload(q))), 0x00, 0x00, 0x00, 0x00)) { break }
+                        q := add(q, rowSize)
                     }
                     {
-                        let r := calldataload(p)
-                        if iszero(and(gt(r, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, r), shr(shift, shl(160, r)), 0x00, 0x00, 0x00, 0x00))) { break }
-                        p := add(p, rowSize)
+                        if iszero(call(gas(), shr(abits, calldataload(q)), mul(scale, and(mask, calldataload(q))), 0x00, 0x00, 0x00, 0x00)) { break }
+                        q := add(q, rowSize)
                     }
                     {
-                        let r := calldataload(p)
-                        if iszero(and(gt(r, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, r), shr(shift, shl(160, r)), 0x00, 0x00, 0x00, 0x00))) { break }
-                        p := add(p, rowSize)
+                        if iszero(call(gas(), shr(abits, calldataload(q)), mul(scale, and(mask, calldataload(q))), 0x00, 0x00, 0x00, 0x00)) { break }
+                        q := add(q, rowSize)
                     }
                     {
-                        let r := calldataload(p)
-                        if iszero(and(gt(r, _LAST_ZERO_RECIPIENT_WORD), call(gas(), shr(96, r), shr(shift, shl(160, r)), 0x00, 0x00, 0x00, 0x00))) { break }
-                        p := add(p, rowSize)
+                        if iszero(call(gas(), shr(abits, calldataload(q)), mul(scale, and(mask, calldataload(q))), 0x00, 0x00, 0x00, 0x00)) { break }
+                        q := add(q, rowSize)
                     }
                 }
             }
             failedIndex := _NONE
-            if lt(p, end) { failedIndex := div(sub(p, packed.offset), rowSize) }
+            if lt(q, end) { failedIndex := div(sub(q, first), rowSize) }
         }
     }
 

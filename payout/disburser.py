@@ -95,6 +95,71 @@ def unpack_rows(width: int, packed: bytes) -> list[tuple[str, int]]:
     ]
 
 
+#: Largest decimal exponent of a native batch's encoding (10^28 < 2^96 <= 10^29).
+MAX_NATIVE_EXPONENT = 28
+
+
+def native_encoding(amounts: Sequence[int]) -> tuple[int, int, int]:
+    """``(encoding, amount_bytes, exponent)`` of a ``disburseNative`` batch.
+
+    A native row carries a mantissa and the batch one decimal exponent (amount = mantissa x
+    10^exponent): a payout file's "0.05" ETH is 5 x 10^16 wei, one byte instead of eight. The
+    exponent is the largest power of ten dividing every amount, lowered until the contract's bound
+    holds (10^exponent x 2^(8 x amount_bytes) <= 2^96); ``encoding`` is
+    ``amount_bytes | exponent << 8``. Amounts that share no trailing zero get exponent 0: the plain
+    encoding of :func:`pack_rows`.
+    """
+    if not amounts:
+        raise ValueError("a batch has at least one row")
+    for amount in amounts:
+        if not 0 < amount <= UINT96_MAX:
+            raise ValueError(f"amount {amount} does not fit the contract's uint96")
+    exponent = 0
+    while exponent < MAX_NATIVE_EXPONENT and all(a % 10 ** (exponent + 1) == 0 for a in amounts):
+        exponent += 1
+    while True:
+        width = amount_bytes(a // 10**exponent for a in amounts)
+        if 10**exponent << (8 * width) <= 1 << 96:
+            return width | exponent << 8, width, exponent
+        exponent -= 1
+
+
+def pack_native_rows(rows: Sequence[tuple[str, int]]) -> tuple[int, bytes]:
+    """``(encoding, packed)`` of a ``disburseNative`` batch: rows of ``recipient (20 bytes) ||
+    mantissa (amount_bytes bytes, big-endian)``; see :func:`native_encoding`."""
+    encoding, width, exponent = native_encoding([a for _, a in rows])
+    scale = 10**exponent
+    packed = b"".join(
+        bytes.fromhex(to_checksum_address(r)[2:]) + (a // scale).to_bytes(width, "big")
+        for r, a in rows
+    )
+    return encoding, packed
+
+
+def unpack_native_rows(encoding: int, packed: bytes) -> list[tuple[str, int]]:
+    """Inverse of :func:`pack_native_rows`; ValueError for an encoding the contract refuses."""
+    width, exponent = encoding & 0xFF, encoding >> 8
+    if exponent > MAX_NATIVE_EXPONENT or (
+        1 <= width <= MAX_AMOUNT_BYTES and 10**exponent << (8 * width) > 1 << 96
+    ):
+        raise ValueError(f"native encoding {encoding:#x}: amounts could reach 2^96")
+    scale = 10**exponent
+    return [(r, m * scale) for r, m in unpack_rows(width, packed)]
+
+
+def encode_disburse_native(
+    batch_id: bytes, replay_key: bytes, rows: Sequence[tuple[str, int]]
+) -> bytes:
+    """Calldata of ``disburseNative`` (send it with ``value`` = the sum of the amounts)."""
+    if len(batch_id) != 32:
+        raise ValueError("a batch id is 32 bytes")
+    if len(replay_key) != 32:
+        raise ValueError("a replay key is 32 bytes")
+    encoding, packed = pack_native_rows(rows)
+    head = batch_id + replay_key + _uint_word(encoding) + _uint_word(4 * 32)
+    return SEL_DISBURSE_NATIVE + head + _bytes_tail(packed)
+
+
 def _bytes_tail(data: bytes) -> bytes:
     """ABI encoding of a dynamic ``bytes`` value (length word, data, zero padding)."""
     return _uint_word(len(data)) + data + bytes(-len(data) % 32)

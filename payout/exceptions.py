@@ -644,9 +644,15 @@ class BadPackingError(ContractError):
     """The packed recipient rows are malformed (amount width outside 1..12, or not whole rows)."""
 
     def __init__(self, amount_bytes: int, length: int) -> None:
+        # A native batch passes `amountBytes | exponent << 8` (its decimal exponent) here.
+        width, exponent = amount_bytes & 0xFF, amount_bytes >> 8
+        rows = f"{width}-byte amounts"
+        if exponent:
+            rows = f"{width}-byte mantissas times 10^{exponent} (native encoding {amount_bytes:#x})"
         super().__init__(
-            f"the batch's packed rows are malformed: {length} bytes with {amount_bytes}-byte "
-            "amounts (the width must be 1..12 and the length a multiple of 20 + width)",
+            f"the batch's packed rows are malformed: {length} bytes with {rows} (the width must "
+            "be 1..12, the length a multiple of 20 + width, and a native batch's largest "
+            "possible amount below 2^96)",
             hint="The calldata was not built by this toolkit's encoder; rebuild the batch.",
         )
         self.amount_bytes = amount_bytes

@@ -60,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_artifacts import ROOT, compile_contracts
 
 from payout.artifact import disburser_artifact
-from payout.disburser import pack_rows
+from payout.disburser import pack_native_rows, pack_rows
 
 TX_GAS_CAP = 16_777_216
 SIZES = (1, 10, 100, 500)
@@ -303,9 +303,9 @@ def native_per_recipient(b: Bench, disburser: Contract) -> dict[str, Any]:
     for n in (0, 1, 100, 400):
         # n = 0: opens the replay word (a 1-recipient batch, not measured).
         recipients, amounts = b.fresh(max(n, 1)), [a * 10**6 for a in b.amounts(max(n, 1))]  # wei
-        width, rows = packed(recipients, amounts)
+        encoding, rows = pack_native_rows(list(zip(recipients, amounts, strict=True)))
         call = disburser.functions.disburseNative(
-            b.next_batch_id(), b.next_replay_key(disburser.address), width, rows
+            b.next_batch_id(), b.next_replay_key(disburser.address), encoding, rows
         )
         params = {"from": b.payer, "value": sum(amounts)}
         receipt = b.w3.eth.wait_for_transaction_receipt(

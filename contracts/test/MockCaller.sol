@@ -3,12 +3,14 @@ pragma solidity 0.8.28;
 
 /// @title MockCaller
 /// @notice A contract payer or recipient for tests: forwards calls (so the disburser sees a contract
-///         as msg.sender), and accepts, rejects or re-enters on incoming native coin.
+///         as msg.sender), and accepts, rejects, re-enters or forwards (to `reentryTarget`)
+///         incoming native coin.
 contract MockCaller {
     enum OnReceive {
         Accept,
         Reject,
-        Reenter
+        Reenter,
+        Forward
     }
 
     OnReceive public onReceive;
@@ -41,6 +43,10 @@ contract MockCaller {
             (bool ok, bytes memory data) = reentryTarget.call(reentryCalldata);
             lastReentryOk = ok;
             lastReentryData = data;
+        }
+        if (onReceive == OnReceive.Forward) {
+            (bool ok,) = reentryTarget.call{value: msg.value}("");
+            require(ok, "MockCaller: forward failed");
         }
     }
 }

@@ -17,6 +17,7 @@ from eth_utils.crypto import keccak
 from support.disburser_calls import calls
 
 from payout.artifact import disburser_artifact
+from payout.disburser import pack_native_rows, pack_rows
 from payout.exceptions import (
     BadPackingError,
     BalanceMismatchError,
@@ -819,6 +820,83 @@ def test_native_refund_failure(payer: Any, disburser: Any, caller: Any) -> None:
     )
     expect(RefundFailedError, lambda: caller.execute(disburser, data, sender=payer, value=2))
     caller.execute(disburser, data, sender=payer, value=1)  # exact value: no refund needed
+
+
+def test_native_amounts_carry_the_batch_decimal_exponent(
+    payer: Any, disburser: Any, chain: Any
+) -> None:
+    """Amounts of a payout file ("0.05" ETH) end in zeros: the rows carry mantissas, the batch one
+    exponent, and every recipient still gets the exact amount in wei."""
+    r = addresses(5, seed=36)
+    amounts = [5 * 10**16, 12 * 10**15, 10**18, 7 * 10**15, 123_456 * 10**15]
+    rows = list(zip(r, amounts, strict=True))
+    encoding, packed = pack_native_rows(rows)
+    assert (encoding & 0xFF, encoding >> 8) == (3, 15)  # 123,456 needs 3 bytes
+    assert len(packed) == 5 * 23
+    receipt = disburser.disburseNative(
+        batch_id("nexp"), batch_id("nexp"), encoding, packed, sender=payer, value=sum(amounts)
+    )
+    assert [chain.provider.get_balance(a) for a in r] == amounts
+    event = only_event(receipt, disburser, "BatchDisbursed")
+    assert (event.count, event.total) == (5, sum(amounts))
+    # The same batch without the exponent: 8-byte amounts, more calldata, more gas.
+    r2 = addresses(5, seed=37)
+    width, plain = pack_rows(list(zip(r2, amounts, strict=True)))
+    plain_receipt = disburser.disburseNative(
+        batch_id("nplain"), batch_id("nplain"), width, plain, sender=payer, value=sum(amounts)
+    )
+    assert [chain.provider.get_balance(a) for a in r2] == amounts
+    assert receipt.gas_used < plain_receipt.gas_used
+
+
+@pytest.mark.parametrize(
+    ("encoding", "length"),
+    [
+        (29 << 8 | 1, 21),  # 10^29 > 2^96: no exponent above 28
+        (1 << 8 | 12, 32),  # 12-byte mantissas already reach 2^96
+        (25 << 8 | 2, 22),  # 10^25 * 2^16 > 2^96
+        (255 << 8 | 1, 21),
+        (1 << 16 | 1, 21),  # bits above the exponent
+    ],
+)
+def test_native_encoding_whose_amounts_could_reach_2_96_is_refused(
+    payer: Any, disburser: Any, encoding: int, length: int
+) -> None:
+    error = expect(
+        BadPackingError,
+        lambda: disburser.disburseNative(
+            batch_id("nbad"), batch_id("nbad"), encoding, bytes([1]) * length, sender=payer, value=1
+        ),
+    )
+    assert (error.amount_bytes, error.length) == (encoding, length)
+    assert not disburser.executed(payer, batch_id("nbad"))
+
+
+def test_native_largest_exponent_for_the_width_pays(payer: Any, disburser: Any, chain: Any) -> None:
+    r = addresses(2, seed=38)
+    amounts = [65_535 * 10**24, 10**24]  # 2-byte mantissas, 10^24 * 2^16 <= 2^96
+    encoding, packed = pack_native_rows(list(zip(r, amounts, strict=True)))
+    assert encoding == 24 << 8 | 2
+    disburser.disburseNative(
+        batch_id("nmax"), batch_id("nmax"), encoding, packed, sender=payer, value=sum(amounts)
+    )
+    assert [chain.provider.get_balance(a) for a in r] == amounts
+
+
+def test_native_coins_a_recipient_sends_to_the_zero_address_are_not_a_zero_row(
+    payer: Any, disburser: Any, caller: Any, chain: Any
+) -> None:
+    """The zero-recipient check watches the zero address's balance; a recipient's own code may
+    send coins there: the batch is not refused for it (only a zero row is)."""
+    zero = "0x" + "00" * 20
+    caller.setOnReceive(3, zero, b"", sender=payer)  # Forward to the zero address
+    r = addresses(1, seed=39)
+    before = chain.provider.get_balance(zero)
+    calls(disburser).disburseNative(
+        batch_id("nfwd"), words([caller.address, r[0]], [5, 7]), sender=payer, value=12
+    )
+    assert chain.provider.get_balance(zero) == before + 5
+    assert chain.provider.get_balance(r[0]) == 7
 
 
 def test_pull_index_constant_matches_the_contract() -> None:

@@ -16,10 +16,15 @@ from payout.disburser import (
     BATCH_DISBURSED_TOPIC,
     TRANSFER_SKIPPED_TOPIC,
     amount_bytes,
+    SEL_DISBURSE_NATIVE,
     decode_disburse,
     encode_disburse,
+    encode_disburse_native,
+    native_encoding,
+    pack_native_rows,
     pack_rows,
     split_gas,
+    unpack_native_rows,
     unpack_rows,
 )
 from payout.fault import FAULT_EXIT_CODE
@@ -94,6 +99,48 @@ def test_amount_width_is_the_fewest_bytes_of_the_largest_amount() -> None:
         unpack_rows(4, bytes(25))
     with pytest.raises(ValueError):
         unpack_rows(13, bytes(33))
+
+
+def test_native_encoding_takes_the_exponent_every_amount_shares() -> None:
+    assert native_encoding([5 * 10**16, 10**18]) == (16 << 8 | 1, 1, 16)
+    assert native_encoding([5 * 10**16, 10**18 + 1]) == (8, 8, 0)  # one odd amount: none
+    assert native_encoding([1_000 * 10**12, 3 * 10**12]) == (12 << 8 | 2, 2, 12)
+    # The largest power of ten would break the 2^96 bound: lowered until it holds.
+    assert native_encoding([10**28]) == (26 << 8 | 1, 1, 26)
+    assert native_encoding([2**96 - 1]) == (12, 12, 0)
+    for bad in ([], [0], [2**96]):
+        with pytest.raises(ValueError):
+            native_encoding(bad)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 2**40), st.integers(0, 20)).map(lambda t: t[0] * 10 ** t[1]),
+        min_size=1,
+        max_size=20,
+    ).filter(lambda xs: max(xs) <= 2**96 - 1)
+)
+def test_native_rows_round_trip_and_respect_the_bound(amounts: list[int]) -> None:
+    pairs = [(ADDR, a) for a in amounts]
+    encoding, packed = pack_native_rows(pairs)
+    width, exponent = encoding & 0xFF, encoding >> 8
+    assert 10**exponent << (8 * width) <= 2**96
+    assert len(packed) == len(amounts) * (20 + width)
+    assert unpack_native_rows(encoding, packed) == pairs
+    # Never longer than the plain encoding.
+    assert width <= pack_rows(pairs)[0]
+
+
+def test_native_calldata_matches_the_abi() -> None:
+    batch_id, key = bytes(range(32)), bytes(range(1, 33))
+    pairs = [(ADDR, 5 * 10**16), (TOKEN, 7 * 10**15)]
+    data = encode_disburse_native(batch_id, key, pairs)
+    encoding, packed = pack_native_rows(pairs)
+    assert data == SEL_DISBURSE_NATIVE + encode(
+        ["bytes32", "bytes32", "uint256", "bytes"], [batch_id, key, encoding, packed]
+    )
+    with pytest.raises(ValueError):
+        unpack_native_rows(29 << 8 | 1, packed)
 
 
 def test_event_topics_match_the_abi() -> None:
