@@ -35,7 +35,9 @@ import {IDisburser} from "./interfaces/IDisburser.sol";
 ///      skipped sum on top of what it held before) reverts the whole batch if a token lied. The
 ///      skipped sum goes back to the payer.
 ///
-///      Native mode (`disburseNative`): one call with value per recipient, excess refunded.
+///      Native mode (`disburseNative`): one call with value per recipient, excess refunded. Rows
+///      carry mantissas and the batch a decimal exponent (see IDisburser), because an 18-decimal
+///      coin's payout amounts end in zeros that would otherwise be paid for in calldata.
 ///
 ///      Every mode marks the replay key executed before any external call, and refuses re-entry
 ///      through a transient-storage lock.
@@ -244,7 +246,7 @@ contract Disburser is IDisburser {
         private
         view
     {
-        // Safe: rowSize is 21..32, so the amount shift 256 - 8 * amountBytes is 416 - 8 * rowSize.
+        // rowSize is 21..32: the amount shift 256 - 8 * amountBytes is 416 - 8 * rowSize.
         (uint256 sum, uint256 zeroAt) = _scan(packed, rowSize, 416 - 8 * rowSize);
         if (zeroAt != _NONE) revert ZeroRecipient(zeroAt);
         // Safe: the sum of mantissas is below 2^160 and `scale` keeps each amount below 2^96.
@@ -326,9 +328,13 @@ contract Disburser is IDisburser {
         // the word twice). That overwrites the high 4 bytes of the free memory pointer (0x40),
         // restored right after.
         // Return data is ignored on purpose (balance accounting decides): only a revert or a zero
-        // recipient stops the loop. The zero-recipient test rides on the call's result: the
-        // recipient is read back from memory ([0x04,0x24) is the padded address) and multiplied
-        // by the call's 0/1, zero when either is.
+        // recipient stops the loop. The zero-recipient test costs nothing: the call's gas argument
+        // is the padded recipient read back from memory ([0x04,0x24)). Any real address is far
+        // above the gas left, so the token gets all but 1/64 of it as with gas(); the zero address
+        // gives it no gas, so the call fails and the loop stops there (a token with code cannot
+        // run without gas; one whose code is a bare STOP moves nothing, and the balance proof
+        // catches that). Addresses below ~2^15 (precompiles) get too little gas to be paid: their
+        // row fails with TransferFailed, the right outcome for tokens sent there.
         // Unrolled by 16 (leading n mod 16 recipients one at a time) so that the loop test and
         // jump are paid once per 16 recipients; a failure leaves `p` on the failing row.
         // No arithmetic can overflow: p and end are calldata offsets (< 2^64).

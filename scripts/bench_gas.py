@@ -18,7 +18,9 @@ before) and warm (already holding), with distinct random amounts of 1 to 1,000 t
   ``transferFrom`` per recipient with the same safety rules), to find the crossover.
 
 For both tokens it also measures the disburser's skip mode (``disburseOrSkip``, nothing skipped)
-and, once, the native mode (``disburseNative``, fresh recipients). Every disburser batch carries a
+and, once, the native mode (``disburseNative``, fresh recipients), with the bench's amounts in wei
+(whole tokens x 10^6: the batch's decimal exponent drops their shared trailing zeros) and again with
+amounts that share no trailing zero (``native_per_recipient_fresh_odd_amounts``, the worst case). Every disburser batch carries a
 replay key of the bench's run (one 256-bit storage word of the contract's bitmap per 256 batches,
 opened by a first batch that is not measured), as a planned run of the toolkit does: the batches
 after the first of a run pay ~5,000 gas for their replay marker. ``fixed_cost`` is the gas of a
@@ -297,28 +299,45 @@ def via_direct(b: Bench, token: Contract, contract: Contract) -> Method:
 
 def native_per_recipient(b: Bench, disburser: Contract) -> dict[str, Any]:
     """``disburseNative`` to fresh recipients (no account yet): gas at N = 1, 100 and 400 (500 new
-    accounts do not fit the cap)."""
-    gas: dict[int, int] = {}
-    b.new_run(disburser.address)
-    for n in (0, 1, 100, 400):
-        # n = 0: opens the replay word (a 1-recipient batch, not measured).
-        recipients, amounts = b.fresh(max(n, 1)), [a * 10**6 for a in b.amounts(max(n, 1))]  # wei
-        encoding, rows = pack_native_rows(list(zip(recipients, amounts, strict=True)))
-        call = disburser.functions.disburseNative(
-            b.next_batch_id(), b.next_replay_key(disburser.address), encoding, rows
-        )
-        params = {"from": b.payer, "value": sum(amounts)}
-        receipt = b.w3.eth.wait_for_transaction_receipt(
-            call.transact(params), timeout=RPC_TIMEOUT_S
-        )
-        if receipt.status != 1:
-            raise RuntimeError("native batch reverted")
-        for r, a in zip(recipients, amounts, strict=True):
-            if b.w3.eth.get_balance(r) != a:
-                raise RuntimeError(f"native: recipient {r} not paid exactly")
-        gas[n] = int(receipt.gasUsed)
-    del gas[0]
-    return {"gas": gas, "per_recipient_fresh": (gas[400] - gas[100]) / 300}
+    accounts do not fit the cap), twice: with the bench's amounts in wei (whole tokens x 10^6, as
+    a payout file's few decimals give: the batch's decimal exponent shortens every row) and with
+    the same amounts plus 1..999,999 wei each (no shared trailing zero: exponent 0, the worst
+    case)."""
+
+    def series(odd: bool) -> dict[str, Any]:
+        gas: dict[int, int] = {}
+        encodings: dict[int, int] = {}
+        b.new_run(disburser.address)
+        for n in (0, 1, 100, 400):
+            # n = 0: opens the replay word (a 1-recipient batch, not measured).
+            recipients = b.fresh(max(n, 1))
+            amounts = [a * 10**6 for a in b.amounts(max(n, 1))]  # wei
+            if odd:
+                amounts = [a + b.rng.randint(1, 999_999) for a in amounts]
+            encoding, rows = pack_native_rows(list(zip(recipients, amounts, strict=True)))
+            call = disburser.functions.disburseNative(
+                b.next_batch_id(), b.next_replay_key(disburser.address), encoding, rows
+            )
+            params = {"from": b.payer, "value": sum(amounts)}
+            receipt = b.w3.eth.wait_for_transaction_receipt(
+                call.transact(params), timeout=RPC_TIMEOUT_S
+            )
+            if receipt.status != 1:
+                raise RuntimeError("native batch reverted")
+            for r, a in zip(recipients, amounts, strict=True):
+                if b.w3.eth.get_balance(r) != a:
+                    raise RuntimeError(f"native: recipient {r} not paid exactly")
+            gas[n], encodings[n] = int(receipt.gasUsed), encoding
+        del gas[0], encodings[0]
+        return {
+            "gas": gas,
+            "amount_bytes": {n: e & 0xFF for n, e in encodings.items()},
+            "decimal_exponent": {n: e >> 8 for n, e in encodings.items()},
+            "per_recipient_fresh": (gas[400] - gas[100]) / 300,
+        }
+
+    rounded, odd = series(odd=False), series(odd=True)
+    return {**rounded, "odd_amounts": odd, "per_recipient_fresh_odd_amounts": odd["per_recipient_fresh"]}
 
 
 def disburser_figures(b: Bench, token: Contract, disburser: Contract) -> dict[str, Any]:
@@ -674,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_fresh_recipients_first_of_run": standard["max_fresh_recipients_first_of_run"],
         "skip_per_recipient_fresh": standard["skip_per_recipient_fresh"],
         "native_per_recipient_fresh": native["per_recipient_fresh"],
+        "native_per_recipient_fresh_odd_amounts": native["per_recipient_fresh_odd_amounts"],
         "standard_token": standard,
         "project_token": project,
         "native": native,
@@ -717,7 +737,10 @@ def main(argv: list[str] | None = None) -> int:
             f"batch of a run), skip mode {fig['skip_per_recipient_fresh']:,.1f} "
             f"(+{fig['skip_extra_per_recipient']:,.1f})"
         )
-    print(f"native: {native['per_recipient_fresh']:,.1f} per fresh recipient")
+    print(
+        f"native: {native['per_recipient_fresh']:,.1f} per fresh recipient "
+        f"({native['per_recipient_fresh_odd_amounts']:,.1f} with amounts sharing no trailing zero)"
+    )
     print(f"crossover: pull + transfers is cheaper from N = {cross['n']} fresh recipients")
     for key, met in targets_met.items():
         print(f"  target {key}: {'met' if met else 'NOT met'}")

@@ -40,7 +40,8 @@ interface IDisburser {
     /// @notice The batch is empty.
     error EmptyBatch();
     /// @notice `amountBytes` is outside 1..12, or `packed` is not a whole number of
-    ///         `20 + amountBytes`-byte rows.
+    ///         `20 + amountBytes`-byte rows, or (native batches) the encoding's amounts could reach
+    ///         2^96; `amountBytes` is then the whole encoding.
     error BadPacking(uint256 amountBytes, uint256 length);
     /// @notice A token (or native) transfer call reverted. `index` is the recipient's position, or
     ///         type(uint256).max for the pull of the total from the payer; `reason` is the callee's
@@ -85,7 +86,13 @@ interface IDisburser {
     ) external returns (uint256 paid);
 
     /// @notice Pay the native coin; msg.value must cover the total, the excess is refunded.
-    function disburseNative(bytes32 batchId, bytes32 replayKey, uint256 amountBytes, bytes calldata packed)
+    /// @dev `encoding` is `amountBytes | exponent << 8`: each row carries a mantissa of
+    ///      `amountBytes` bytes and the batch one decimal exponent (amount = mantissa * 10^exponent,
+    ///      so "0.05" of an 18-decimal coin is mantissa 5, exponent 16). Exponent 0 is the plain
+    ///      encoding. Refused with `BadPacking(encoding, length)` when a row's amount could reach
+    ///      2^96 (10^exponent * 2^(8 * amountBytes) > 2^96). A zero-amount row to the zero address
+    ///      moves nothing and is not refused.
+    function disburseNative(bytes32 batchId, bytes32 replayKey, uint256 encoding, bytes calldata packed)
         external
         payable;
 
