@@ -50,8 +50,8 @@ contract Disburser is IDisburser {
 
     /// @dev Batches of at most this many recipients are paid by `transferFrom` per recipient (when
     ///      none of them is the payer). Measured on an OpenZeppelin-style token (fresh recipients,
-    ///      replay word already in use): direct saves 11,120 gas at 1 recipient, 3,279 at 2 and
-    ///      329 at 3; from 4 the pull is cheaper (by 2,621 at 4). See docs/contract.md.
+    ///      replay word already in use): direct saves 11,116 gas at 1 recipient, 3,226 at 2 and
+    ///      221 at 3; from 4 the pull is cheaper (by 2,748 at 4). See docs/contract.md.
     uint256 private constant _DIRECT_MAX = 3;
     /// @dev The largest row word whose recipient (its high 20 bytes) is the zero address.
     uint256 private constant _LAST_ZERO_RECIPIENT_WORD = 0xffffffffffffffffffffffff;
@@ -319,7 +319,7 @@ contract Disburser is IDisburser {
         returns (uint256 failedIndex)
     {
         // Why assembly: this loop is the per-recipient cost (~25,650 gas are the token's own; the
-        // loop's own share is ~80). It reads each row straight from calldata and builds the
+        // loop's own share is ~75). It reads each row straight from calldata and builds the
         // `transfer(address,uint256)` call in scratch memory with two stores.
         // Memory: [0x00,0x04) selector, [0x04,0x10) zero padding, [0x10,0x24) recipient (the row
         // word's high 20 bytes land there when the word is stored at 0x10), [0x24,0x44) amount

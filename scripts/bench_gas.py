@@ -19,15 +19,16 @@ before) and warm (already holding), with distinct random amounts of 1 to 1,000 t
 
 For both tokens it also measures the disburser's skip mode (``disburseOrSkip``, nothing skipped)
 and, once, the native mode (``disburseNative``, fresh recipients), with the bench's amounts in wei
-(whole tokens x 10^6: the batch's decimal exponent drops their shared trailing zeros) and again with
-amounts that share no trailing zero (``native_per_recipient_fresh_odd_amounts``, the worst case). Every disburser batch carries a
-replay key of the bench's run (one 256-bit storage word of the contract's bitmap per 256 batches,
-opened by a first batch that is not measured), as a planned run of the toolkit does: the batches
-after the first of a run pay ~5,000 gas for their replay marker. ``fixed_cost`` is the gas of a
-one-recipient batch (fresh recipient) after the first of a run; ``fixed_cost_first_of_run`` the
-same batch opening a new word (a fresh 22,100-gas slot). The crossover scan compares builds of the
-same source that always pull and always pay by ``transferFrom`` (``_DIRECT_MAX`` set to 0 and to
-the maximum) to find where the shipped threshold should be.
+(whole tokens x 10^6: the batch's decimal exponent drops their shared trailing zeros) and again
+with amounts that share no trailing zero (``native_per_recipient_fresh_odd_amounts``, the worst
+case). Every disburser batch carries a replay key of the bench's run (one 256-bit storage word of
+the contract's bitmap per 256 batches, opened by a first batch that is not measured), as a planned
+run of the toolkit does: the batches after the first of a run pay ~5,000 gas for their replay
+marker. ``fixed_cost`` is the gas of a one-recipient batch (fresh recipient) after the first of a
+run; ``fixed_cost_first_of_run`` the same batch opening a new word (a fresh 22,100-gas slot). The
+crossover scan compares builds of the same source that always pull and always pay by
+``transferFrom`` (``_DIRECT_MAX`` set to 0 and to the maximum) to find where the shipped threshold
+should be.
 
 The gas of a method is the ``gasUsed`` of its transaction(s); approvals and funding are separate
 transactions and not counted. Writes ``build/bench/gas.json`` and prints a table.
@@ -337,7 +338,11 @@ def native_per_recipient(b: Bench, disburser: Contract) -> dict[str, Any]:
         }
 
     rounded, odd = series(odd=False), series(odd=True)
-    return {**rounded, "odd_amounts": odd, "per_recipient_fresh_odd_amounts": odd["per_recipient_fresh"]}
+    return {
+        **rounded,
+        "odd_amounts": odd,
+        "per_recipient_fresh_odd_amounts": odd["per_recipient_fresh"],
+    }
 
 
 def disburser_figures(b: Bench, token: Contract, disburser: Contract) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from payout.artifact import disburser_artifact
 from payout.deployment import CREATE2_DEPLOYER, create2_address
 from payout.disburser import (
     BATCH_DISBURSED_TOPIC,
+    SEL_DISBURSE_NATIVE,
     TRANSFER_SKIPPED_TOPIC,
     amount_bytes,
-    SEL_DISBURSE_NATIVE,
     decode_disburse,
     encode_disburse,
     encode_disburse_native,
