@@ -9,6 +9,7 @@
 ``PAYOUT_DASHBOARD_SECRET``     session signing secret (hex, >= 16 bytes; random per process when
                                 unset, so sessions then end when the server restarts)
 ``PAYOUT_SAFE_PROPOSALS_DIR``   folder of proposal / signature files whose signatures are shown
+                                (``payout serve`` reads every Safe network's ``proposals_dir``)
 ``PAYOUT_MIN_GAS_WEI``          gas coin below which an EVM payer is low (default 0.01 coin)
 ``PAYOUT_MIN_TRX_SUN``          TRX below which a TRON payer is low (default 100 TRX)
 ==============================  =================================================================
@@ -30,6 +31,21 @@ DEFAULT_MIN_GAS_WEI = 10**16
 DEFAULT_MIN_TRX_SUN = 100 * 10**6
 
 
+@dataclass(frozen=True)
+class SafeNetwork:
+    """A Safe payer network of ``payout serve`` whose proposals the Safe page shows.
+
+    ``name`` is the network's name in ``payout.toml`` (the page's label), ``rpc_url`` its EVM
+    endpoint (owners, threshold, signatures and token facts are read there), ``safe`` the paying
+    Safe and ``proposals_dir`` the folder its proposal files are written to.
+    """
+
+    name: str
+    rpc_url: str
+    safe: str
+    proposals_dir: Path | None = None
+
+
 @dataclass
 class DashboardConfig:
     """Everything the dashboard needs; build with :func:`config_from_env` or directly (tests)."""
@@ -41,6 +57,9 @@ class DashboardConfig:
     tron_node_url: str | None = None
     disburser: str | None = None
     proposals_dir: Path | None = None
+    #: Every Safe payer network (``payout serve``): their proposals are shown, each read from its
+    #: own chain and folder.
+    safe_networks: tuple[SafeNetwork, ...] = ()
     min_gas_wei: int = DEFAULT_MIN_GAS_WEI
     min_trx_sun: int = DEFAULT_MIN_TRX_SUN
     #: Set the cookie's Secure flag (behind HTTPS). Off for plain-HTTP local use and tests.

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select
 
@@ -29,6 +29,9 @@ from payout.exceptions import PayoutError
 from payout.ledger import Ledger, batches, payouts, runs
 from payout.report import TOKEN_READ_TIMEOUT, TokenResolver
 from payout.types import BatchStatus, ExecutorKind, Network, PayoutStatus, Scope
+
+if TYPE_CHECKING:
+    from payout.dashboard.config import SafeNetwork
 
 #: Gas of one plain ERC-20 ``transfer`` to a fresh recipient, measured by ``make bench`` on anvil
 #: (README, "N separate transfer transactions"). The savings shown are an estimate from it.
@@ -127,12 +130,20 @@ class Chains:
 
     ``rpc_url`` answers for the EVM chain it is connected to, ``tron_node_url`` for its TRON
     chain; a scope on any other chain is shown from the ledger alone, with the reason.
+    ``safe_rpc_urls`` (the Safe networks of ``payout serve``) also answer, for the Safe page and
+    for token facts, on the chains they are connected to.
     """
 
-    def __init__(self, rpc_url: str | None, tron_node_url: str | None) -> None:
+    def __init__(
+        self, rpc_url: str | None, tron_node_url: str | None, safe_rpc_urls: Sequence[str] = ()
+    ) -> None:
         self.rpc_url = rpc_url
         self.tron_node_url = tron_node_url
         self.tokens = TokenResolver(rpc_url, tron_node_url)
+        self.safe_rpc_urls = [u for u in dict.fromkeys(safe_rpc_urls) if u != rpc_url]
+        #: url -> (Chain or None, why not): the Safe networks' endpoints, opened lazily, once.
+        self._safe_evm: dict[str, tuple[Any, str | None]] = {}
+        self._safe_tokens: dict[Scope, tuple[str, int] | None] = {}
         self._evm: Any = None
         self._evm_error: str | None = None
         self._tron: Any = None
@@ -143,7 +154,15 @@ class Chains:
         """(Chain, None) for ``chain_id``, or (None, why not)."""
         if self.rpc_url is None:
             return None, "no EVM endpoint configured (PAYOUT_RPC_URL)"
-        if self._evm is None and self._evm_error is None:
+        if self._open_evm() is None:
+            return None, self._evm_error
+        if self._evm.chain_id != chain_id:
+            return None, f"the EVM endpoint is chain {self._evm.chain_id}, not {chain_id}"
+        return self._evm, None
+
+    def _open_evm(self) -> Any:
+        """The ``rpc_url`` endpoint, opened once (None when unset or unreadable)."""
+        if self.rpc_url is not None and self._evm is None and self._evm_error is None:
             from payout.chain import Chain
 
             try:
@@ -152,11 +171,44 @@ class Chains:
                 self._evm = chain
             except PayoutError as exc:
                 self._evm_error = f"the EVM endpoint cannot be read ({exc})"
-        if self._evm is None:
-            return None, self._evm_error
-        if self._evm.chain_id != chain_id:
-            return None, f"the EVM endpoint is chain {self._evm.chain_id}, not {chain_id}"
-        return self._evm, None
+        return self._evm
+
+    def safe_evm(self, chain_id: int) -> tuple[Any, str | None]:
+        """(Chain, None) for ``chain_id`` through ``rpc_url`` or a Safe network's endpoint, or
+        (None, why not)."""
+        chain, why = self.evm(chain_id)
+        if chain is not None:
+            return chain, None
+        failed = []
+        for url in self.safe_rpc_urls:
+            opened, error = self._open_safe_endpoint(url)
+            if opened is not None and opened.chain_id == chain_id:
+                return opened, None
+            if error is not None:
+                failed.append(error)
+        if self.safe_rpc_urls and why is not None:
+            why = f"{why}; no Safe network's endpoint is chain {chain_id}"
+        return None, "; ".join([why or f"chain {chain_id} is not configured", *failed])
+
+    def safe_network_chain_id(self, network: SafeNetwork) -> int | None:
+        """The chain id ``network``'s endpoint answers with (None when it cannot be read)."""
+        if network.rpc_url == self.rpc_url:
+            opened = self._open_evm()
+        else:
+            opened, _error = self._open_safe_endpoint(network.rpc_url)
+        return None if opened is None else int(opened.chain_id)
+
+    def _open_safe_endpoint(self, url: str) -> tuple[Any, str | None]:
+        if url not in self._safe_evm:
+            from payout.chain import Chain
+
+            try:
+                chain = Chain(url, timeout=TOKEN_READ_TIMEOUT, retries=0)
+                _ = chain.chain_id
+                self._safe_evm[url] = (chain, None)
+            except PayoutError as exc:
+                self._safe_evm[url] = (None, f"a Safe network's endpoint cannot be read ({exc})")
+        return self._safe_evm[url]
 
     def tron(self, chain_id: int) -> tuple[Any, str | None]:
         """(tronpy client, None) for ``chain_id``, or (None, why not)."""
@@ -180,10 +232,27 @@ class Chains:
 
     def info(self, scope: Scope) -> ScopeInfo:
         facts = self.tokens(scope)
+        if facts is None and scope.network is Network.EVM and self.safe_rpc_urls:
+            facts = self._safe_token(scope)
         name = chain_name(scope.network, scope.chain_id)
         if facts is None:
             return ScopeInfo(scope, name, None, None, self.tokens.reason(scope))
         return ScopeInfo(scope, name, facts[0], facts[1])
+
+    def _safe_token(self, scope: Scope) -> tuple[str, int] | None:
+        """Token facts of a scope on a Safe network's chain (None: not one, or unreadable; the
+        reason given is then :attr:`tokens`' own)."""
+        if scope not in self._safe_tokens:
+            facts: tuple[str, int] | None = None
+            chain, _why = self.safe_evm(scope.chain_id)
+            if chain is not None:
+                try:
+                    token = chain.token(scope.token)
+                    facts = (token.symbol, token.decimals)
+                except (PayoutError, ValueError):
+                    facts = None
+            self._safe_tokens[scope] = facts
+        return self._safe_tokens[scope]
 
 
 # --- runs, batches, rows --------------------------------------------------------------------------
@@ -753,6 +822,8 @@ class ProposalView:
     batch: BatchView
     rows: tuple[RowView, ...]
     safe: str
+    #: The Safe network's name in ``payout.toml`` (None: the standalone dashboard, or unknown).
+    network: str | None
     threshold: int | None
     signers: tuple[SignerView, ...]
     executable: bool
@@ -763,38 +834,53 @@ class ProposalView:
         return sum(1 for s in self.signers if s.signed)
 
 
-def _file_signatures(proposals_dir: Path | None) -> dict[str, list[tuple[Any, Any, Any]]]:
+def _file_signatures(folders: Iterable[Path]) -> dict[str, list[tuple[Any, Any, Any]]]:
     """safeTxHash -> [(proposal, tx, signature)] from every proposal / signature file in the
-    folder (files that are not proposals are ignored)."""
+    folders (files that are not proposals are ignored). A safeTxHash commits to the chain id and
+    the Safe, so files of several networks cannot be mistaken for one another."""
     out: dict[str, list[tuple[Any, Any, Any]]] = defaultdict(list)
-    if proposals_dir is None or not proposals_dir.is_dir():
-        return out
     from payout.safe.proposal import load_proposal
 
-    for path in sorted(proposals_dir.glob("*.json")):
-        try:
-            proposal = load_proposal(path)
-        except (PayoutError, ValueError, OSError):
+    for folder in folders:
+        if not folder.is_dir():
             continue
-        for tx in proposal.transactions:
-            for sig in tx.signatures:
-                out["0x" + tx.safe_tx_hash.hex()].append((proposal, tx, sig))
+        for path in sorted(folder.glob("*.json")):
+            try:
+                proposal = load_proposal(path)
+            except (PayoutError, ValueError, OSError):
+                continue
+            for tx in proposal.transactions:
+                for sig in tx.signatures:
+                    out["0x" + tx.safe_tx_hash.hex()].append((proposal, tx, sig))
     return out
 
 
-def safe_proposals(data: DashboardData, proposals_dir: Path | None) -> list[ProposalView]:
-    """Safe batches proposed and not executed yet: who signed (signatures in the proposal files,
-    each checked against the chain, and approveHash calls on chain), the safeTxHash, the rows and
-    the total in token units read from the chain."""
+def safe_proposals(
+    data: DashboardData,
+    proposals_dir: Path | None,
+    safe_networks: Sequence[SafeNetwork] = (),
+) -> list[ProposalView]:
+    """Safe batches proposed and not executed yet, on every chain: who signed (signatures in the
+    proposal files of ``proposals_dir`` and of every Safe network's folder, each checked against
+    its own chain, and approveHash calls on chain), the safeTxHash, the rows and the total in
+    token units read from the chain. Each is labelled with its Safe network's name when it is one
+    of ``safe_networks``."""
     pending = data.batches(status=[BatchStatus.PLANNED, BatchStatus.FAILED])
     pending = [b for b in pending if b.executor is ExecutorKind.SAFE and b.safe_tx_hash]
-    files = _file_signatures(proposals_dir) if pending else {}
+    folders = [proposals_dir, *(n.proposals_dir for n in safe_networks)]
+    unique = list(dict.fromkeys(f for f in folders if f is not None))
+    files = _file_signatures(unique) if pending else {}
+    names = {
+        (chain_id, n.safe.lower()): n.name
+        for n in safe_networks
+        if pending and (chain_id := data.chains.safe_network_chain_id(n)) is not None
+    }
     out = []
     for b in pending:
         scope = b.info.scope
         found = data.batch(scope.network, scope.chain_id, scope.payer, b.batch_id)
         rows = tuple(found[1]) if found else ()
-        chain, note = data.chains.evm(scope.chain_id)
+        chain, note = data.chains.safe_evm(scope.chain_id)
         signers: dict[str, SignerView] = {}
         threshold: int | None = None
         executable = False
@@ -835,6 +921,7 @@ def safe_proposals(data: DashboardData, proposals_dir: Path | None) -> list[Prop
                 batch=b,
                 rows=rows,
                 safe=scope.payer,
+                network=names.get((scope.chain_id, scope.payer.lower())),
                 threshold=threshold,
                 signers=tuple(signers.values()),
                 executable=executable,

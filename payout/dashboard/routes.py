@@ -94,7 +94,14 @@ class _State:
         return self._ledger
 
     def data(self) -> DashboardData:
-        return DashboardData(self.ledger, Chains(self.config.rpc_url, self.config.tron_node_url))
+        return DashboardData(
+            self.ledger,
+            Chains(
+                self.config.rpc_url,
+                self.config.tron_node_url,
+                [n.rpc_url for n in self.config.safe_networks],
+            ),
+        )
 
 
 def _form(body: bytes) -> dict[str, list[str]]:
@@ -342,7 +349,7 @@ def dashboard_router(
         def render(data: DashboardData) -> dict[str, Any]:
             return {
                 "title": "Safe proposals awaiting signatures",
-                "proposals": safe_proposals(data, config.proposals_dir),
+                "proposals": safe_proposals(data, config.proposals_dir, config.safe_networks),
             }
 
         return guarded(request, render, "safe.html")

@@ -66,10 +66,11 @@ def create_app(
 def _dashboard(service: Service) -> APIRouter:
     """The operator dashboard under ``/dashboard``: the service's ledger, API keys (``write``
     scope = operator, read-only = finance) and webhook log; chains of the first EVM and TRON
-    network of ``payout.toml``. ``PAYOUT_DASHBOARD_SECRET`` (hex) keeps sessions across
-    restarts."""
+    network of ``payout.toml``, and every Safe network's chain and proposals folder for the Safe
+    page. ``PAYOUT_DASHBOARD_SECRET`` (hex) keeps sessions across restarts."""
     from payout.dashboard import DashboardConfig, dashboard_router
     from payout.dashboard.auth import ServiceKeys
+    from payout.dashboard.config import SafeNetwork
     from payout.dashboard.data import ServiceWebhooks
     from payout.types import Network
 
@@ -83,10 +84,11 @@ def _dashboard(service: Service) -> APIRouter:
         rpc_url=evm[0].url if evm else None,
         tron_node_url=tron[0].url if tron else None,
         disburser=evm[0].disburser if evm else None,
-        # Signatures of the worker's Safe proposals are shown from its proposals folder.
-        proposals_dir=next(
-            (n.safe.proposals_dir for n in evm if n.safe is not None and n.safe.proposals_dir),
-            None,
+        # Every Safe network's proposals, each from its own chain and proposals folder.
+        safe_networks=tuple(
+            SafeNetwork(n.name, n.url, n.safe.address, n.safe.proposals_dir)
+            for n in evm
+            if n.safe is not None
         ),
     )
     return dashboard_router(
