@@ -582,6 +582,74 @@ class SafeServiceError(SafeError):
         self.url = url
 
 
+# --- Safe transaction building and checks (payout/safe/multisend.py, proposal.py, pipeline.py,
+# devnet.py) ---------------------------------------------------------------------------------------
+
+
+class MultiSendDecodeError(SafeError):
+    """The Safe transaction data is not a well-formed ``multiSend`` call."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"cannot decode the multiSend payload: {reason}",
+            hint="Do not sign this transaction: its data is not what `payout safe propose` builds.",
+        )
+
+
+class NoMultiSendLibrary(ChainError):
+    """No canonical MultiSendCallOnly with the audited code exists on this chain."""
+
+    def __init__(self, chain_id: int) -> None:
+        # Imported here: payout.safe.multisend imports this module for its own errors.
+        from payout.safe.multisend import CANONICAL_MULTISEND_CALL_ONLY
+
+        known = ", ".join(
+            f"{a} ({lib.version})" for a, lib in CANONICAL_MULTISEND_CALL_ONLY.items()
+        )
+        super().__init__(
+            f"no canonical MultiSendCallOnly library with the expected code on chain {chain_id}",
+            hint=f"Safe batches delegatecall one of: {known}. Deploy it with the Safe singleton "
+            "factory, or pass --multisend with one that exists on this chain.",
+        )
+
+
+class BatchNotForSafe(InputError):
+    """A planned batch cannot be paid by this Safe."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(
+            f"batch {index} cannot be proposed for this Safe: {reason}",
+            hint="Plan the payout file with the Safe address as the payer (--payer SAFE).",
+        )
+
+
+class SimulationRefused(InputError):
+    """A batch would not pay every row and the operator chose to refuse: an input error (exit 2),
+    as for ``payout plan`` / ``send``; nothing was proposed."""
+
+    def __init__(self, failures: Sequence[RowFailure]) -> None:
+        shown = "; ".join(
+            f"{f.label} -> {f.recipient}: {f.reason or 'transfer fails'}" for f in failures[:5]
+        )
+        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+        super().__init__(
+            f"{len(failures)} payout(s) would fail: {shown}{more}",
+            hint="Fix or remove those rows, or propose with --on-failure exclude (they stay owed, "
+            "status skipped) or --on-failure skip (disburseOrSkip skips and reports them).",
+        )
+        self.failures = list(failures)
+
+
+class SafeDevnetError(SafeError):
+    """Deploying the Safe contracts or creating a Safe on the local chain failed."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(
+            f"{what} failed on the local chain: {reason}",
+            hint="This helper only works on a throw-away anvil chain (it uses anvil_setCode).",
+        )
+
+
 # --- disburser contract reverts (payout/revert.py; owned by the contract) -------------------------
 # Built by payout.revert from revert data; nothing else should construct them from raw bytes.
 
@@ -1491,4 +1559,18 @@ class ProposalNotRebuilt(LedgerError):
             f"Safe batch {batch_id} does not rebuild to the recorded safeTxHash {safe_tx_hash}",
             hint="the ledger was changed by hand or the MultiSendCallOnly library differs; find "
             "the proposal file, or release the batch once its nonce is used",
+        )
+
+
+# --- service worker (payout/service/worker.py) ----------------------------------------------------
+
+
+class WorkerAlreadyRunning(ConfigError):
+    """Another worker already pays from this SQLite ledger."""
+
+    def __init__(self, lock_path: str) -> None:
+        super().__init__(
+            f"another worker holds {lock_path}: a SQLite ledger is paid by one worker",
+            hint="stop the other `payout serve` / `payout service worker`, or use PostgreSQL "
+            "(several workers share payers through row locks)",
         )

@@ -20,7 +20,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import Web3
 
-from payout.exceptions import SafeError
+from payout.exceptions import SafeDevnetError as SafeDevnetError
 
 #: Deterministic deployment proxy that anvil (and most chains) has at a fixed address.
 CREATE2_DEPLOYER = "0x4e59b44847b379578588920cA78FbF26c0B4956C"
@@ -28,16 +28,6 @@ CREATE2_DEPLOYER = "0x4e59b44847b379578588920cA78FbF26c0B4956C"
 SAFE_SINGLETON_FACTORY = "0x914d7Fec6aaC8cd542e72Bca78B30650d45643d7"
 
 SUPPORTED_VERSIONS = ("1.3.0", "1.4.1")
-
-
-class SafeDevnetError(SafeError):
-    """Deploying the Safe contracts or creating a Safe on the local chain failed."""
-
-    def __init__(self, what: str, reason: str) -> None:
-        super().__init__(
-            f"{what} failed on the local chain: {reason}",
-            hint="This helper only works on a throw-away anvil chain (it uses anvil_setCode).",
-        )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from payout.exceptions import SafeError
+from payout.exceptions import MultiSendDecodeError as MultiSendDecodeError
 
 #: 4-byte selector of ``multiSend(bytes)``.
 MULTISEND_SELECTOR = keccak(text="multiSend(bytes)")[:4]
@@ -81,16 +81,6 @@ class InnerCall:
     to: str
     value: int
     data: bytes
-
-
-class MultiSendDecodeError(SafeError):
-    """The Safe transaction data is not a well-formed ``multiSend`` call."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(
-            f"cannot decode the multiSend payload: {reason}",
-            hint="Do not sign this transaction: its data is not what `payout safe propose` builds.",
-        )
 
 
 def canonical_library(address: str) -> MultiSendLibrary | None:

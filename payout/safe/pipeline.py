@@ -25,6 +25,7 @@ from payout.chain import Chain
 from payout.deployment import verify_disburser
 from payout.disburser import BatchSimulation, Disburser, RowFailure
 from payout.exceptions import ContractError, FundsError, InputError, LedgerNotFoundError
+from payout.exceptions import SimulationRefused as SimulationRefused
 from payout.executor import executed_receipt
 from payout.ledger import Ledger, Registration
 from payout.safe.execution import ExecutionResult, LedgerRecorder, execute_proposal, pipeline_batch
@@ -54,23 +55,6 @@ SAFE_OVERHEAD_GAS = 150_000
 SAFE_PER_RECIPIENT_EXTRA_GAS = 400
 
 ON_FAILURE_CHOICES = ("refuse", "exclude", "skip")
-
-
-class SimulationRefused(InputError):
-    """A batch would not pay every row and the operator chose to refuse: an input error (exit 2),
-    as for ``payout plan`` / ``send``; nothing was proposed."""
-
-    def __init__(self, failures: Sequence[RowFailure]) -> None:
-        shown = "; ".join(
-            f"{f.label} -> {f.recipient}: {f.reason or 'transfer fails'}" for f in failures[:5]
-        )
-        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
-        super().__init__(
-            f"{len(failures)} payout(s) would fail: {shown}{more}",
-            hint="Fix or remove those rows, or propose with --on-failure exclude (they stay owed, "
-            "status skipped) or --on-failure skip (disburseOrSkip skips and reports them).",
-        )
-        self.failures = list(failures)
 
 
 def safe_gas_model(gas_margin: int | None = None, per_recipient_gas: int | None = None) -> object:

@@ -39,9 +39,10 @@ from eth_utils.crypto import keccak
 
 from payout.chain import Chain
 from payout.disburser import encode_approve, encode_disburse
-from payout.exceptions import ChainError, InputError, SafeProposalFileError
+from payout.exceptions import BatchNotForSafe as BatchNotForSafe
+from payout.exceptions import InputError, SafeProposalFileError
+from payout.exceptions import NoMultiSendLibrary as NoMultiSendLibrary
 from payout.safe.multisend import (
-    CANONICAL_MULTISEND_CALL_ONLY,
     OPERATION_CALL,
     OPERATION_DELEGATECALL,
     PREFERRED_ORDER,
@@ -64,30 +65,6 @@ SIG_ETH_SIGN = "eth_sign"
 SIG_APPROVED_HASH = "approved_hash"
 SIG_CONTRACT = "contract"
 SIGNATURE_KINDS = (SIG_EIP712, SIG_ETH_SIGN, SIG_APPROVED_HASH, SIG_CONTRACT)
-
-
-class NoMultiSendLibrary(ChainError):
-    """No canonical MultiSendCallOnly with the audited code exists on this chain."""
-
-    def __init__(self, chain_id: int) -> None:
-        known = ", ".join(
-            f"{a} ({lib.version})" for a, lib in CANONICAL_MULTISEND_CALL_ONLY.items()
-        )
-        super().__init__(
-            f"no canonical MultiSendCallOnly library with the expected code on chain {chain_id}",
-            hint=f"Safe batches delegatecall one of: {known}. Deploy it with the Safe singleton "
-            "factory, or pass --multisend with one that exists on this chain.",
-        )
-
-
-class BatchNotForSafe(InputError):
-    """A planned batch cannot be paid by this Safe."""
-
-    def __init__(self, index: int, reason: str) -> None:
-        super().__init__(
-            f"batch {index} cannot be proposed for this Safe: {reason}",
-            hint="Plan the payout file with the Safe address as the payer (--payer SAFE).",
-        )
 
 
 # --- the model ----------------------------------------------------------------------------------

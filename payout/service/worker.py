@@ -36,7 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from payout.exceptions import ConfigError, LedgerConflictError, PayoutError
+from payout.exceptions import LedgerConflictError, PayoutError
+from payout.exceptions import WorkerAlreadyRunning as WorkerAlreadyRunning
 from payout.executor import ExecutionEvent
 from payout.manifest import Manifest
 from payout.pipeline import PlanOptions, send, target_on
@@ -89,17 +90,6 @@ def safe_payer_for(service: Service, network: NetworkContext, settings: SendSett
             key = load_keystore(cfg.executor_keystore, os.environ.get(cfg.executor_password_env))
         executor = Wallet(network.chain(), key, settings)
     return SafePayer(service, network, proposer=proposer, executor=executor)
-
-
-class WorkerAlreadyRunning(ConfigError):
-    """Another worker already pays from this SQLite ledger."""
-
-    def __init__(self, lock_path: str) -> None:
-        super().__init__(
-            f"another worker holds {lock_path}: a SQLite ledger is paid by one worker",
-            hint="stop the other `payout serve` / `payout service worker`, or use PostgreSQL "
-            "(several workers share payers through row locks)",
-        )
 
 
 class Worker:

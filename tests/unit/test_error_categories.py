@@ -13,10 +13,6 @@ from payout import exceptions
 from payout._cli.main import _category
 from payout.exceptions import CATEGORIES, ChainError, ConfigError, PayoutError
 
-#: Modules other branches are changing while their errors move here: their errors still live
-#: next to their code (move them into payout/exceptions.py when those branches have landed).
-_NOT_MOVED_YET = ("payout.safe.", "payout.service.worker")
-
 
 def _every_error() -> list[type[PayoutError]]:
     root = Path(payout.__file__).parent
@@ -39,9 +35,7 @@ ERRORS = _every_error()
 
 def test_every_error_is_defined_in_payout_exceptions() -> None:
     elsewhere = [
-        f"{c.__module__}.{c.__name__}"
-        for c in ERRORS
-        if c.__module__ != "payout.exceptions" and not c.__module__.startswith(_NOT_MOVED_YET)
+        f"{c.__module__}.{c.__name__}" for c in ERRORS if c.__module__ != "payout.exceptions"
     ]
     assert elsewhere == []
 
@@ -69,6 +63,12 @@ def test_every_error_has_a_category_and_its_status(error: type[PayoutError]) -> 
         ("payout.signer", "WrongPassword", "SignerError", 7),
         ("payout.deployment", "DisburserMissing", "DeploymentError", 8),
         ("payout.pipeline", "Shortfall", "FundsError", 5),
+        ("payout.safe.multisend", "MultiSendDecodeError", "SafeError", 9),
+        ("payout.safe.devnet", "SafeDevnetError", "SafeError", 9),
+        ("payout.safe.proposal", "NoMultiSendLibrary", "ChainError", 4),
+        ("payout.safe.proposal", "BatchNotForSafe", "InputError", 2),
+        ("payout.safe.pipeline", "SimulationRefused", "InputError", 2),
+        ("payout.service.worker", "WorkerAlreadyRunning", "ConfigError", 3),
     ],
 )
 def test_moved_errors_are_still_importable_where_they_were(
@@ -78,3 +78,23 @@ def test_moved_errors_are_still_importable_where_they_were(
     assert moved is getattr(exceptions, name)
     instance = moved.__new__(moved)
     assert (_category(instance), instance.exit_code) == (category, status)
+
+
+def _safe_and_worker_errors() -> list[PayoutError]:
+    from payout.disburser import RowFailure
+
+    failure = RowFailure(0, "p-1", "0x" + "11" * 20, 1_000_000, "blacklisted", line=2, source="a")
+    return [
+        exceptions.MultiSendDecodeError("length overruns the data"),
+        exceptions.SafeDevnetError("creating a Safe", "no code at the factory"),
+        exceptions.NoMultiSendLibrary(56),
+        exceptions.BatchNotForSafe(3, "its payer is another address"),
+        exceptions.SimulationRefused([failure]),
+        exceptions.WorkerAlreadyRunning("/var/payout/ledger.sqlite.worker.lock"),
+    ]
+
+
+@pytest.mark.parametrize("error", _safe_and_worker_errors(), ids=lambda e: type(e).__name__)
+def test_safe_and_worker_errors_say_what_happened_and_what_to_do(error: PayoutError) -> None:
+    assert type(error).__module__ == "payout.exceptions"
+    assert str(error) and error.hint
