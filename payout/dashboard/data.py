@@ -125,6 +125,18 @@ class ScopeInfo:
         )
 
 
+def _connect_evm(url: str, what: str) -> tuple[Any, str | None]:
+    """(Chain, None) once ``url`` has answered its chain id, or (None, why not)."""
+    from payout.chain import Chain
+
+    try:
+        chain = Chain(url, timeout=TOKEN_READ_TIMEOUT, retries=0)
+        _ = chain.chain_id
+    except PayoutError as exc:
+        return None, f"{what} cannot be read ({exc})"
+    return chain, None
+
+
 class Chains:
     """Read-only access to the configured chains, opened lazily and once per request set.
 
@@ -163,14 +175,7 @@ class Chains:
     def _open_evm(self) -> Any:
         """The ``rpc_url`` endpoint, opened once (None when unset or unreadable)."""
         if self.rpc_url is not None and self._evm is None and self._evm_error is None:
-            from payout.chain import Chain
-
-            try:
-                chain = Chain(self.rpc_url, timeout=TOKEN_READ_TIMEOUT, retries=0)
-                _ = chain.chain_id
-                self._evm = chain
-            except PayoutError as exc:
-                self._evm_error = f"the EVM endpoint cannot be read ({exc})"
+            self._evm, self._evm_error = _connect_evm(self.rpc_url, "the EVM endpoint")
         return self._evm
 
     def safe_evm(self, chain_id: int) -> tuple[Any, str | None]:
@@ -200,14 +205,7 @@ class Chains:
 
     def _open_safe_endpoint(self, url: str) -> tuple[Any, str | None]:
         if url not in self._safe_evm:
-            from payout.chain import Chain
-
-            try:
-                chain = Chain(url, timeout=TOKEN_READ_TIMEOUT, retries=0)
-                _ = chain.chain_id
-                self._safe_evm[url] = (chain, None)
-            except PayoutError as exc:
-                self._safe_evm[url] = (None, f"a Safe network's endpoint cannot be read ({exc})")
+            self._safe_evm[url] = _connect_evm(url, "a Safe network's endpoint")
         return self._safe_evm[url]
 
     def tron(self, chain_id: int) -> tuple[Any, str | None]:
