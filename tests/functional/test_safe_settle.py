@@ -96,6 +96,18 @@ def test_losing_executor_of_a_race_records_the_batch_as_paid(
         proposal, _ = sign_proposal(evm, proposal, owner)
 
     executors = [wallet(evm, EXECUTOR_INDEX), wallet(evm, 0)]
+    # Each executor checks the Safe (nonce, signatures, simulation) before it sends; both must
+    # have done so before either transaction reaches the node, or the slower one sees the other's
+    # pending transaction and rightly refuses to send (GS026). A barrier makes that order certain
+    # instead of leaving it to the machine's load.
+    ready = threading.Barrier(len(executors), timeout=120)
+    for w in executors:
+
+        def broadcast(signed: object, _send: object = w.broadcast) -> None:
+            ready.wait()
+            _send(signed)  # type: ignore[operator]
+
+        w.broadcast = broadcast  # type: ignore[method-assign]
     start = {
         w.address: evm.request("eth_getTransactionCount", [w.address, "latest"]) for w in executors
     }
