@@ -601,8 +601,17 @@ class Ledger:
         small runs share one storage word of the contract (~5,000 gas per batch instead of a fresh
         22,100-gas slot); after 256 bits a new word is opened, its key derived from the word it
         replaces and ``seed`` (the first batch id of the new word). A bit taken by a run that is
-        never sent stays unused: harmless.
+        never sent stays unused: harmless. Workers sharing a PostgreSQL ledger take bits under the
+        word's row lock, so no bit is handed out twice.
         """
+        try:
+            return self._draw_replay_key(scope, seed)
+        except IntegrityError:
+            # Another worker opened the scope's first word at the same moment (both found no
+            # row to lock): the row is there now, take its next bit under the lock.
+            return self._draw_replay_key(scope, seed)
+
+    def _draw_replay_key(self, scope: Scope, seed: bytes) -> bytes:
         from payout.batching import REPLAY_WORD_BITS, replay_word
 
         now = _now()
@@ -1099,6 +1108,29 @@ class Ledger:
                 out.append(self.stored_key(batch))
             except LedgerNotFoundError:
                 out.append(batch)
+        return out
+
+    def with_rolling_keys(self, plan: Sequence[Batch]) -> list[Batch]:
+        """``plan`` with replay keys from each scope's rolling word (the payout service's payers).
+
+        A batch the ledger already records a key for keeps it (a restart, a resume or a re-plan
+        of the same rows never draws again: a transaction signed with the recorded key may still
+        execute); every other batch takes the next bit of its scope's word
+        (:meth:`allocate_replay_key`). Callers record the result with :meth:`save_plan` before
+        sending anything.
+        """
+        out = []
+        for batch in plan:
+            try:
+                recorded = self.batch(batch.scope, batch.batch_id).replay_key
+            except LedgerNotFoundError:
+                recorded = None
+            key = (
+                bytes.fromhex(recorded[2:])
+                if recorded
+                else self.allocate_replay_key(batch.scope, batch.batch_id)
+            )
+            out.append(replace(batch, replay_key=key))
         return out
 
     def annotate_batch(

@@ -16,7 +16,7 @@ reuses). Nothing here prints or prompts.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -614,14 +614,11 @@ def send(
             ]
             ledger.set_payout_status(scope, again, PayoutStatus.PLANNED)
             report.retried_skipped += len(again)
-        batches = ledger.with_stored_keys(scope_plan.batches)
-        if opts.rolling_replay:
-            batches = [
-                b
-                if b.replay_key != p.replay_key  # already recorded: keeps its key
-                else replace(b, replay_key=ledger.allocate_replay_key(scope, b.batch_id))
-                for b, p in zip(batches, scope_plan.batches, strict=True)
-            ]
+        batches = (
+            ledger.with_rolling_keys(scope_plan.batches)
+            if opts.rolling_replay
+            else ledger.with_stored_keys(scope_plan.batches)
+        )
         # Write-ahead: each batch's replay key is recorded before anything is sent (a batch
         # already in the ledger keeps the key it was first recorded with).
         ledger.save_plan(batches, executor=ExecutorKind.WALLET, mode=scope_plan.mode, run_id=run_id)

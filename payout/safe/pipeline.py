@@ -214,12 +214,15 @@ def propose_payouts(
     source: str | None = None,
     source_sha256: str | None = None,
     retry_skipped: bool = False,
+    rolling_replay: bool = False,
 ) -> ProposeOutcome:
     """Register, plan, simulate and propose ``payouts`` for ``safe`` (see the module docstring).
 
     With ``retry_skipped`` the rows the ledger has as skipped are planned with the rest, in file
     order; they go back to ``planned`` only once the proposal is built, so a refused run (funds,
-    predicted failures) leaves them set aside.
+    predicted failures) leaves them set aside. With ``rolling_replay`` new batches take their
+    replay keys from the Safe's rolling word in the ledger (:meth:`Ledger.with_rolling_keys`,
+    the payout service's small proposals) instead of the run's own word.
     """
     outcome = _propose(
         chain,
@@ -238,6 +241,7 @@ def propose_payouts(
         source=source,
         source_sha256=source_sha256,
         retry_skipped=retry_skipped,
+        rolling_replay=rolling_replay,
     )
     owed = ledger.payouts(
         outcome.registration.scope,
@@ -266,6 +270,7 @@ def _propose(
     source: str | None,
     source_sha256: str | None,
     retry_skipped: bool,
+    rolling_replay: bool,
 ) -> ProposeOutcome:
     if on_failure not in ON_FAILURE_CHOICES:
         raise InputError(f"--on-failure must be one of {', '.join(ON_FAILURE_CHOICES)}")
@@ -366,7 +371,9 @@ def _propose(
     if service is not None:
         queued += service.queued_nonces(state.address, state.nonce)
     # A batch the ledger already has keeps the replay key it recorded first.
-    batches = ledger.with_stored_keys(batches)
+    batches = (
+        ledger.with_rolling_keys(batches) if rolling_replay else ledger.with_stored_keys(batches)
+    )
     # Built before the ledger is written: a proposal that cannot be built stores no plan and
     # leaves rows set aside as skipped where they were.
     proposal = build_proposal(

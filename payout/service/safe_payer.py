@@ -264,6 +264,9 @@ class SafePayer:
             on_failure=self.service.config.on_failure,
             start_nonce=next_nonce(state.nonce, queued),
             source=f"payout-service:{self.network.name}",
+            # Each round proposes about one small batch: the Safe's rolling replay word makes
+            # consecutive proposals share one storage word (see Ledger.with_rolling_keys).
+            rolling_replay=True,
         )
         # Killed here: the ledger has the proposal, nobody else does yet; the next round
         # rebuilds it from the ledger and publishes it (never proposes the rows again).

@@ -166,4 +166,7 @@ class TronPayer:
             settings=self.settings,
             on_event=on_event,
             command="payout serve",
+            # Each flush is a run of about one batch: the payer's rolling replay word makes
+            # consecutive flushes share one storage word (one SSTORE of a used slot).
+            rolling_replay=True,
         )

@@ -262,8 +262,11 @@ def plan_manifest(
     permission_id: int = 0,
     command: str = "tron plan",
     retry_skipped: bool = False,
+    rolling_replay: bool = False,
 ) -> TronPlan:
-    """:func:`plan_file` for rows already validated (the payout service's requests)."""
+    """:func:`plan_file` for rows already validated (the payout service's requests). With
+    ``rolling_replay`` new batches take their replay keys from the payer's rolling word in the
+    ledger (:meth:`Ledger.with_rolling_keys`) instead of the run's own word."""
     scope = scope_of(ctx)
     run_id = ledger.start_run(
         command,
@@ -298,6 +301,8 @@ def plan_manifest(
         start_index=0,
     )
     batches = _ledger_indexes(ledger, scope, batches)
+    if rolling_replay:
+        batches = ledger.with_rolling_keys(batches)
     if batches:
         ledger.save_plan(batches, executor=ExecutorKind.TRON, mode=mode, run_id=run_id)
     total = sum(b.total for b in batches)
@@ -453,8 +458,10 @@ def send_manifest(
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
     retry_skipped: bool = False,
     command: str = "tron send",
+    rolling_replay: bool = False,
 ) -> TronSendReport:
-    """:func:`send_file` for rows already validated (the payout service's worker)."""
+    """:func:`send_file` for rows already validated (the payout service's worker; it passes
+    ``rolling_replay``, see :func:`plan_manifest`)."""
     settings = settings or TronSendSettings()
     if signer.address != ctx.payer:
         raise TronError(f"the key is {signer.address}, the payer is {ctx.payer}")
@@ -478,6 +485,7 @@ def send_manifest(
         mode=settings.mode,
         command=command,
         retry_skipped=retry_skipped,
+        rolling_replay=rolling_replay,
     )
     preflight(ctx, plan)
     results = [executor.send_batch(b) for b in plan.batches]

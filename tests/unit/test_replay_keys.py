@@ -117,3 +117,48 @@ def test_a_batch_in_flight_from_before_replay_keys_is_not_guessed_at(ledger: Led
     ledger.record_submission(SCOPE, batch.batch_id, tx_hash="0x01", nonce=0)
     with pytest.raises(LedgerError, match="before replay keys"):
         ledger.load_batch(SCOPE, batch.batch_id)
+
+
+def test_rolling_keys_draw_only_for_batches_the_ledger_has_no_key_for(ledger: Ledger) -> None:
+    """The payout service's payers (hot wallet, Safe, TRON) take their keys through
+    ``with_rolling_keys``: a batch recorded earlier (a killed worker's, a re-plan of the same
+    rows) keeps its key, even one derived from its run, and takes no bit of the word."""
+    rows = _rows(6)
+    ledger.register(rows, SCOPE)
+    derived = plan_batches(
+        rows[:2], chain_id=1, payer=PAYER, disburser=DISBURSER, token=TOKEN, max_batch_size=2
+    )
+    ledger.save_plan(derived, executor=ExecutorKind.WALLET)  # recorded with its run's key
+    first = plan_batches(
+        rows[2:4], chain_id=1, payer=PAYER, disburser=DISBURSER, token=TOKEN, max_batch_size=2
+    )
+    second = plan_batches(
+        rows[4:], chain_id=1, payer=PAYER, disburser=DISBURSER, token=TOKEN, max_batch_size=2
+    )
+    keyed = ledger.with_rolling_keys(derived + first)
+    assert keyed[0].replay_key == derived[0].replay_key  # recorded: kept, no bit drawn
+    assert keyed[1].replay_key[31] == 0 and keyed[1].replay_key != first[0].replay_key
+    ledger.save_plan(keyed[1:], executor=ExecutorKind.WALLET)
+    # Planned again (a restart): the recorded key, no second draw.
+    assert ledger.with_rolling_keys(first)[0].replay_key == keyed[1].replay_key
+    (later,) = ledger.with_rolling_keys(second)
+    assert later.replay_key[:31] == keyed[1].replay_key[:31] and later.replay_key[31] == 1
+
+
+@pytest.mark.postgres
+def test_two_workers_on_one_postgresql_never_take_the_same_bit(postgres_database: str) -> None:
+    """Two processes' ledgers on one PostgreSQL database draw from one scope's word at once
+    (the row lock of ``allocate_replay_key``): every bit is handed out once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Ledger.open(postgres_database) as one, Ledger.open(postgres_database) as two:
+
+        def draw(ledger: Ledger, n: int) -> list[bytes]:
+            return [ledger.allocate_replay_key(SCOPE, bytes([n, i]) * 16) for i in range(40)]
+
+        with ThreadPoolExecutor(4) as pool:
+            found = pool.map(lambda a: draw(*a), [(one, 1), (two, 2), (one, 3), (two, 4)])
+            keys = [k for part in found for k in part]
+    assert len(set(keys)) == 160
+    assert {k[:31] for k in keys} == {keys[0][:31]}
+    assert sorted(k[31] for k in keys) == list(range(160))
