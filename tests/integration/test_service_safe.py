@@ -20,6 +20,7 @@ from payout._cli.main import cli
 from payout.chain import Chain
 from payout.demo import demo_recipients
 from payout.devnet import dev_private_key
+from payout.disburser import Disburser
 from payout.fault import FAULT_EXIT_CODE
 from payout.ledger import Ledger
 from payout.safe.execution import execute_proposal
@@ -363,6 +364,74 @@ def test_replaced_nonce_is_proposed_again_and_execution_elsewhere_is_settled(
     assert len(receiver.events("batch.proposed")) == 2
 
 
+def _replay_keys(ledger_url: str, scope: Scope) -> list[bytes]:
+    """The replay key each batch of ``scope`` was recorded with, by Safe nonce."""
+    with Ledger.open(ledger_url) as ledger:
+        records = sorted(ledger.batches(scope), key=lambda b: b.safe_nonce or 0)
+        return [b.replay_key_bytes for b in records]
+
+
+def _word_bits(ledger_url: str, scope: Scope) -> int:
+    """Bits of ``scope``'s rolling replay word handed out so far (its ``next_bit``)."""
+    from sqlalchemy import select
+
+    from payout.ledger import replay_words
+
+    with Ledger.open(ledger_url) as ledger, ledger.engine.connect() as conn:
+        found = conn.execute(
+            select(replay_words.c.next_bit).where(replay_words.c.payer == scope.payer)
+        ).scalar_one_or_none()
+    return int(found or 0)
+
+
+def test_consecutive_safe_proposals_share_one_replay_word(
+    chain: Chain,
+    disburser: str,
+    make_config: Callable[..., Path],
+    funded: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Each withdrawal batch is its own proposal: the second takes the next bit of the Safe's
+    rolling word (its marker costs a write to a used slot, not a fresh one); both execute under
+    the keys the ledger recorded before anybody signed."""
+    safe, token = funded["safe"], funded["token"]
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    scope = Scope(Network.EVM, chain.chain_id, safe, token)
+    config = make_config(proposer=False, flush_rows=2)
+    server = start_server(config, tmp_path / "serve.log")
+    executor = Wallet(chain, dev_signer(EXECUTOR_INDEX), FAST)
+    try:
+        key = create_key(config, "read", "write")
+        rows = _rows(tmp_path, 4, "rolling")
+        with server.client(key) as http:
+            first = [p["id"] for p in _post(http, rows[:2])]
+            wait_until(lambda: _statuses(http, first) == ["proposed"] * 2, what="proposal 0")
+            second = [p["id"] for p in _post(http, rows[2:])]
+            wait_until(lambda: _statuses(http, second) == ["proposed"] * 2, what="proposal 1")
+            ids = first + second
+            keys = _replay_keys(ledger_url, scope)
+            assert len(keys) == 2
+            assert keys[0][:31] == keys[1][:31]  # one storage word of the bitmap
+            assert [keys[0][31], keys[1][31]] == [0, 1]
+            # The owners sign and execute both proposals, in nonce order.
+            for path in sorted(
+                _files(tmp_path), key=lambda p: load_proposal(p).transactions[0].nonce
+            ):
+                proposal = load_proposal(path)
+                for i in (1, 2):
+                    proposal, _sigs = sign_proposal(chain, proposal, dev_signer(i))
+                (result,) = execute_proposal(chain, proposal, executor)
+                assert result.outcome == "paid"
+            wait_until(lambda: _statuses(http, ids) == ["paid"] * 4, what="settled")
+    finally:
+        server.stop()
+    assert _replay_keys(ledger_url, scope) == keys  # never changed
+    assert all(Disburser(chain, disburser).executed(safe, k) for k in keys)
+    assert _word_bits(ledger_url, scope) == 2
+    for row in rows:
+        assert chain.token_balance(token, row["recipient"]) == _units(row)
+
+
 def _reject_nonce(chain: Chain, safe: str, nonce: int, executor: Wallet) -> None:
     from safe_eth.eth import EthereumClient
     from safe_eth.safe import Safe
@@ -378,6 +447,7 @@ def _reject_nonce(chain: Chain, safe: str, nonce: int, executor: Wallet) -> None
 @pytest.mark.parametrize("crash", ["before-broadcast", "after-broadcast", "after-receipt"])
 def test_killed_safe_worker_never_pays_twice_nor_forgets_a_row(
     chain: Chain,
+    disburser: str,
     make_config: Callable[..., Path],
     funded: dict[str, str],
     keys: dict[int, Path],
@@ -405,6 +475,9 @@ def test_killed_safe_worker_never_pays_twice_nor_forgets_a_row(
             batches = ledger.batches(scope)
             assert [(b.status, b.safe_nonce) for b in batches] == [(BatchStatus.PLANNED, 0)]
         assert service.txs == {} and _files(tmp_path) == []
+        # The proposal's replay key, recorded with it: the first bit of the Safe's rolling word.
+        (recorded,) = _replay_keys(ledger_url, scope)
+        assert recorded[31] == 0 and _word_bits(ledger_url, scope) == 1
 
         server = _restart(config, log, {})
         with server.client(key) as http:
@@ -436,6 +509,10 @@ def test_killed_safe_worker_never_pays_twice_nor_forgets_a_row(
     with Ledger.open(ledger_url) as ledger:
         assert len(ledger.batches(scope)) == 1
         assert {p.status for p in ledger.payouts(scope)} == {PayoutStatus.CONFIRMED}
+    # Restarted three times: executed under the key recorded first, no bit drawn again.
+    assert _replay_keys(ledger_url, scope) == [recorded]
+    assert _word_bits(ledger_url, scope) == 1
+    assert Disburser(chain, disburser).executed(safe, recorded)
 
 
 def _restart(config: Path, log: Path, extra: dict[str, str]) -> Server:
