@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from support.tron_payout import (
     TronEnv,
     block_recipient,
@@ -19,7 +20,10 @@ from support.tron_payout import (
 )
 
 from payout.fault import FAULT_EXIT_CODE
+from payout.ledger import BatchRecord, Ledger, replay_words
 from payout.tron.energy import account_resources
+from payout.tron.executor import executed
+from payout.types import BatchStatus, ExecutorKind
 
 from .service_networks import service_header, tron_env_vars, tron_network
 from .service_support import Receiver, create_key, start_server, wait_until, webhook_receiver
@@ -131,6 +135,55 @@ def test_tron_payouts_are_paid_by_the_worker_with_webhooks_and_alerts(
         server.stop()
 
 
+def _batches(tmp_path: Path) -> list[BatchRecord]:
+    """The service ledger's TRON batches, in plan order."""
+    with Ledger.open(f"sqlite:///{tmp_path / 'service.sqlite'}") as ledger:
+        return sorted(ledger.batches(executor=ExecutorKind.TRON), key=lambda b: b.index)
+
+
+def _word_bits(tmp_path: Path) -> int:
+    """Bits of the payer's rolling replay word handed out so far."""
+    with (
+        Ledger.open(f"sqlite:///{tmp_path / 'service.sqlite'}") as ledger,
+        ledger.engine.connect() as conn,
+    ):
+        found = conn.execute(select(replay_words.c.next_bit)).scalar_one_or_none()
+    return int(found or 0)
+
+
+def _pay(http: Any, rows: list[dict[str, str]]) -> None:
+    """Request ``rows`` and wait until the worker paid them (one flush)."""
+    posted = http.post("/v1/payouts", json={"payouts": rows}).json()["payouts"]
+    ids = [p["id"] for p in posted]
+    wait_until(lambda: _all_paid(http, ids), what=f"{len(ids)} rows paid")
+
+
+def test_consecutive_tron_flushes_share_one_replay_word(
+    tron_env: TronEnv, tmp_path: Path, receiver: Receiver
+) -> None:
+    """Two small withdrawal flushes: the second batch takes the next bit of the payer's rolling
+    word, so its replay marker rewrites a used storage slot (5,000 energy) instead of filling a
+    fresh one (20,000)."""
+    config = _config(tmp_path, tron_env, receiver)
+    payer = tron_env.payer.address
+    server = start_server(config, tmp_path / "serve.log", extra_env=tron_env_vars())
+    try:
+        key = create_key(config, "read", "write")
+        with server.client(key) as http:
+            for seed in ("rolling-a", "rolling-b"):
+                _pay(http, _rows(seed, 2))
+    finally:
+        server.stop()
+    first, second = _batches(tmp_path)
+    keys = [first.replay_key_bytes, second.replay_key_bytes]
+    assert keys[0][:31] == keys[1][:31] and [keys[0][31], keys[1][31]] == [0, 1]
+    assert all(executed(tron_env.client, tron_env.disburser, payer, k) for k in keys)
+    assert _word_bits(tmp_path) == 2
+    # Same rows, same token paths: the energy apart is the marker's fresh slot vs used slot.
+    assert first.gas_used is not None and second.gas_used is not None
+    assert first.gas_used - second.gas_used == 15_000
+
+
 def test_tron_network_refuses_a_bad_address(
     tron_env: TronEnv, tmp_path: Path, receiver: Receiver
 ) -> None:
@@ -173,6 +226,10 @@ def test_killed_tron_worker_pays_every_row_once(
     with crashed.client(key) as http:
         ids = [p["id"] for p in http.post("/v1/payouts", json={"payouts": rows}).json()["payouts"]]
     assert crashed.process.wait(60) == FAULT_EXIT_CODE
+    # The batch's replay key was recorded before the crash: the first bit of the rolling word.
+    (crashed_batch,) = _batches(tmp_path)
+    recorded = crashed_batch.replay_key_bytes
+    assert recorded[31] == 0 and _word_bits(tmp_path) == 1
     # Rows requested while the worker is down are not forgotten either.
     late = _rows(f"late-{point}", 2)
     restarted = start_server(config, tmp_path / "crash.log", extra_env=tron_env_vars())
@@ -191,6 +248,17 @@ def test_killed_tron_worker_pays_every_row_once(
             )
     finally:
         restarted.stop()
+    # Restarted: the crashed batch kept its key (never drawn again); every batch took its own
+    # bit of the one word; whatever executed on chain executed under the recorded key.
+    batches = _batches(tmp_path)
+    assert batches[0].batch_id == crashed_batch.batch_id
+    assert batches[0].replay_key_bytes == recorded
+    keys = [b.replay_key_bytes for b in batches]
+    assert len(set(keys)) == len(keys) == _word_bits(tmp_path)
+    assert {k[:31] for k in keys} == {recorded[:31]}
+    for b in batches:
+        on_chain = executed(tron_env.client, tron_env.disburser, payer, b.replay_key_bytes)
+        assert on_chain == (b.status is BatchStatus.CONFIRMED)
 
 
 def test_a_row_the_token_refuses_is_skipped_and_the_rest_paid(
