@@ -222,3 +222,16 @@ def wait_until(predicate: Any, timeout: float = 90.0, what: str = "condition") -
 
 def random_id() -> str:
     return secrets.token_hex(6)
+
+
+def replay_word_bits(ledger_url: str, payer: str) -> int:
+    """Bits of ``payer``'s rolling replay word the ledger handed out so far (0: none)."""
+    from sqlalchemy import select
+
+    from payout.ledger import Ledger, replay_words
+
+    with Ledger.open(ledger_url) as ledger, ledger.engine.connect() as conn:
+        found = conn.execute(
+            select(replay_words.c.next_bit).where(replay_words.c.payer == payer)
+        ).scalar_one_or_none()
+    return int(found or 0)

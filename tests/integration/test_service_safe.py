@@ -36,6 +36,7 @@ from .service_support import (
     Receiver,
     Server,
     create_key,
+    replay_word_bits,
     start_server,
     wait_until,
     webhook_receiver,
@@ -371,19 +372,6 @@ def _replay_keys(ledger_url: str, scope: Scope) -> list[bytes]:
         return [b.replay_key_bytes for b in records]
 
 
-def _word_bits(ledger_url: str, scope: Scope) -> int:
-    """Bits of ``scope``'s rolling replay word handed out so far (its ``next_bit``)."""
-    from sqlalchemy import select
-
-    from payout.ledger import replay_words
-
-    with Ledger.open(ledger_url) as ledger, ledger.engine.connect() as conn:
-        found = conn.execute(
-            select(replay_words.c.next_bit).where(replay_words.c.payer == scope.payer)
-        ).scalar_one_or_none()
-    return int(found or 0)
-
-
 def test_consecutive_safe_proposals_share_one_replay_word(
     chain: Chain,
     disburser: str,
@@ -427,7 +415,7 @@ def test_consecutive_safe_proposals_share_one_replay_word(
         server.stop()
     assert _replay_keys(ledger_url, scope) == keys  # never changed
     assert all(Disburser(chain, disburser).executed(safe, k) for k in keys)
-    assert _word_bits(ledger_url, scope) == 2
+    assert replay_word_bits(ledger_url, safe) == 2
     for row in rows:
         assert chain.token_balance(token, row["recipient"]) == _units(row)
 
@@ -477,7 +465,7 @@ def test_killed_safe_worker_never_pays_twice_nor_forgets_a_row(
         assert service.txs == {} and _files(tmp_path) == []
         # The proposal's replay key, recorded with it: the first bit of the Safe's rolling word.
         (recorded,) = _replay_keys(ledger_url, scope)
-        assert recorded[31] == 0 and _word_bits(ledger_url, scope) == 1
+        assert recorded[31] == 0 and replay_word_bits(ledger_url, safe) == 1
 
         server = _restart(config, log, {})
         with server.client(key) as http:
@@ -511,7 +499,7 @@ def test_killed_safe_worker_never_pays_twice_nor_forgets_a_row(
         assert {p.status for p in ledger.payouts(scope)} == {PayoutStatus.CONFIRMED}
     # Restarted three times: executed under the key recorded first, no bit drawn again.
     assert _replay_keys(ledger_url, scope) == [recorded]
-    assert _word_bits(ledger_url, scope) == 1
+    assert replay_word_bits(ledger_url, safe) == 1
     assert Disburser(chain, disburser).executed(safe, recorded)
 
 

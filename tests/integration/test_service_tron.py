@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from support.tron_payout import (
     TronEnv,
     block_recipient,
@@ -20,13 +19,20 @@ from support.tron_payout import (
 )
 
 from payout.fault import FAULT_EXIT_CODE
-from payout.ledger import BatchRecord, Ledger, replay_words
+from payout.ledger import BatchRecord, Ledger
 from payout.tron.energy import account_resources
 from payout.tron.executor import executed
 from payout.types import BatchStatus, ExecutorKind
 
 from .service_networks import service_header, tron_env_vars, tron_network
-from .service_support import Receiver, create_key, start_server, wait_until, webhook_receiver
+from .service_support import (
+    Receiver,
+    create_key,
+    replay_word_bits,
+    start_server,
+    wait_until,
+    webhook_receiver,
+)
 
 __all__ = ["tron_blocking_env", "tron_env"]
 
@@ -41,7 +47,7 @@ def _config(
     tmp_path: Path, env: TronEnv, receiver: Receiver, alerts: dict[str, str] | None = None
 ) -> Path:
     path = tmp_path / "payout.toml"
-    header = service_header(f"sqlite:///{tmp_path / 'service.sqlite'}", receiver.url)
+    header = service_header(_ledger_url(tmp_path), receiver.url)
     path.write_text(header + tron_network(env, alerts=alerts))
     return path
 
@@ -135,20 +141,14 @@ def test_tron_payouts_are_paid_by_the_worker_with_webhooks_and_alerts(
         server.stop()
 
 
+def _ledger_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'service.sqlite'}"
+
+
 def _batches(tmp_path: Path) -> list[BatchRecord]:
     """The service ledger's TRON batches, in plan order."""
-    with Ledger.open(f"sqlite:///{tmp_path / 'service.sqlite'}") as ledger:
+    with Ledger.open(_ledger_url(tmp_path)) as ledger:
         return sorted(ledger.batches(executor=ExecutorKind.TRON), key=lambda b: b.index)
-
-
-def _word_bits(tmp_path: Path) -> int:
-    """Bits of the payer's rolling replay word handed out so far."""
-    with (
-        Ledger.open(f"sqlite:///{tmp_path / 'service.sqlite'}") as ledger,
-        ledger.engine.connect() as conn,
-    ):
-        found = conn.execute(select(replay_words.c.next_bit)).scalar_one_or_none()
-    return int(found or 0)
 
 
 def _pay(http: Any, rows: list[dict[str, str]]) -> None:
@@ -178,7 +178,7 @@ def test_consecutive_tron_flushes_share_one_replay_word(
     keys = [first.replay_key_bytes, second.replay_key_bytes]
     assert keys[0][:31] == keys[1][:31] and [keys[0][31], keys[1][31]] == [0, 1]
     assert all(executed(tron_env.client, tron_env.disburser, payer, k) for k in keys)
-    assert _word_bits(tmp_path) == 2
+    assert replay_word_bits(_ledger_url(tmp_path), payer) == 2
     # Same rows, same token paths: the energy apart is the marker's fresh slot vs used slot.
     assert first.gas_used is not None and second.gas_used is not None
     assert first.gas_used - second.gas_used == 15_000
@@ -229,7 +229,7 @@ def test_killed_tron_worker_pays_every_row_once(
     # The batch's replay key was recorded before the crash: the first bit of the rolling word.
     (crashed_batch,) = _batches(tmp_path)
     recorded = crashed_batch.replay_key_bytes
-    assert recorded[31] == 0 and _word_bits(tmp_path) == 1
+    assert recorded[31] == 0 and replay_word_bits(_ledger_url(tmp_path), payer) == 1
     # Rows requested while the worker is down are not forgotten either.
     late = _rows(f"late-{point}", 2)
     restarted = start_server(config, tmp_path / "crash.log", extra_env=tron_env_vars())
@@ -254,7 +254,7 @@ def test_killed_tron_worker_pays_every_row_once(
     assert batches[0].batch_id == crashed_batch.batch_id
     assert batches[0].replay_key_bytes == recorded
     keys = [b.replay_key_bytes for b in batches]
-    assert len(set(keys)) == len(keys) == _word_bits(tmp_path)
+    assert len(set(keys)) == len(keys) == replay_word_bits(_ledger_url(tmp_path), payer)
     assert {k[:31] for k in keys} == {recorded[:31]}
     for b in batches:
         on_chain = executed(tron_env.client, tron_env.disburser, payer, b.replay_key_bytes)
