@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,14 @@ class Receiver:
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return [e for e in self.received if kind is None or e["type"] == kind]
+
+    def lifecycle(self, payout_id: str) -> list[str]:
+        """The event types received for one payout, in the order the service wrote them (its
+        ``timestamp``): deliveries run concurrently and are retried, so arrival order is not the
+        service's order (docs/service.md, Webhooks)."""
+        mine = [e for e in self.events() if e["data"].get("id") == payout_id]
+        mine.sort(key=lambda e: datetime.fromisoformat(e["timestamp"]))
+        return [e["type"] for e in mine]
 
 
 @contextmanager

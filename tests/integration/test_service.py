@@ -137,8 +137,9 @@ def test_payouts_requested_over_http_are_paid_once_with_signed_webhooks(
         wait_until(lambda: len(receiver.events("payout.paid")) == 5, what="5 payout.paid events")
         assert receiver.bad_signatures == 0
         for i in ids:
-            kinds = [e["type"] for e in receiver.events() if e["data"].get("id") == i]
-            assert kinds == ["payout.submitted", "payout.paid"]
+            # Arrival order is not the service's order: wait for both, then order by timestamp.
+            wait_until(lambda i=i: len(receiver.lifecycle(i)) >= 2, what=f"{i}'s two events")
+            assert receiver.lifecycle(i) == ["payout.submitted", "payout.paid"]
         assert receiver.events("batch.paid")
         log = http.get("/v1/webhooks/deliveries", params={"status": "delivered"}).json()["data"]
         assert log and all(d["log"][-1]["status_code"] == 204 for d in log)

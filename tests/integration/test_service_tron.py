@@ -104,8 +104,9 @@ def test_tron_payouts_are_paid_by_the_worker_with_webhooks_and_alerts(
 
             wait_until(lambda: len(receiver.events("payout.paid")) == 5, what="payout.paid x5")
             for i in ids:
-                kinds = [e["type"] for e in receiver.events() if e["data"].get("id") == i]
-                assert kinds == ["payout.submitted", "payout.paid"]
+                # Arrival order is not the service's order: wait for both, then order by timestamp.
+                wait_until(lambda i=i: len(receiver.lifecycle(i)) >= 2, what=f"{i}'s two events")
+                assert receiver.lifecycle(i) == ["payout.submitted", "payout.paid"]
             # Batch events are written after the payouts' (delivered in their own time).
             wait_until(
                 lambda: receiver.events("batch.paid") and receiver.events("batch.submitted"),
