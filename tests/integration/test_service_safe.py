@@ -355,7 +355,16 @@ def test_replaced_nonce_is_proposed_again_and_execution_elsewhere_is_settled(
             results = execute_proposal(chain, proposal, executor)
             assert [r.outcome for r in results] == ["paid"]
             wait_until(lambda: _statuses(http, ids) == ["paid"] * 2, what="settled from chain")
-        wait_until(lambda: len(receiver.events("payout.paid")) == 2, what="webhooks")
+        # Every event is delivered in its own time (no order across deliveries): wait for all of
+        # them while the service runs.
+        wait_until(
+            lambda: (
+                len(receiver.events("payout.paid")) == 2
+                and len(receiver.events("batch.proposed")) >= 2
+                and len(receiver.events("batch.replaced")) >= 1
+            ),
+            what="webhooks",
+        )
     finally:
         server.stop()
     for row in rows:
