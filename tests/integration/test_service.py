@@ -140,7 +140,7 @@ def test_payouts_requested_over_http_are_paid_once_with_signed_webhooks(
             # Arrival order is not the service's order: wait for both, then order by timestamp.
             wait_until(lambda i=i: len(receiver.lifecycle(i)) >= 2, what=f"{i}'s two events")
             assert receiver.lifecycle(i) == ["payout.submitted", "payout.paid"]
-        assert receiver.events("batch.paid")
+        wait_until(lambda: receiver.events("batch.paid"), what="batch.paid")
         log = http.get("/v1/webhooks/deliveries", params={"status": "delivered"}).json()["data"]
         assert log and all(d["log"][-1]["status_code"] == 204 for d in log)
 
@@ -463,7 +463,7 @@ def test_batch_events_survive_a_crash_between_the_change_and_the_event(
             timeout=30,
             what="batch.paid of the batch paid before the crash",
         )
-        submitted = receiver.events("batch.submitted")
+        submitted = wait_until(lambda: receiver.events("batch.submitted"), what="batch.submitted")
         assert [e["data"]["batch_id"] for e in submitted] == [batch_id]
         paid = receiver.events("batch.paid")[0]["data"]
         assert paid["count"] == 3 and paid["tx_hash"] and paid["network"] == "anvil"

@@ -291,7 +291,18 @@ def test_safe_payer_proposes_waits_for_signatures_then_executes(
                 paid = http.get(f"/v1/payouts/{first[0]}").json()
                 assert paid["tx_hash"] and paid["block_number"]
                 assert http.get(f"/v1/payouts/{lone['id']}").json()["status"] == "cancelled"
-            wait_until(lambda: len(receiver.events("payout.paid")) == 6, what="webhooks")
+            # Every event is delivered in its own time: wait for all of them before stopping.
+            expected = {
+                "payout.proposed": 6,
+                "payout.submitted": 6,
+                "payout.paid": 6,
+                "batch.proposed": 2,
+                "batch.paid": 2,
+            }
+            wait_until(
+                lambda: all(len(receiver.events(k)) >= n for k, n in expected.items()),
+                what="webhooks",
+            )
         finally:
             server.stop()
     for row in rows[:6]:
