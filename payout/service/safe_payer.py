@@ -179,6 +179,8 @@ class SafePayer:
                 f"{state.nonce}): this proposal can never execute; its rows are proposed again"
             )
             self.ledger.release_batch(scope, record.batch_id, reason=reason)
+            # Killed here: the release is committed; the next round proposes the rows again.
+            fault.checkpoint("after-release")
             self._rebuilt.pop(record.safe_tx_hash or "", None)
             log.warning("%s: %s", self.network.name, reason)
             self._event("batch.replaced", record, detail=reason)
@@ -374,6 +376,8 @@ class SafePayer:
             proposal = add_signature(proposal, tx.nonce, sig)
         if self.config.proposals_dir is not None and live.safe_tx_hash not in files:
             save_proposal(proposal, self._file_path(live))
+            # Killed here: the file is written; the next round finds it and posts the proposal.
+            fault.checkpoint("after-publish")
             self._event(
                 "batch.proposed",
                 live.record,
