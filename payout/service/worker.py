@@ -239,7 +239,8 @@ class Worker:
                     )
 
             send(manifest, target, wallet, ledger, token, opts, on_event=on_event)
-            return False  # the EVM wallet waits for its receipts (replacing stuck transactions)
+            # The wallet waits for each receipt (replacing a stuck transaction) or raises.
+            return False
 
         return pay_evm
 
