@@ -462,7 +462,10 @@ def test_batch_events_survive_a_crash_between_the_change_and_the_event(
             timeout=30,
             what="batch.paid of the batch paid before the crash",
         )
-        submitted = receiver.events("batch.submitted")
+        # Deliveries are not ordered: batch.submitted may arrive after batch.paid.
+        submitted = wait_until(
+            lambda: receiver.events("batch.submitted"), timeout=30, what="batch.submitted"
+        )
         assert [e["data"]["batch_id"] for e in submitted] == [batch_id]
         paid = receiver.events("batch.paid")[0]["data"]
         assert paid["count"] == 3 and paid["tx_hash"] and paid["network"] == "anvil"

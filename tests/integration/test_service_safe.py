@@ -290,6 +290,15 @@ def test_safe_payer_proposes_waits_for_signatures_then_executes(
                 assert paid["tx_hash"] and paid["block_number"]
                 assert http.get(f"/v1/payouts/{lone['id']}").json()["status"] == "cancelled"
             wait_until(lambda: len(receiver.events("payout.paid")) == 6, what="webhooks")
+            # Deliveries are not ordered: the batch events may come after the payouts'.
+            wait_until(
+                lambda: (
+                    len(receiver.events("batch.proposed")) >= 2
+                    and len(receiver.events("batch.paid")) >= 2
+                ),
+                timeout=30,
+                what="batch webhooks",
+            )
         finally:
             server.stop()
     for row in rows[:6]:
@@ -354,6 +363,13 @@ def test_replaced_nonce_is_proposed_again_and_execution_elsewhere_is_settled(
             assert [r.outcome for r in results] == ["paid"]
             wait_until(lambda: _statuses(http, ids) == ["paid"] * 2, what="settled from chain")
         wait_until(lambda: len(receiver.events("payout.paid")) == 2, what="webhooks")
+        wait_until(
+            lambda: (
+                receiver.events("batch.replaced") and len(receiver.events("batch.proposed")) >= 2
+            ),
+            timeout=30,
+            what="batch webhooks",
+        )
     finally:
         server.stop()
     for row in rows:
