@@ -22,6 +22,12 @@ On the service's Safe path (the same three points apply to its ``execTransaction
 ``after-propose``
     the worker recorded a Safe proposal in the ledger; it is not posted to the Transaction
     Service nor written to the proposals folder yet.
+``after-publish``
+    the proposal's file is written to the proposals folder; it is not posted to the Transaction
+    Service yet.
+``after-release``
+    the ledger released a proposal whose Safe nonce another transaction used (its rows are owed
+    again); its files are not moved to ``done/`` and the rows are not proposed again yet.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ FAULT_ENV = "PAYOUT_FAULT"
 FAULT_EXIT_CODE = 86
 POINTS = ("before-broadcast", "after-broadcast", "after-receipt", "after-settle")
 #: Reached only by the service worker paying from a Safe.
-SAFE_POINTS = ("after-propose",)
+SAFE_POINTS = ("after-propose", "after-publish", "after-release")
 
 _reached: Counter[str] = Counter()
 

@@ -1142,7 +1142,11 @@ class Ledger:
         safe_tx_hash: str | None = None,
         note: str | None = None,
     ) -> None:
-        """Attach executor data that does not change the state (e.g. a Safe proposal's nonce)."""
+        """Attach executor data that does not change the state (e.g. a Safe proposal's nonce).
+
+        Recording a Safe proposal (``safe_tx_hash``) makes the batch proposed: the batch listeners
+        are told in this transaction (the service's ``batch.proposed`` event).
+        """
         values: dict[str, Any] = {"updated_at": _now()}
         if safe_nonce is not None:
             values["safe_nonce"] = safe_nonce
@@ -1153,6 +1157,8 @@ class Ledger:
         with self._begin() as conn:
             pk, _status = self._batch_pk(conn, scope, batch_id)
             conn.execute(update(batches).where(batches.c.id == pk).values(**values))
+            if safe_tx_hash is not None:
+                self._announce(conn, pk)
 
     # --- write-ahead and settlement -------------------------------------------------------------
 

@@ -63,6 +63,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from eth_utils.address import to_checksum_address
+
 from payout.address import check_address
 from payout.exceptions import ServiceConfigError as ServiceConfigError
 from payout.types import Network
@@ -104,6 +106,16 @@ class SafePayerConfig:
     executor_password_env: str = "PAYOUT_KEYSTORE_PASSWORD"
     #: How often a waiting proposal's signatures and the Safe's nonce are read.
     poll_seconds: float = 5.0
+
+    def proposal_file(self, nonce: int, safe_tx_hash: str, suffix: str = "") -> Path | None:
+        """The file in ``proposals_dir`` the worker writes the proposal at ``nonce`` to (None
+        without a folder); ``suffix`` names a companion file (``.service``)."""
+        if self.proposals_dir is None:
+            return None
+        safe = to_checksum_address(self.address)
+        return self.proposals_dir / (
+            f"safe-{safe[:10]}-nonce-{nonce}-{safe_tx_hash[2:10]}{suffix}.json"
+        )
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,17 @@ class Service:
                 and n.chain_id == change.chain_id
                 and n.payer.lower() == change.payer.lower()
             ):
-                self.store.enqueue_batch_event(conn, n.name, change)
+                safe = n.config.safe
+                path = (
+                    safe.proposal_file(change.safe_nonce, change.safe_tx_hash)
+                    if safe is not None
+                    and change.safe_nonce is not None
+                    and change.safe_tx_hash is not None
+                    else None
+                )
+                self.store.enqueue_batch_event(
+                    conn, n.name, change, proposal_file=path.name if path else None
+                )
                 return
 
     @classmethod

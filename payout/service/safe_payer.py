@@ -32,8 +32,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from eth_utils.address import to_checksum_address
-
 from payout import fault
 from payout.disburser import BatchReceipt
 from payout.exceptions import PayoutError, ProposalNotRebuilt
@@ -179,9 +177,11 @@ class SafePayer:
                 f"{state.nonce}): this proposal can never execute; its rows are proposed again"
             )
             self.ledger.release_batch(scope, record.batch_id, reason=reason)
+            # Killed here: the release is committed; the next round proposes the rows again.
+            fault.checkpoint("after-release")
             self._rebuilt.pop(record.safe_tx_hash or "", None)
+            # batch.replaced was written with the release (the ledger's batch listener).
             log.warning("%s: %s", self.network.name, reason)
-            self._event("batch.replaced", record, detail=reason)
             self._archive(record)
 
     def _archive(self, record: BatchRecord) -> None:
@@ -353,11 +353,9 @@ class SafePayer:
         return out
 
     def _file_path(self, live: LiveProposal, suffix: str = "") -> Path:
-        assert self.config.proposals_dir is not None
-        safe = to_checksum_address(self.network.payer)
-        return self.config.proposals_dir / (
-            f"safe-{safe[:10]}-nonce-{live.nonce}-{live.safe_tx_hash[2:10]}{suffix}.json"
-        )
+        path = self.config.proposal_file(live.nonce, live.safe_tx_hash, suffix)
+        assert path is not None, "called only with a proposals folder"
+        return path
 
     def publish(
         self,
@@ -377,13 +375,9 @@ class SafePayer:
             proposal = add_signature(proposal, tx.nonce, sig)
         if self.config.proposals_dir is not None and live.safe_tx_hash not in files:
             save_proposal(proposal, self._file_path(live))
-            self._event(
-                "batch.proposed",
-                live.record,
-                safe_tx_hash=live.safe_tx_hash,
-                safe_nonce=live.nonce,
-                file=self._file_path(live).name,
-            )
+            # batch.proposed was written with the proposal's ledger record (the batch listener).
+            # Killed here: the file is written; the next round finds it and posts the proposal.
+            fault.checkpoint("after-publish")
         if listed is not None and self.safe_service is not None:
             found = listed.get(live.safe_tx_hash)
             if found is None:
@@ -430,23 +424,6 @@ class SafePayer:
                 result.tx_hash,
             )
         return bool(results)
-
-    # --- events ---------------------------------------------------------------------------------
-
-    def _event(self, name: str, record: BatchRecord, **extra: object) -> None:
-        self.service.store.emit(
-            name,
-            {
-                "network": self.network.name,
-                "safe": self.network.payer,
-                "batch_id": record.batch_id,
-                "safe_nonce": record.safe_nonce,
-                "safe_tx_hash": record.safe_tx_hash,
-                "count": record.count,
-                "total_base_units": str(record.total),
-                **extra,
-            },
-        )
 
 
 class _EventRecorder(LedgerRecorder):

@@ -59,6 +59,12 @@ BATCH_EVENTS = {
     BatchStatus.CONFIRMED: "batch.paid",
     BatchStatus.FAILED: "batch.failed",
 }
+#: A Safe payer's proposals: recorded (the batch is proposed) and released because another
+#: transaction used the proposal's Safe nonce (the rows are proposed again).
+PROPOSAL_EVENTS = {
+    BatchStatus.PLANNED: "batch.proposed",
+    BatchStatus.ABANDONED: "batch.replaced",
+}
 FINAL_STATUSES = ("paid", "failed", "skipped", "cancelled")
 PUBLIC_STATUSES = (
     "requested",
@@ -1051,8 +1057,36 @@ class Store:
                 conn.execute(insert(webhook_deliveries), deliveries)
         return ids
 
-    def enqueue_batch_event(self, conn: Connection, network_name: str, change: BatchChange) -> None:
-        """The ``batch.*`` event of a batch status change, in the change's transaction."""
+    def enqueue_batch_event(
+        self,
+        conn: Connection,
+        network_name: str,
+        change: BatchChange,
+        *,
+        proposal_file: str | None = None,
+    ) -> None:
+        """The ``batch.*`` event of a batch status change, in the change's transaction
+        (``proposal_file``: the name of a Safe proposal's file, told in ``batch.proposed``)."""
+        if change.safe_tx_hash is not None and change.status in PROPOSAL_EVENTS:
+            self.enqueue(
+                conn,
+                PROPOSAL_EVENTS[change.status],
+                {
+                    "network": network_name,
+                    "safe": change.payer,
+                    "batch_id": change.batch_id,
+                    "safe_nonce": change.safe_nonce,
+                    "safe_tx_hash": change.safe_tx_hash,
+                    "count": change.count,
+                    "total_base_units": str(change.total),
+                    **(
+                        {"file": proposal_file}
+                        if change.status is BatchStatus.PLANNED
+                        else {"detail": change.error}
+                    ),
+                },
+            )
+            return
         name = BATCH_EVENTS.get(change.status)
         if name is None:
             return

@@ -35,7 +35,7 @@ from payout.tron.executor import TronSendSettings
 from payout.tron.pipeline import TronContext, send_manifest
 from payout.tron.signer import TronSigner, keystore_tron_address
 from payout.tron.token import balance_of, token_info
-from payout.types import PayMode
+from payout.types import BatchStatus, PayMode
 
 #: TRX has 6 decimals (1 TRX = 1,000,000 sun).
 TRX_DECIMALS = 6
@@ -138,8 +138,10 @@ class TronPayer:
             )
         return ctx
 
-    def pay(self, manifest: Manifest, token: str, ledger: Ledger, on_batch: BatchCallback) -> None:
-        """Settle the payer's open batches, then pay ``manifest``'s rows (write-ahead)."""
+    def pay(self, manifest: Manifest, token: str, ledger: Ledger, on_batch: BatchCallback) -> bool:
+        """Settle the payer's open batches, then pay ``manifest``'s rows (write-ahead). True when
+        a batch is left ``submitted``: neither settled nor provably expired (its transaction may
+        still land), so the worker backs off before looking again."""
         ctx = replace(self.context(token), prices=read_prices(self.network.tron()))
         name = self.network.name
 
@@ -158,7 +160,7 @@ class TronPayer:
                 },
             )
 
-        send_manifest(
+        report = send_manifest(
             ctx,
             ledger,
             self.signer,
@@ -170,3 +172,4 @@ class TronPayer:
             # consecutive flushes share one storage word (one SSTORE of a used slot).
             rolling_replay=True,
         )
+        return any(r.status is BatchStatus.SUBMITTED for r in [*report.settled, *report.results])

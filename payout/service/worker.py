@@ -59,8 +59,10 @@ RETRY_CAP_SECONDS = 60.0
 
 #: ``on_batch(event type, data)``: a batch event to announce by webhook.
 BatchCallback = Callable[[str, dict[str, Any]], None]
-#: How a worker thread pays one flush: ``pay(rows, token address, on_batch)``.
-Pay = Callable[[Manifest, str, BatchCallback], None]
+#: How a worker thread pays one flush: ``pay(rows, token address, on_batch)``; True when a batch is
+#: left submitted that the chain has neither settled nor proved dead (it may still land): the group
+#: is looked at again after a back-off, not on the next tick.
+Pay = Callable[[Manifest, str, BatchCallback], bool]
 
 _BATCH_EVENTS = {
     "batch-signed": "batch.submitted",
@@ -221,7 +223,7 @@ class Worker:
             rolling_replay=True,
         )
 
-        def pay_evm(manifest: Manifest, token: str, on_batch: BatchCallback) -> None:
+        def pay_evm(manifest: Manifest, token: str, on_batch: BatchCallback) -> bool:
             def on_event(event: ExecutionEvent) -> None:
                 name = _BATCH_EVENTS.get(event.kind)
                 if name is not None:
@@ -237,6 +239,8 @@ class Worker:
                     )
 
             send(manifest, target, wallet, ledger, token, opts, on_event=on_event)
+            # The wallet waits for each receipt (replacing a stuck transaction) or raises.
+            return False
 
         return pay_evm
 
@@ -258,10 +262,16 @@ class Worker:
             seconds=cfg.flush_seconds
         )
 
-    def _failed(self, key: tuple[str, str], exc: PayoutError) -> None:
+    def _back_off(self, key: tuple[str, str]) -> float:
+        """Look at the group again only after a wait, doubling from :data:`RETRY_SECONDS` up to
+        :data:`RETRY_CAP_SECONDS` while the reason lasts; returns the wait."""
         _at, wait = self._retry_at.get(key, (0.0, RETRY_SECONDS / 2))
         wait = min(RETRY_CAP_SECONDS, wait * 2)
         self._retry_at[key] = (time.monotonic() + wait, wait)
+        return wait
+
+    def _failed(self, key: tuple[str, str], exc: PayoutError) -> None:
+        wait = self._back_off(key)
         log.warning("flush of %s/%s failed (retrying in %.0f s): %s", *key, wait, exc)
 
     def run_due_safe(self, network: NetworkContext, payer: SafePayer) -> int:
@@ -367,8 +377,17 @@ class Worker:
             key = (network.name, token)
             started = time.monotonic()
             try:
-                pay(manifest, token, on_batch)
-                self._retry_at.pop(key, None)
+                if pay(manifest, token, on_batch):
+                    # A batch may still land: asking the chain again on every tick would only
+                    # load the node (the same transaction is re-sent, never another one).
+                    wait = self._back_off(key)
+                    log.info(
+                        "%s/%s: a batch is in flight, not settled yet (looked at again in %.0f s)",
+                        *key,
+                        wait,
+                    )
+                else:
+                    self._retry_at.pop(key, None)
             except LedgerConflictError as exc:
                 bad = {c[0] for c in exc.conflicts}
                 store.mark_failed(

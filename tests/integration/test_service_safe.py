@@ -523,6 +523,134 @@ def test_killed_safe_worker_never_pays_twice_nor_forgets_a_row(
     assert Disburser(chain, disburser).executed(safe, recorded)
 
 
+def _outbox(tmp_path: Path, kind: str) -> list[dict[str, Any]]:
+    """The ``kind`` webhook messages the service wrote to its outbox (the ledger's database)."""
+    from sqlalchemy import create_engine, select
+
+    from payout.service.tables import webhook_messages
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    try:
+        with engine.connect() as conn:
+            payloads = conn.execute(
+                select(webhook_messages.c.payload).where(webhook_messages.c.event_type == kind)
+            ).scalars()
+            return [json.loads(p)["data"] for p in payloads]
+    finally:
+        engine.dispose()
+
+
+def _delivered(receiver: Receiver, kind: str) -> list[dict[str, Any]]:
+    """The ``kind`` events the endpoint received, one per message (deduplicated on webhook-id,
+    as docs/service.md tells consumers to)."""
+    return list({e["_id"]: e["data"] for e in receiver.events(kind)}.values())
+
+
+@pytest.mark.parametrize("crash", ["after-propose", "after-publish"])
+def test_batch_proposed_is_announced_once_by_a_worker_killed_after_proposing(
+    chain: Chain,
+    make_config: Callable[..., Path],
+    funded: dict[str, str],
+    receiver: Receiver,
+    tmp_path: Path,
+    crash: str,
+) -> None:
+    """The worker is killed right after the proposal's ledger record committed (after-propose)
+    or after its file was written (after-publish). Restarted, the webhook consumer hears of the
+    proposal exactly once, with the fields docs/service.md lists."""
+    safe, token = funded["safe"], funded["token"]
+    scope = Scope(Network.EVM, chain.chain_id, safe, token)
+    config = make_config(proposer=False, webhook_url=receiver.url)
+    log = tmp_path / "serve.log"
+    server = _restart(config, log, {"PAYOUT_FAULT": crash})
+    key = create_key(config, "read", "write")
+    rows = _rows(tmp_path, 3, f"proposed-{crash}")
+    with server.client(key) as http:
+        ids = [p["id"] for p in _post(http, rows)]
+    assert server.process.wait(60) == FAULT_EXIT_CODE
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
+        (record,) = ledger.batches(scope)
+    assert (record.status, record.safe_nonce) == (BatchStatus.PLANNED, 0)
+
+    server = _restart(config, log, {})
+    try:
+        with server.client(key) as http:
+            wait_until(
+                lambda: _statuses(http, ids) == ["proposed"] * 3 and _files(tmp_path),
+                what="published after the restart",
+            )
+        wait_until(lambda: _delivered(receiver, "batch.proposed"), timeout=30, what="event")
+    finally:
+        server.stop()  # finishes the round in progress: nothing more is announced after this
+    (path,) = _files(tmp_path)
+    expected = {
+        "network": "anvil",
+        "safe": safe,
+        "batch_id": record.batch_id,
+        "safe_nonce": 0,
+        "safe_tx_hash": record.safe_tx_hash,
+        "count": 3,
+        "total_base_units": str(sum(_units(r) for r in rows)),
+        "file": path.name,
+    }
+    assert _delivered(receiver, "batch.proposed") == [expected]
+    assert _outbox(tmp_path, "batch.proposed") == [expected]
+
+
+def test_batch_replaced_is_announced_once_by_a_worker_killed_after_the_release(
+    chain: Chain,
+    make_config: Callable[..., Path],
+    funded: dict[str, str],
+    receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    """The owners use the proposal's Safe nonce for another transaction; the worker releases the
+    proposal's rows in the ledger and is killed right after (after-release). Restarted, it
+    proposes the rows again and the consumer hears of the replaced proposal exactly once."""
+    safe, token = funded["safe"], funded["token"]
+    scope = Scope(Network.EVM, chain.chain_id, safe, token)
+    config = make_config(proposer=False, webhook_url=receiver.url, flush_rows=2)
+    log = tmp_path / "serve.log"
+    server = _restart(config, log, {"PAYOUT_FAULT": "after-release"})
+    executor = Wallet(chain, dev_signer(EXECUTOR_INDEX), FAST)
+    key = create_key(config, "read", "write")
+    rows = _rows(tmp_path, 2, "replaced-crash")
+    with server.client(key) as http:
+        ids = [p["id"] for p in _post(http, rows)]
+        wait_until(lambda: _statuses(http, ids) == ["proposed"] * 2, what="proposal")
+        first_hash = http.get(f"/v1/payouts/{ids[0]}").json()["safe_tx_hash"]
+    _reject_nonce(chain, safe, 0, executor)
+    assert server.process.wait(60) == FAULT_EXIT_CODE
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
+        (record,) = ledger.batches(scope)
+    assert (record.status, record.safe_tx_hash) == (BatchStatus.ABANDONED, first_hash)
+
+    server = _restart(config, log, {})
+    try:
+        with server.client(key) as http:
+            wait_until(
+                lambda: http.get(f"/v1/payouts/{ids[0]}").json()["safe_nonce"] == 1,
+                what="proposed again",
+            )
+        wait_until(lambda: _delivered(receiver, "batch.replaced"), timeout=30, what="event")
+        wait_until(lambda: len(_delivered(receiver, "batch.proposed")) == 2, timeout=30)
+    finally:
+        server.stop()
+    expected = {
+        "network": "anvil",
+        "safe": safe,
+        "batch_id": record.batch_id,
+        "safe_nonce": 0,
+        "safe_tx_hash": first_hash,
+        "count": 2,
+        "total_base_units": str(sum(_units(r) for r in rows)),
+        "detail": record.error,
+    }
+    assert _delivered(receiver, "batch.replaced") == [expected]
+    assert _outbox(tmp_path, "batch.replaced") == [expected]
+    assert [e["safe_nonce"] for e in _outbox(tmp_path, "batch.proposed")] == [0, 1]
+
+
 def _restart(config: Path, log: Path, extra: dict[str, str]) -> Server:
     return start_server(config, log, extra_env={**ENV, **extra})
 

@@ -29,6 +29,7 @@ from .service_support import (
     Receiver,
     create_key,
     replay_word_bits,
+    service_env,
     start_server,
     wait_until,
     webhook_receiver,
@@ -291,3 +292,81 @@ def test_a_row_the_token_refuses_is_skipped_and_the_rest_paid(
             assert [e["data"]["id"] for e in receiver.events("payout.skipped")] == [ids[1]]
     finally:
         server.stop()
+
+
+def test_a_tron_batch_that_may_still_land_is_looked_at_with_a_back_off_not_every_tick(
+    tron_env: TronEnv, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker is killed after recording a batch's transaction write-ahead, before sending it.
+    When it comes back the node refuses that transaction as expired while its (idle) head block is
+    still stamped before the expiration: a block holding it is still possible (on mainnet: a
+    syncing node, another node that relayed it), so the batch stays submitted. The worker must not
+    ask the node again on every tick: it backs off (doubling), never sends another transaction for
+    those rows while the first can land, and releases and pays them once the head passes the
+    expiration."""
+    from types import SimpleNamespace
+
+    from payout.service import worker as worker_module
+    from payout.service.network import load_config
+    from payout.service.runtime import Service
+    from payout.service.worker import RETRY_SECONDS, Worker
+
+    config = _config(tmp_path, tron_env, receiver)
+    crashed = start_server(
+        config,
+        tmp_path / "crash.log",
+        extra_env={**tron_env_vars(), "PAYOUT_FAULT": "before-broadcast"},
+    )
+    key = create_key(config, "read", "write")
+    rows = _rows("back-off", 3)
+    with crashed.client(key) as http:
+        ids = [p["id"] for p in http.post("/v1/payouts", json={"payouts": rows}).json()["payouts"]]
+    assert crashed.process.wait(60) == FAULT_EXIT_CODE
+    chain = tron_env.node.chain
+    head_before = chain.head.timestamp
+    # Ten minutes later by the node's clock, without a block: broadcasts are refused as expired.
+    monkeypatch.setattr(chain, "time_offset_ms", chain.time_offset_ms + 600_000)
+    sent: list[str] = []
+    real_broadcast = chain.broadcast
+
+    def counting(payload: Any) -> dict[str, Any]:
+        answer = real_broadcast(payload)
+        sent.append(str(answer.get("txid")))
+        return answer
+
+    monkeypatch.setattr(chain, "broadcast", counting)
+    # The worker's clock (its back-off), moved by the test: no sleeping.
+    clock = [1_000.0]
+    monkeypatch.setattr(worker_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    for name, value in service_env(tron_env_vars()).items():
+        monkeypatch.setenv(name, value)
+    service = Service.open(load_config(config))
+    worker = Worker(service)
+    try:
+        network = service.networks["tron"]
+        pay = worker.payer_for(network)
+        for _tick in range(5):  # five ticks in a row
+            worker.run_due(network, pay)
+        assert len(sent) == 1, f"{len(sent)} broadcasts in 5 ticks"
+        clock[0] += RETRY_SECONDS + 0.1
+        for _tick in range(5):
+            worker.run_due(network, pay)
+        assert len(sent) == 2, "looked at again once after the back-off"
+        clock[0] += RETRY_SECONDS + 0.1
+        worker.run_due(network, pay)
+        assert len(sent) == 2, "the back-off doubles"
+        assert len(set(sent)) == 1, "only the recorded transaction is sent while it can land"
+        assert chain.head.timestamp == head_before
+        assert all(tron_env.balance(r["recipient"]) == 0 for r in rows)
+
+        # A block stamped past the expiration without it: it can never run; released and paid.
+        tron_env.node.mine()
+        clock[0] += 60.0
+        worker.run_due(network, pay)
+        assert len(set(sent)) == 2 and len(sent) == 3
+        for row in rows:
+            assert tron_env.balance(row["recipient"]) == units(row["amount"])
+        assert [service.store.payout(i)["status"] for i in ids] == ["paid"] * 3  # type: ignore[index]
+    finally:
+        worker.deliverer.close()
+        service.close()

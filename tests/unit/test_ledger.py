@@ -430,6 +430,44 @@ def test_safe_annotations_and_runs(ledger: Ledger) -> None:
     )
 
 
+def test_a_safe_proposal_and_its_release_are_told_to_listeners_in_their_transaction(
+    ledger: Ledger,
+) -> None:
+    """The service writes batch.proposed / batch.replaced from these calls (an outbox row in the
+    same transaction): a listener that fails rolls the change back, so no change commits without
+    its event and no event exists for a change that did not commit."""
+    seen: list[tuple[BatchStatus, int | None, str | None, str | None]] = []
+    ledger.batch_listeners.append(
+        lambda _conn, c: seen.append((c.status, c.safe_nonce, c.safe_tx_hash, c.error))
+    )
+    reg = ledger.register(rows(2), SCOPE)
+    (batch,) = plan(reg.to_plan)
+    ledger.save_plan([batch], executor=ExecutorKind.SAFE)
+    ledger.annotate_batch(SCOPE, batch.batch_id, note="a note is no proposal")
+    assert seen == []
+
+    def refuse(_conn: object, _change: object) -> None:
+        raise RuntimeError("outbox write failed")
+
+    ledger.batch_listeners.append(refuse)
+    with pytest.raises(RuntimeError):
+        ledger.annotate_batch(SCOPE, batch.batch_id, safe_nonce=4, safe_tx_hash="0xsafe")
+    assert ledger.batch(SCOPE, batch.batch_id).safe_tx_hash is None
+    ledger.batch_listeners.remove(refuse)
+    seen.clear()
+    ledger.annotate_batch(SCOPE, batch.batch_id, safe_nonce=4, safe_tx_hash="0xsafe")
+    assert seen == [(BatchStatus.PLANNED, 4, "0xsafe", "a note is no proposal")]
+
+    ledger.batch_listeners.append(refuse)
+    with pytest.raises(RuntimeError):
+        ledger.release_batch(SCOPE, batch.batch_id, reason="nonce 4 used")
+    assert ledger.batch(SCOPE, batch.batch_id).status is BatchStatus.PLANNED
+    ledger.batch_listeners.remove(refuse)
+    ledger.release_batch(SCOPE, batch.batch_id, reason="nonce 4 used")
+    assert seen[-1] == (BatchStatus.ABANDONED, 4, "0xsafe", "nonce 4 used")
+    assert status_of(ledger, "p0", "p1") == [PayoutStatus.PLANNED] * 2
+
+
 def test_iter_payouts_streams_everything(ledger: Ledger) -> None:
     ledger.register(rows(25), SCOPE)
     streamed = list(ledger.iter_payouts(SCOPE, batch_size=7))
